@@ -1,0 +1,44 @@
+// Package fuzzer fills sluice.dev objects with random values for the
+// round-trip tests. Fields that defaulting would change are given non-empty
+// values, so a round trip through v1alpha1 must return the object unchanged.
+package fuzzer
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	runtimeserializer "k8s.io/apimachinery/pkg/runtime/serializer"
+	"sigs.k8s.io/randfill"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+)
+
+// Funcs returns the fuzzer functions for the sluice.dev group.
+var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
+	return []interface{}{
+		func(s *sluice.PipelineSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			policies := []sluice.ConcurrencyPolicy{sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent}
+			s.ConcurrencyPolicy = policies[c.Intn(len(policies))]
+		},
+		func(n *sluice.Notification, c randfill.Continue) {
+			c.FillNoCustom(n)
+			if len(n.On) == 0 {
+				n.On = []sluice.NotifyEvent{sluice.NotifyFailed}
+			}
+		},
+		func(s *sluice.PipelineJobSpec, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.Trigger.Type == "" {
+				s.Trigger.Type = sluice.TriggerManual
+			}
+		},
+		func(s *sluice.PipelineJobStatus, c randfill.Continue) {
+			c.FillNoCustom(s)
+			phases := []sluice.JobPhase{sluice.JobPending, sluice.JobRunning, sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled}
+			s.Phase = phases[c.Intn(len(phases))]
+		},
+		// Quantities only round-trip through their canonical form.
+		func(q *resource.Quantity, c randfill.Continue) {
+			*q = *resource.NewQuantity(c.Int63n(1<<40), resource.DecimalSI)
+		},
+	}
+}

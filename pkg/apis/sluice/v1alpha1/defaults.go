@@ -1,0 +1,38 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+func addDefaultingFuncs(scheme *runtime.Scheme) error {
+	return RegisterDefaults(scheme)
+}
+
+// SetDefaults_PipelineSpec defaults the concurrency policy to Allow.
+func SetDefaults_PipelineSpec(obj *PipelineSpec) {
+	if obj.ConcurrencyPolicy == "" {
+		obj.ConcurrencyPolicy = AllowConcurrent
+	}
+}
+
+// SetDefaults_Notification notifies on failure when no event is listed:
+// alerting on failed jobs is why most people add a webhook.
+func SetDefaults_Notification(obj *Notification) {
+	if len(obj.On) == 0 {
+		obj.On = []NotifyEvent{NotifyFailed}
+	}
+}
+
+// SetDefaults_PipelineJobSpec records a job with no trigger as started by hand.
+func SetDefaults_PipelineJobSpec(obj *PipelineJobSpec) {
+	if obj.Trigger.Type == "" {
+		obj.Trigger.Type = TriggerManual
+	}
+}
+
+// SetDefaults_PipelineJobStatus starts every job in the Pending phase.
+func SetDefaults_PipelineJobStatus(obj *PipelineJobStatus) {
+	if obj.Phase == "" {
+		obj.Phase = JobPending
+	}
+}

@@ -1,0 +1,21 @@
+package v1alpha1
+
+// Labels Sluice sets on the objects it creates.
+const (
+	// LabelPipeline holds the name of the Pipeline a job or Pod belongs to.
+	// The server sets it on every PipelineJob when it is created.
+	LabelPipeline = "sluice.dev/pipeline"
+	// LabelJob holds the name of the PipelineJob a Pod or PVC belongs to.
+	LabelJob = "sluice.dev/job"
+	// LabelStep holds the name of the step a Pod runs.
+	LabelStep = "sluice.dev/step"
+)
+
+// Condition types.
+const (
+	// ConditionSucceeded is Unknown while a job runs, then True or False.
+	ConditionSucceeded = "Succeeded"
+)
+
+// WorkspaceMountPath is where the workspace volume is mounted in every action.
+const WorkspaceMountPath = "/workspace"
