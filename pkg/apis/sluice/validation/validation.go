@@ -1,0 +1,611 @@
+package validation
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/substitution"
+)
+
+// Limits of a pipeline.
+const (
+	MaxSteps          = 64
+	MaxActionsPerStep = 16
+	MaxRetries        = 10
+	MaxTriggerDetail  = 1024
+)
+
+// ValidateName is the name rule for both kinds. Names are DNS-1123 labels
+// because they become label values (sluice.dev/pipeline, sluice.dev/job),
+// which are at most 63 characters, and parts of Pod names.
+var ValidateName = apivalidation.NameIsDNSLabel
+
+var (
+	supportedConcurrencyPolicies = sets.New(sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent)
+	supportedNotifyEvents        = sets.New(sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled)
+	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun)
+	supportedJobPhases           = sets.New(sluice.JobPending, sluice.JobRunning, sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
+	finishedJobPhases            = sets.New(sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
+	supportedStepPhases          = sets.New(sluice.StepPending, sluice.StepRunning, sluice.StepSucceeded, sluice.StepFailed, sluice.StepSkipped, sluice.StepCancelled)
+	supportedTolerationOperators = sets.New(corev1.TolerationOpExists, corev1.TolerationOpEqual)
+	supportedTaintEffects        = sets.New(corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute)
+)
+
+// ValidatePipeline validates a Pipeline on create.
+func ValidatePipeline(p *sluice.Pipeline) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMeta(&p.ObjectMeta, true, ValidateName, field.NewPath("metadata"))
+	return append(allErrs, ValidatePipelineSpec(&p.Spec, field.NewPath("spec"))...)
+}
+
+// ValidatePipelineUpdate validates a Pipeline on update of its spec or metadata.
+func ValidatePipelineUpdate(p, old *sluice.Pipeline) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMetaUpdate(&p.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	return append(allErrs, ValidatePipelineSpec(&p.Spec, field.NewPath("spec"))...)
+}
+
+// ValidatePipelineStatusUpdate validates a write to pipelines/status.
+func ValidatePipelineStatusUpdate(p, old *sluice.Pipeline) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMetaUpdate(&p.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	return append(allErrs, validatePipelineStatus(&p.Status, field.NewPath("status"))...)
+}
+
+// ValidatePipelineSpec validates a pipeline definition, whether it is a
+// Pipeline's spec or inlined in a PipelineJob.
+func ValidatePipelineSpec(spec *sluice.PipelineSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+
+	paramNames := make([]string, 0, len(spec.Params))
+	seenParams := sets.New[string]()
+	for i, p := range spec.Params {
+		namePath := fldPath.Child("params").Index(i).Child("name")
+		allErrs = append(allErrs, validateParamName(p.Name, namePath)...)
+		if seenParams.Has(p.Name) {
+			allErrs = append(allErrs, field.Duplicate(namePath, p.Name))
+		}
+		seenParams.Insert(p.Name)
+		paramNames = append(paramNames, p.Name)
+	}
+	vars := substitution.Variables(paramNames)
+
+	stepsPath := fldPath.Child("steps")
+	switch {
+	case len(spec.Steps) == 0:
+		allErrs = append(allErrs, field.Required(stepsPath, "a pipeline needs at least one step"))
+	case len(spec.Steps) > MaxSteps:
+		allErrs = append(allErrs, field.TooMany(stepsPath, len(spec.Steps), MaxSteps))
+	}
+	seenSteps := sets.New[string]()
+	for i := range spec.Steps {
+		step := &spec.Steps[i]
+		stepPath := stepsPath.Index(i)
+		allErrs = append(allErrs, validateDNSLabel(step.Name, stepPath.Child("name"))...)
+		if seenSteps.Has(step.Name) {
+			allErrs = append(allErrs, field.Duplicate(stepPath.Child("name"), step.Name))
+		}
+		seenSteps.Insert(step.Name)
+		allErrs = append(allErrs, validateStep(step, vars, stepPath)...)
+	}
+
+	if spec.Workspace != nil {
+		allErrs = append(allErrs, validateWorkspace(spec.Workspace, fldPath.Child("workspace"))...)
+	}
+	allErrs = append(allErrs, validateTimeout(spec.Timeout, fldPath.Child("timeout"))...)
+	if !supportedConcurrencyPolicies.Has(spec.ConcurrencyPolicy) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("concurrencyPolicy"), spec.ConcurrencyPolicy, sortedStrings(supportedConcurrencyPolicies)))
+	}
+	for i := range spec.Notify {
+		allErrs = append(allErrs, validateNotification(&spec.Notify[i], fldPath.Child("notify").Index(i))...)
+	}
+	return allErrs
+}
+
+func validateStep(step *sluice.Step, vars map[string]bool, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	actionsPath := fldPath.Child("actions")
+	switch {
+	case len(step.Actions) == 0:
+		allErrs = append(allErrs, field.Required(actionsPath, "a step needs at least one action"))
+	case len(step.Actions) > MaxActionsPerStep:
+		allErrs = append(allErrs, field.TooMany(actionsPath, len(step.Actions), MaxActionsPerStep))
+	}
+	seen := sets.New[string]()
+	for i := range step.Actions {
+		a := &step.Actions[i]
+		actionPath := actionsPath.Index(i)
+		allErrs = append(allErrs, validateDNSLabel(a.Name, actionPath.Child("name"))...)
+		if seen.Has(a.Name) {
+			allErrs = append(allErrs, field.Duplicate(actionPath.Child("name"), a.Name))
+		}
+		seen.Insert(a.Name)
+		allErrs = append(allErrs, validateAction(a, vars, actionPath)...)
+	}
+	allErrs = append(allErrs, validateTimeout(step.Timeout, fldPath.Child("timeout"))...)
+	if step.Retries < 0 || step.Retries > MaxRetries {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("retries"), step.Retries, fmt.Sprintf("must be between 0 and %d", MaxRetries)))
+	}
+	if step.PodTemplate != nil {
+		allErrs = append(allErrs, validatePodTemplate(step.PodTemplate, fldPath.Child("podTemplate"))...)
+	}
+	return allErrs
+}
+
+func validateAction(a *sluice.Action, vars map[string]bool, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	imagePath := fldPath.Child("image")
+	switch {
+	case a.Image == "":
+		allErrs = append(allErrs, field.Required(imagePath, ""))
+	case strings.TrimSpace(a.Image) != a.Image:
+		allErrs = append(allErrs, field.Invalid(imagePath, a.Image, "must not have leading or trailing whitespace"))
+	default:
+		allErrs = append(allErrs, validateReferences(a.Image, vars, imagePath)...)
+	}
+	for i, c := range a.Command {
+		allErrs = append(allErrs, validateReferences(c, vars, fldPath.Child("command").Index(i))...)
+	}
+	for i, arg := range a.Args {
+		allErrs = append(allErrs, validateReferences(arg, vars, fldPath.Child("args").Index(i))...)
+	}
+	allErrs = append(allErrs, validateEnv(a.Env, vars, fldPath.Child("env"))...)
+	allErrs = append(allErrs, validateEnvFrom(a.EnvFrom, fldPath.Child("envFrom"))...)
+	allErrs = append(allErrs, validateResources(&a.Resources, fldPath.Child("resources"))...)
+	return allErrs
+}
+
+// validateReferences rejects $(params.X), $(job.X) and $(step.X) references
+// to anything that does not exist, so that a typo fails at create time rather
+// than becoming an empty string in a running Pod.
+func validateReferences(value string, vars map[string]bool, fldPath *field.Path) field.ErrorList {
+	unknown := substitution.Unknown(value, vars)
+	if len(unknown) == 0 {
+		return nil
+	}
+	known := make([]string, 0, len(vars))
+	for v := range vars {
+		known = append(known, "$("+v+")")
+	}
+	sort.Strings(known)
+	for i := range unknown {
+		unknown[i] = "$(" + unknown[i] + ")"
+	}
+	return field.ErrorList{field.Invalid(fldPath, value, fmt.Sprintf("unknown reference %s; known references are %s", strings.Join(unknown, ", "), strings.Join(known, ", ")))}
+}
+
+func validateEnv(env []corev1.EnvVar, vars map[string]bool, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	seen := sets.New[string]()
+	for i, e := range env {
+		envPath := fldPath.Index(i)
+		namePath := envPath.Child("name")
+		if e.Name == "" {
+			allErrs = append(allErrs, field.Required(namePath, ""))
+		} else {
+			for _, msg := range utilvalidation.IsEnvVarName(e.Name) {
+				allErrs = append(allErrs, field.Invalid(namePath, e.Name, msg))
+			}
+			if seen.Has(e.Name) {
+				allErrs = append(allErrs, field.Duplicate(namePath, e.Name))
+			}
+			seen.Insert(e.Name)
+		}
+		allErrs = append(allErrs, validateReferences(e.Value, vars, envPath.Child("value"))...)
+		if e.ValueFrom != nil {
+			if e.Value != "" {
+				allErrs = append(allErrs, field.Invalid(envPath.Child("valueFrom"), "", "may not be specified when `value` is not empty"))
+			}
+			allErrs = append(allErrs, validateEnvVarSource(e.ValueFrom, envPath.Child("valueFrom"))...)
+		}
+	}
+	return allErrs
+}
+
+func validateEnvVarSource(src *corev1.EnvVarSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	sources := 0
+	if src.FieldRef != nil {
+		sources++
+		if src.FieldRef.FieldPath == "" {
+			allErrs = append(allErrs, field.Required(fldPath.Child("fieldRef", "fieldPath"), ""))
+		}
+	}
+	if src.ResourceFieldRef != nil {
+		sources++
+		if src.ResourceFieldRef.Resource == "" {
+			allErrs = append(allErrs, field.Required(fldPath.Child("resourceFieldRef", "resource"), ""))
+		}
+	}
+	if src.ConfigMapKeyRef != nil {
+		sources++
+		allErrs = append(allErrs, validateKeyRef(src.ConfigMapKeyRef.Name, src.ConfigMapKeyRef.Key, fldPath.Child("configMapKeyRef"))...)
+	}
+	if src.SecretKeyRef != nil {
+		sources++
+		allErrs = append(allErrs, validateKeyRef(src.SecretKeyRef.Name, src.SecretKeyRef.Key, fldPath.Child("secretKeyRef"))...)
+	}
+	if src.FileKeyRef != nil {
+		sources++
+	}
+	if sources != 1 {
+		allErrs = append(allErrs, field.Invalid(fldPath, "", "must specify exactly one of fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef or fileKeyRef"))
+	}
+	return allErrs
+}
+
+func validateEnvFrom(envFrom []corev1.EnvFromSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, e := range envFrom {
+		p := fldPath.Index(i)
+		if e.Prefix != "" {
+			for _, msg := range utilvalidation.IsEnvVarName(e.Prefix) {
+				allErrs = append(allErrs, field.Invalid(p.Child("prefix"), e.Prefix, msg))
+			}
+		}
+		switch {
+		case (e.ConfigMapRef == nil) == (e.SecretRef == nil):
+			allErrs = append(allErrs, field.Invalid(p, "", "must specify exactly one of configMapRef or secretRef"))
+		case e.ConfigMapRef != nil:
+			allErrs = append(allErrs, validateObjectName(e.ConfigMapRef.Name, p.Child("configMapRef", "name"))...)
+		default:
+			allErrs = append(allErrs, validateObjectName(e.SecretRef.Name, p.Child("secretRef", "name"))...)
+		}
+	}
+	return allErrs
+}
+
+func validateResources(r *corev1.ResourceRequirements, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for _, list := range []struct {
+		name      string
+		resources corev1.ResourceList
+	}{{"limits", r.Limits}, {"requests", r.Requests}} {
+		for name, q := range list.resources {
+			p := fldPath.Child(list.name).Key(string(name))
+			for _, msg := range utilvalidation.IsQualifiedName(string(name)) {
+				allErrs = append(allErrs, field.Invalid(p, string(name), msg))
+			}
+			if q.Sign() < 0 {
+				allErrs = append(allErrs, field.Invalid(p, q.String(), "must be greater than or equal to 0"))
+			}
+		}
+	}
+	for name, req := range r.Requests {
+		if limit, ok := r.Limits[name]; ok && req.Cmp(limit) > 0 {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("requests").Key(string(name)), req.String(),
+				fmt.Sprintf("must be less than or equal to %s limit of %s", name, limit.String())))
+		}
+	}
+	return allErrs
+}
+
+func validatePodTemplate(t *sluice.PodTemplate, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if t.ServiceAccountName != "" {
+		for _, msg := range apivalidation.NameIsDNSSubdomain(t.ServiceAccountName, false) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("serviceAccountName"), t.ServiceAccountName, msg))
+		}
+	}
+	allErrs = append(allErrs, metav1validation.ValidateLabels(t.NodeSelector, fldPath.Child("nodeSelector"))...)
+	for i, tol := range t.Tolerations {
+		allErrs = append(allErrs, validateToleration(tol, fldPath.Child("tolerations").Index(i))...)
+	}
+	seen := sets.New[string]()
+	for i, s := range t.ImagePullSecrets {
+		p := fldPath.Child("imagePullSecrets").Index(i).Child("name")
+		allErrs = append(allErrs, validateObjectName(s.Name, p)...)
+		if seen.Has(s.Name) {
+			allErrs = append(allErrs, field.Duplicate(p, s.Name))
+		}
+		seen.Insert(s.Name)
+	}
+	return allErrs
+}
+
+func validateToleration(t corev1.Toleration, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if t.Key != "" {
+		allErrs = append(allErrs, metav1validation.ValidateLabelName(t.Key, fldPath.Child("key"))...)
+	}
+	if t.Operator != "" && !supportedTolerationOperators.Has(t.Operator) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("operator"), t.Operator, sortedStrings(supportedTolerationOperators)))
+	}
+	if t.Operator == corev1.TolerationOpExists && t.Value != "" {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("value"), t.Value, "must be empty when operator is Exists"))
+	}
+	if t.Key == "" && t.Operator != corev1.TolerationOpExists {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("operator"), t.Operator, "must be Exists when key is empty"))
+	}
+	if t.Effect != "" && !supportedTaintEffects.Has(t.Effect) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("effect"), t.Effect, sortedStrings(supportedTaintEffects)))
+	}
+	if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("tolerationSeconds"), *t.TolerationSeconds, "may only be set when effect is NoExecute"))
+	}
+	return allErrs
+}
+
+func validateWorkspace(w *sluice.WorkspaceSpec, fldPath *field.Path) field.ErrorList {
+	tplPath := fldPath.Child("volumeClaimTemplate")
+	if w.VolumeClaimTemplate == nil {
+		return field.ErrorList{field.Required(tplPath, "")}
+	}
+	var allErrs field.ErrorList
+	specPath := tplPath.Child("spec")
+	tpl := w.VolumeClaimTemplate
+	allErrs = append(allErrs, metav1validation.ValidateLabels(tpl.Labels, tplPath.Child("metadata", "labels"))...)
+	allErrs = append(allErrs, apivalidation.ValidateAnnotations(tpl.Annotations, tplPath.Child("metadata", "annotations"))...)
+	if len(tpl.Spec.AccessModes) == 0 {
+		allErrs = append(allErrs, field.Required(specPath.Child("accessModes"), "at least one access mode is required"))
+	}
+	storagePath := specPath.Child("resources", "requests").Key(string(corev1.ResourceStorage))
+	if q, ok := tpl.Spec.Resources.Requests[corev1.ResourceStorage]; !ok {
+		allErrs = append(allErrs, field.Required(storagePath, ""))
+	} else if q.Sign() <= 0 {
+		allErrs = append(allErrs, field.Invalid(storagePath, q.String(), "must be greater than zero"))
+	}
+	if tpl.Spec.StorageClassName != nil && *tpl.Spec.StorageClassName != "" {
+		for _, msg := range apivalidation.NameIsDNSSubdomain(*tpl.Spec.StorageClassName, false) {
+			allErrs = append(allErrs, field.Invalid(specPath.Child("storageClassName"), *tpl.Spec.StorageClassName, msg))
+		}
+	}
+	return allErrs
+}
+
+func validateNotification(n *sluice.Notification, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	onPath := fldPath.Child("on")
+	if len(n.On) == 0 {
+		allErrs = append(allErrs, field.Required(onPath, "at least one event is required"))
+	}
+	seen := sets.New[sluice.NotifyEvent]()
+	for i, ev := range n.On {
+		if !supportedNotifyEvents.Has(ev) {
+			allErrs = append(allErrs, field.NotSupported(onPath.Index(i), ev, sortedStrings(supportedNotifyEvents)))
+		}
+		if seen.Has(ev) {
+			allErrs = append(allErrs, field.Duplicate(onPath.Index(i), ev))
+		}
+		seen.Insert(ev)
+	}
+	hookPath := fldPath.Child("webhook")
+	if n.Webhook == nil {
+		return append(allErrs, field.Required(hookPath, ""))
+	}
+	urlPath := hookPath.Child("url")
+	if n.Webhook.URL == "" {
+		allErrs = append(allErrs, field.Required(urlPath, ""))
+	} else if u, err := url.Parse(n.Webhook.URL); err != nil {
+		allErrs = append(allErrs, field.Invalid(urlPath, n.Webhook.URL, err.Error()))
+	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		allErrs = append(allErrs, field.Invalid(urlPath, n.Webhook.URL, "must be an absolute http or https URL"))
+	}
+	refPath := hookPath.Child("secretRef")
+	if n.Webhook.SecretRef == nil {
+		allErrs = append(allErrs, field.Required(refPath, "webhook payloads are signed with a key from a Secret"))
+	} else {
+		allErrs = append(allErrs, validateKeyRef(n.Webhook.SecretRef.Name, n.Webhook.SecretRef.Key, refPath)...)
+	}
+	return allErrs
+}
+
+func validatePipelineStatus(s *sluice.PipelineStatus, fldPath *field.Path) field.ErrorList {
+	allErrs := apivalidation.ValidateNonnegativeField(s.ObservedGeneration, fldPath.Child("observedGeneration"))
+	if s.LastJob != nil {
+		p := fldPath.Child("lastJob")
+		allErrs = append(allErrs, validateDNSLabel(s.LastJob.Name, p.Child("name"))...)
+		if s.LastJob.Phase != "" && !supportedJobPhases.Has(s.LastJob.Phase) {
+			allErrs = append(allErrs, field.NotSupported(p.Child("phase"), s.LastJob.Phase, sortedStrings(supportedJobPhases)))
+		}
+	}
+	return append(allErrs, metav1validation.ValidateConditions(s.Conditions, fldPath.Child("conditions"))...)
+}
+
+// ValidatePipelineJob validates a PipelineJob on create.
+func ValidatePipelineJob(j *sluice.PipelineJob) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMeta(&j.ObjectMeta, true, ValidateName, field.NewPath("metadata"))
+	return append(allErrs, validatePipelineJobSpec(&j.Spec, field.NewPath("spec"))...)
+}
+
+func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	refPath, specPath := fldPath.Child("pipelineRef"), fldPath.Child("pipelineSpec")
+	switch {
+	case spec.PipelineRef == nil && spec.PipelineSpec == nil:
+		allErrs = append(allErrs, field.Required(refPath, "one of pipelineRef or pipelineSpec is required"))
+	case spec.PipelineRef != nil && spec.PipelineSpec != nil:
+		allErrs = append(allErrs, field.Forbidden(specPath, "may not be set together with pipelineRef"))
+	case spec.PipelineRef != nil:
+		allErrs = append(allErrs, validateDNSLabel(spec.PipelineRef.Name, refPath.Child("name"))...)
+	default:
+		allErrs = append(allErrs, ValidatePipelineSpec(spec.PipelineSpec, specPath)...)
+	}
+
+	paramsPath := fldPath.Child("params")
+	seen := sets.New[string]()
+	for i, p := range spec.Params {
+		namePath := paramsPath.Index(i).Child("name")
+		allErrs = append(allErrs, validateParamName(p.Name, namePath)...)
+		if seen.Has(p.Name) {
+			allErrs = append(allErrs, field.Duplicate(namePath, p.Name))
+		}
+		seen.Insert(p.Name)
+	}
+	// With an inline pipeline the params can be checked now; with a
+	// pipelineRef the controller checks them against the Pipeline at start.
+	if spec.PipelineSpec != nil && spec.PipelineRef == nil {
+		allErrs = append(allErrs, ValidateParamValues(spec.PipelineSpec.Params, spec.Params, paramsPath)...)
+	}
+
+	typePath := fldPath.Child("trigger", "type")
+	if !supportedTriggerTypes.Has(spec.Trigger.Type) {
+		allErrs = append(allErrs, field.NotSupported(typePath, spec.Trigger.Type, sortedStrings(supportedTriggerTypes)))
+	}
+	if len(spec.Trigger.Detail) > MaxTriggerDetail {
+		allErrs = append(allErrs, field.TooLong(fldPath.Child("trigger", "detail"), "", MaxTriggerDetail))
+	}
+	return allErrs
+}
+
+// ValidateParamValues checks a job's param values against the params a
+// pipeline declares: every value names a declared param, and every param
+// without a default has a value.
+func ValidateParamValues(declared []sluice.ParamSpec, values []sluice.Param, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	decl := make(map[string]sluice.ParamSpec, len(declared))
+	names := make([]string, 0, len(declared))
+	for _, d := range declared {
+		decl[d.Name] = d
+		names = append(names, d.Name)
+	}
+	given := sets.New[string]()
+	for i, v := range values {
+		given.Insert(v.Name)
+		if _, ok := decl[v.Name]; !ok {
+			allErrs = append(allErrs, field.NotSupported(fldPath.Index(i).Child("name"), v.Name, names))
+		}
+	}
+	for _, d := range declared {
+		if d.Default == nil && !given.Has(d.Name) {
+			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf("param %q has no default and must be set", d.Name)))
+		}
+	}
+	return allErrs
+}
+
+// ValidatePipelineJobUpdate validates an update of a job's spec or metadata.
+// Only spec.cancel may change, and only from false to true.
+func ValidatePipelineJobUpdate(j, old *sluice.PipelineJob) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMetaUpdate(&j.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	specPath := field.NewPath("spec")
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.PipelineRef, old.Spec.PipelineRef, specPath.Child("pipelineRef"))...)
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.PipelineSpec, old.Spec.PipelineSpec, specPath.Child("pipelineSpec"))...)
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.Params, old.Spec.Params, specPath.Child("params"))...)
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.Trigger, old.Spec.Trigger, specPath.Child("trigger"))...)
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.StartedBy, old.Spec.StartedBy, specPath.Child("startedBy"))...)
+	if old.Spec.Cancel && !j.Spec.Cancel {
+		allErrs = append(allErrs, field.Forbidden(specPath.Child("cancel"), "cannot be unset once a job is cancelled"))
+	}
+	return allErrs
+}
+
+// ValidatePipelineJobStatusUpdate validates a write to pipelinejobs/status.
+func ValidatePipelineJobStatusUpdate(j, old *sluice.PipelineJob) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMetaUpdate(&j.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	s, oldStatus := &j.Status, &old.Status
+	fldPath := field.NewPath("status")
+
+	phasePath := fldPath.Child("phase")
+	if !supportedJobPhases.Has(s.Phase) {
+		allErrs = append(allErrs, field.NotSupported(phasePath, s.Phase, sortedStrings(supportedJobPhases)))
+	}
+	if finishedJobPhases.Has(oldStatus.Phase) && s.Phase != oldStatus.Phase {
+		allErrs = append(allErrs, field.Forbidden(phasePath, fmt.Sprintf("the job has finished as %s and its phase cannot change", oldStatus.Phase)))
+	}
+	allErrs = append(allErrs, metav1validation.ValidateConditions(s.Conditions, fldPath.Child("conditions"))...)
+	allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(s.ObservedGeneration, fldPath.Child("observedGeneration"))...)
+
+	snapshotPath := fldPath.Child("pipelineSpec")
+	if oldStatus.PipelineSpec != nil && !apiequality.Semantic.DeepEqual(s.PipelineSpec, oldStatus.PipelineSpec) {
+		allErrs = append(allErrs, field.Forbidden(snapshotPath, "the pipeline snapshot cannot change once the job has started"))
+	} else if s.PipelineSpec != nil && oldStatus.PipelineSpec == nil {
+		allErrs = append(allErrs, ValidatePipelineSpec(s.PipelineSpec, snapshotPath)...)
+	}
+
+	seen := sets.New[string]()
+	for i := range s.Steps {
+		step := &s.Steps[i]
+		stepPath := fldPath.Child("steps").Index(i)
+		allErrs = append(allErrs, validateDNSLabel(step.Name, stepPath.Child("name"))...)
+		if seen.Has(step.Name) {
+			allErrs = append(allErrs, field.Duplicate(stepPath.Child("name"), step.Name))
+		}
+		seen.Insert(step.Name)
+		if step.Phase != "" && !supportedStepPhases.Has(step.Phase) {
+			allErrs = append(allErrs, field.NotSupported(stepPath.Child("phase"), step.Phase, sortedStrings(supportedStepPhases)))
+		}
+		allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(int64(step.Attempts), stepPath.Child("attempts"))...)
+		seenActions := sets.New[string]()
+		for k, a := range step.Actions {
+			namePath := stepPath.Child("actions").Index(k).Child("name")
+			allErrs = append(allErrs, validateDNSLabel(a.Name, namePath)...)
+			if seenActions.Has(a.Name) {
+				allErrs = append(allErrs, field.Duplicate(namePath, a.Name))
+			}
+			seenActions.Insert(a.Name)
+		}
+	}
+	return allErrs
+}
+
+func validateParamName(name string, fldPath *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	var allErrs field.ErrorList
+	for _, msg := range utilvalidation.IsCIdentifier(name) {
+		allErrs = append(allErrs, field.Invalid(fldPath, name, msg))
+	}
+	return allErrs
+}
+
+func validateDNSLabel(name string, fldPath *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	var allErrs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Label(name) {
+		allErrs = append(allErrs, field.Invalid(fldPath, name, msg))
+	}
+	return allErrs
+}
+
+// validateObjectName checks the name of a referenced Secret or ConfigMap.
+func validateObjectName(name string, fldPath *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	var allErrs field.ErrorList
+	for _, msg := range apivalidation.NameIsDNSSubdomain(name, false) {
+		allErrs = append(allErrs, field.Invalid(fldPath, name, msg))
+	}
+	return allErrs
+}
+
+func validateKeyRef(name, key string, fldPath *field.Path) field.ErrorList {
+	allErrs := validateObjectName(name, fldPath.Child("name"))
+	keyPath := fldPath.Child("key")
+	if key == "" {
+		return append(allErrs, field.Required(keyPath, ""))
+	}
+	for _, msg := range utilvalidation.IsConfigMapKey(key) {
+		allErrs = append(allErrs, field.Invalid(keyPath, key, msg))
+	}
+	return allErrs
+}
+
+func validateTimeout(d *metav1.Duration, fldPath *field.Path) field.ErrorList {
+	if d == nil || d.Duration > 0 {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(fldPath, d.Duration.String(), "must be greater than zero")}
+}
+
+func sortedStrings[T ~string](s sets.Set[T]) []string {
+	out := make([]string, 0, s.Len())
+	for v := range s {
+		out = append(out, string(v))
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,48 @@
+package substitution
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestReferences(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"plain", nil},
+		{"$(params.a)", []string{"params.a"}},
+		{"x-$(params.a)-$(job.name)/$(step.name)", []string{"params.a", "job.name", "step.name"}},
+		{"$(HOME) and $(PATH)", nil},              // the kubelet's env references
+		{"$$(params.a)", nil},                     // escaped
+		{"$$$(params.a)", []string{"params.a"}},   // escaped $ then a reference
+		{"$(params.a", nil},                       // unterminated
+		{"$(params.ünï)", []string{"params.ünï"}}, // reported as written; validation rejects it
+		{"$(job.name)$(job.name)", []string{"job.name", "job.name"}},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, References(c.in), c.in)
+	}
+}
+
+func TestUnknown(t *testing.T) {
+	vars := Variables([]string{"version"})
+	assert.Empty(t, Unknown("$(params.version) $(job.name) $(job.namespace) $(step.name) $(HOME)", vars))
+	assert.Equal(t, []string{"job.uid", "params.nope"}, Unknown("$(params.nope) $(job.uid) $(params.nope)", vars))
+}
+
+func TestExpand(t *testing.T) {
+	values := map[string]string{"params.v": "1.2", "job.name": "build-7"}
+	out, missing := Expand("img:$(params.v) for $(job.name) in $(HOME) $$(params.v)", values)
+	assert.Equal(t, "img:1.2 for build-7 in $(HOME) $$(params.v)", out)
+	assert.Empty(t, missing)
+
+	out, missing = Expand("$(params.v)-$(params.w)", values)
+	assert.Equal(t, "1.2-$(params.w)", out)
+	assert.Equal(t, []string{"params.w"}, missing)
+
+	// A value that itself looks like a reference is not expanded again.
+	out, _ = Expand("$(params.v)", map[string]string{"params.v": "$(job.name)"})
+	assert.Equal(t, "$(job.name)", out)
+}
