@@ -1,0 +1,5 @@
+// Package registry holds one package per resource of the sluice.dev group.
+// Each has a strategy.go (how objects are prepared, validated and selected on
+// create, update and status update) and, once storage is wired, a storage.go
+// that builds the REST storage from a generic registry Store.
+package registry

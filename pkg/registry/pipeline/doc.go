@@ -1,0 +1,3 @@
+// Package pipeline is the registry of pipelines.sluice.dev and its status
+// subresource.
+package pipeline

@@ -1,0 +1,184 @@
+package pipelinejob
+
+import (
+	"context"
+	"fmt"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/validation"
+)
+
+// Strategy is the create, update and delete strategy of pipelinejobs: the
+// main resource, which ignores status changes.
+type Strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+}
+
+// NewStrategy returns the strategy of the main resource.
+func NewStrategy(typer runtime.ObjectTyper) Strategy {
+	return Strategy{typer, names.SimpleNameGenerator}
+}
+
+// NamespaceScoped is true: jobs live in a namespace.
+func (Strategy) NamespaceScoped() bool { return true }
+
+// GetResetFields lists the fields the main resource never writes: status.
+func (Strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"sluice.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
+	}
+}
+
+// PrepareForCreate sets what the server owns: spec.startedBy from the
+// authenticated user of the request, the sluice.dev/pipeline label, a
+// Pending status and generation 1. Whatever the client sent for these is
+// replaced.
+func (Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	j := obj.(*sluice.PipelineJob)
+	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobPending}
+	j.Generation = 1
+	j.Spec.StartedBy = nil
+	if u, ok := genericapirequest.UserFrom(ctx); ok {
+		j.Spec.StartedBy = &sluice.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+	}
+	setPipelineLabel(j, pipelineName(j))
+}
+
+// PrepareForUpdate keeps the stored status, startedBy and pipeline label,
+// and bumps the generation when the spec changes.
+func (Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	j, oldJ := obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob)
+	j.Status = oldJ.Status
+	j.Spec.StartedBy = oldJ.Spec.StartedBy
+	setPipelineLabel(j, oldJ.Labels[v1alpha1.LabelPipeline])
+	if !apiequality.Semantic.DeepEqual(j.Spec, oldJ.Spec) {
+		j.Generation = oldJ.Generation + 1
+	}
+}
+
+// pipelineName is the Pipeline a job runs, or "" for an inline pipeline.
+func pipelineName(j *sluice.PipelineJob) string {
+	if j.Spec.PipelineRef != nil {
+		return j.Spec.PipelineRef.Name
+	}
+	return ""
+}
+
+// setPipelineLabel sets the sluice.dev/pipeline label to name, or removes it
+// when name is empty: the label is the server's and always tells the truth.
+func setPipelineLabel(j *sluice.PipelineJob, name string) {
+	if name == "" {
+		delete(j.Labels, v1alpha1.LabelPipeline)
+		return
+	}
+	if j.Labels == nil {
+		j.Labels = map[string]string{}
+	}
+	j.Labels[v1alpha1.LabelPipeline] = name
+}
+
+// Validate validates a new job.
+func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidatePipelineJob(obj.(*sluice.PipelineJob))
+}
+
+// WarningsOnCreate returns no warnings.
+func (Strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
+
+// Canonicalize does nothing: jobs have no alternative forms.
+func (Strategy) Canonicalize(obj runtime.Object) {}
+
+// AllowCreateOnUpdate is false: PUT of a missing job is 404.
+func (Strategy) AllowCreateOnUpdate() bool { return false }
+
+// AllowUnconditionalUpdate is true: an update without resourceVersion is
+// applied to the latest version.
+func (Strategy) AllowUnconditionalUpdate() bool { return true }
+
+// ValidateUpdate validates an update: only spec.cancel may change.
+func (Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidatePipelineJobUpdate(obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob))
+}
+
+// WarningsOnUpdate returns no warnings.
+func (Strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
+
+// StatusStrategy is the update strategy of pipelinejobs/status, which
+// ignores everything but status.
+type StatusStrategy struct {
+	Strategy
+}
+
+// NewStatusStrategy returns the strategy of the status subresource.
+func NewStatusStrategy(s Strategy) StatusStrategy { return StatusStrategy{s} }
+
+// GetResetFields lists the fields the status subresource never writes:
+// spec, and the metadata it copies from the stored object.
+func (StatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return map[fieldpath.APIVersion]*fieldpath.Set{
+		"sluice.dev/v1alpha1": fieldpath.NewSet(
+			fieldpath.MakePathOrDie("spec"),
+			fieldpath.MakePathOrDie("metadata", "labels"),
+			fieldpath.MakePathOrDie("metadata", "annotations"),
+			fieldpath.MakePathOrDie("metadata", "finalizers"),
+			fieldpath.MakePathOrDie("metadata", "ownerReferences"),
+		),
+	}
+}
+
+// PrepareForUpdate keeps everything but status from the stored object.
+func (StatusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	j, oldJ := obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob)
+	j.Spec = oldJ.Spec
+	j.Labels = oldJ.Labels
+	j.Annotations = oldJ.Annotations
+	j.Finalizers = oldJ.Finalizers
+	j.OwnerReferences = oldJ.OwnerReferences
+}
+
+// ValidateUpdate validates a status update.
+func (StatusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidatePipelineJobStatusUpdate(obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob))
+}
+
+// WarningsOnUpdate returns no warnings.
+func (StatusStrategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
+	return nil
+}
+
+// GetAttrs returns the labels and selectable fields of a job.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	j, ok := obj.(*sluice.PipelineJob)
+	if !ok {
+		return nil, nil, fmt.Errorf("not a PipelineJob: %T", obj)
+	}
+	return j.Labels, SelectableFields(j), nil
+}
+
+// SelectableFields are the fields listed in v1alpha1.PipelineJobSelectableFields.
+// A job with an inline pipeline has an empty spec.pipelineRef.name.
+func SelectableFields(j *sluice.PipelineJob) fields.Set {
+	return generic.AddObjectMetaFieldsSet(fields.Set{
+		"spec.pipelineRef.name": pipelineName(j),
+		"status.phase":          string(j.Status.Phase),
+		"spec.trigger.type":     string(j.Spec.Trigger.Type),
+	}, &j.ObjectMeta, true)
+}
+
+// Match returns the predicate of a label and field selector on jobs.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}

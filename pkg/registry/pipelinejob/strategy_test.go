@@ -1,0 +1,161 @@
+package pipelinejob
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/install"
+)
+
+func strategy() Strategy {
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	return NewStrategy(scheme)
+}
+
+func aliceCtx() context.Context {
+	ctx := genericapirequest.WithNamespace(context.Background(), "team-a")
+	return genericapirequest.WithUser(ctx, &user.DefaultInfo{Name: "alice", UID: "u-1", Groups: []string{"team-a", "system:authenticated"}})
+}
+
+func newJob() *sluice.PipelineJob {
+	return &sluice.PipelineJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "release-1", Namespace: "team-a", Labels: map[string]string{"team": "a"}},
+		Spec: sluice.PipelineJobSpec{
+			PipelineRef: &sluice.PipelineReference{Name: "release"},
+			Trigger:     sluice.Trigger{Type: sluice.TriggerManual},
+		},
+	}
+}
+
+func TestPrepareForCreateSetsServerOwnedFields(t *testing.T) {
+	j := newJob()
+	j.Spec.StartedBy = &sluice.UserInfo{Username: "mallory"}
+	j.Labels["sluice.dev/pipeline"] = "something-else"
+	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobSucceeded, Message: "forged"}
+
+	strategy().PrepareForCreate(aliceCtx(), j)
+
+	assert.Equal(t, &sluice.UserInfo{Username: "alice", UID: "u-1", Groups: []string{"team-a", "system:authenticated"}}, j.Spec.StartedBy)
+	assert.Equal(t, map[string]string{"team": "a", "sluice.dev/pipeline": "release"}, j.Labels)
+	assert.Equal(t, sluice.PipelineJobStatus{Phase: sluice.JobPending}, j.Status)
+	assert.Equal(t, int64(1), j.Generation)
+	assert.Empty(t, strategy().Validate(aliceCtx(), j))
+}
+
+func TestPrepareForCreateInlinePipelineHasNoPipelineLabel(t *testing.T) {
+	j := newJob()
+	j.Labels = map[string]string{"sluice.dev/pipeline": "lie"}
+	j.Spec.PipelineRef = nil
+	j.Spec.PipelineSpec = &sluice.PipelineSpec{}
+	strategy().PrepareForCreate(aliceCtx(), j)
+	assert.NotContains(t, j.Labels, "sluice.dev/pipeline")
+}
+
+func TestPrepareForCreateWithoutUser(t *testing.T) {
+	j := newJob()
+	j.Spec.StartedBy = &sluice.UserInfo{Username: "mallory"}
+	strategy().PrepareForCreate(context.Background(), j)
+	assert.Nil(t, j.Spec.StartedBy, "a forged startedBy must never survive, even with no user in context")
+}
+
+func TestPrepareForUpdateKeepsServerOwnedFields(t *testing.T) {
+	s := strategy()
+	old := newJob()
+	s.PrepareForCreate(aliceCtx(), old)
+	old.Status = sluice.PipelineJobStatus{Phase: sluice.JobRunning, Message: "step 2/3"}
+
+	j := old.DeepCopy()
+	j.Spec.Cancel = true
+	j.Spec.StartedBy = &sluice.UserInfo{Username: "mallory"}
+	j.Labels["sluice.dev/pipeline"] = "other"
+	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobSucceeded}
+	s.PrepareForUpdate(aliceCtx(), j, old)
+
+	assert.Equal(t, old.Spec.StartedBy, j.Spec.StartedBy)
+	assert.Equal(t, "release", j.Labels["sluice.dev/pipeline"])
+	assert.Equal(t, old.Status, j.Status, "the main resource ignores status")
+	assert.True(t, j.Spec.Cancel)
+	assert.Equal(t, int64(2), j.Generation, "a spec change bumps the generation")
+
+	// Removing the label does not remove it either.
+	j2 := old.DeepCopy()
+	delete(j2.Labels, "sluice.dev/pipeline")
+	s.PrepareForUpdate(aliceCtx(), j2, old)
+	assert.Equal(t, "release", j2.Labels["sluice.dev/pipeline"])
+	assert.Equal(t, int64(1), j2.Generation, "a metadata change keeps the generation")
+}
+
+func TestStatusStrategyIgnoresSpecAndMetadata(t *testing.T) {
+	s := NewStatusStrategy(strategy())
+	old := newJob()
+	strategy().PrepareForCreate(aliceCtx(), old)
+	old.ResourceVersion = "5"
+
+	j := old.DeepCopy()
+	j.Spec.Cancel = true
+	j.Spec.PipelineRef.Name = "other"
+	j.Labels["team"] = "b"
+	j.Annotations = map[string]string{"x": "y"}
+	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobRunning, Message: "running"}
+	s.PrepareForUpdate(aliceCtx(), j, old)
+
+	assert.Equal(t, old.Spec, j.Spec)
+	assert.Equal(t, old.Labels, j.Labels)
+	assert.Equal(t, old.Annotations, j.Annotations)
+	assert.Equal(t, sluice.PipelineJobStatus{Phase: sluice.JobRunning, Message: "running"}, j.Status)
+	assert.Empty(t, s.ValidateUpdate(aliceCtx(), j, old))
+
+	bad := j.DeepCopy()
+	bad.Status.Phase = "Exploded"
+	assert.NotEmpty(t, s.ValidateUpdate(aliceCtx(), bad, old))
+}
+
+func TestResetFields(t *testing.T) {
+	main := strategy().GetResetFields()["sluice.dev/v1alpha1"]
+	assert.Equal(t, ".status", main.String())
+	status := NewStatusStrategy(strategy()).GetResetFields()["sluice.dev/v1alpha1"]
+	assert.Contains(t, status.String(), ".spec")
+	assert.NotContains(t, status.String(), ".status")
+}
+
+func TestSelectableFields(t *testing.T) {
+	j := newJob()
+	j.Status.Phase = sluice.JobFailed
+	j.Spec.Trigger.Type = sluice.TriggerSchedule
+	_, f, err := GetAttrs(j)
+	assert.NoError(t, err)
+	assert.Equal(t, fields.Set{
+		"metadata.name":         "release-1",
+		"metadata.namespace":    "team-a",
+		"spec.pipelineRef.name": "release",
+		"status.phase":          "Failed",
+		"spec.trigger.type":     "Schedule",
+	}, f)
+
+	match := func(sel string) bool {
+		pred := Match(labels.Everything(), fields.ParseSelectorOrDie(sel))
+		ok, err := pred.Matches(j)
+		assert.NoError(t, err)
+		return ok
+	}
+	assert.True(t, match("status.phase=Failed,spec.pipelineRef.name=release"))
+	assert.False(t, match("status.phase=Succeeded"))
+	assert.True(t, match("spec.trigger.type!=Manual"))
+
+	j.Spec.PipelineRef = nil
+	_, f, _ = GetAttrs(j)
+	assert.Equal(t, "", f["spec.pipelineRef.name"])
+
+	_, _, err = GetAttrs(&sluice.Pipeline{})
+	assert.Error(t, err)
+}
