@@ -1,0 +1,190 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"k8s.io/klog/v2"
+)
+
+// Options configure a Backend.
+type Options struct {
+	// DatabaseURL is a libpq-style URL or DSN. Pool settings may be given in
+	// it as pool_max_conns, pool_min_conns, ... (see pgxpool.ParseConfig).
+	DatabaseURL string
+	// MaxConns overrides the pool size when non-zero.
+	MaxConns int32
+	// Migrate applies missing schema migrations at start. Without it a
+	// database whose schema is behind is an error.
+	Migrate bool
+
+	// MaxObjectSize is the largest encoded object accepted; larger writes
+	// fail with 413. Default 16 MiB.
+	MaxObjectSize int
+
+	// CompactionWindow is how long history is kept for watches and reads at
+	// past revisions. Default 5 minutes.
+	CompactionWindow time.Duration
+	// CompactionMinRevisions is how many of the latest revisions are always
+	// kept, whatever their age. Default 1000.
+	CompactionMinRevisions int64
+	// CompactionInterval is how often the compactor runs. Default 30s.
+	CompactionInterval time.Duration
+	// CompactionBatch bounds the rows one compaction statement deletes, so
+	// compaction never holds locks or a snapshot for long. Default 5000.
+	CompactionBatch int
+
+	// PollInterval is how often the publisher looks for writes made by
+	// other replicas when nothing woke it. Default 250ms.
+	PollInterval time.Duration
+	// GapGrace is how long a missing revision may stay missing before the
+	// publisher closes it with a gap row. Default 25ms.
+	GapGrace time.Duration
+	// ProgressNotifyInterval is how often a watch that asked for progress
+	// notifications, or allows bookmarks, gets a bookmark. Default 5s.
+	ProgressNotifyInterval time.Duration
+	// WatchBufferSize is how many events a watcher may fall behind before it
+	// is closed with 410 Gone, so its client re-lists. Default 10000.
+	WatchBufferSize int
+	// UnavailableAfter is how long the publisher may fail before watches are
+	// ended and the readiness check fails. Default 2s.
+	UnavailableAfter time.Duration
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if o.MaxObjectSize == 0 {
+		o.MaxObjectSize = 16 << 20
+	}
+	def(&o.CompactionWindow, 5*time.Minute)
+	if o.CompactionMinRevisions == 0 {
+		o.CompactionMinRevisions = 1000
+	}
+	def(&o.CompactionInterval, 30*time.Second)
+	if o.CompactionBatch == 0 {
+		o.CompactionBatch = 5000
+	}
+	def(&o.PollInterval, 250*time.Millisecond)
+	def(&o.GapGrace, 25*time.Millisecond)
+	def(&o.ProgressNotifyInterval, 5*time.Second)
+	if o.WatchBufferSize == 0 {
+		o.WatchBufferSize = 10000
+	}
+	def(&o.UnavailableAfter, 2*time.Second)
+}
+
+// Backend is one PostgreSQL database holding every resource. It owns the
+// connection pool and the background loops shared by all stores: the
+// publisher that orders revisions and feeds watches, the compactor and the
+// TTL expirer. Create one per process and a Store per resource from it.
+type Backend struct {
+	opts Options
+	pool *pgxpool.Pool
+	pub  *publisher
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New connects, checks or applies the schema, and starts the background
+// loops. It fails fast with a clear error when the database cannot be
+// reached or its schema is not usable.
+func New(ctx context.Context, opts Options) (*Backend, error) {
+	opts.setDefaults()
+	if opts.DatabaseURL == "" {
+		return nil, errors.New("no database URL: set --database-url or SLUICE_DATABASE_URL")
+	}
+	cfg, err := pgxpool.ParseConfig(opts.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the database URL: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "sluice"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the connection pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot reach the database at %s: %w", redact(cfg), err)
+	}
+	if err := migrate(ctx, pool, opts.Migrate); err != nil {
+		pool.Close()
+		return nil, err
+	}
+
+	b := &Backend{opts: opts, pool: pool}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.pub = newPublisher(b)
+	if err := b.pub.init(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	b.goLoop("publisher", b.pub.run)
+	b.goLoop("listener", b.pub.listen)
+	b.goLoop("compactor", b.runCompactor)
+	b.goLoop("expirer", b.runExpirer)
+	return b, nil
+}
+
+func redact(cfg *pgxpool.Config) string {
+	return fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+}
+
+func (b *Backend) goLoop(name string, loop func(ctx context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		loop(b.ctx)
+		klog.V(4).InfoS("storage loop stopped", "loop", name)
+	}()
+}
+
+// Close stops the background loops, ends every watch and closes the pool.
+func (b *Backend) Close() {
+	b.cancel()
+	b.wg.Wait()
+	b.pub.closeAll()
+	b.pool.Close()
+}
+
+// Pool is the connection pool, for health checks and tests.
+func (b *Backend) Pool() *pgxpool.Pool { return b.pool }
+
+// ReadinessCheck fails while the publisher cannot read from the database.
+func (b *Backend) ReadinessCheck() error { return b.pub.healthy() }
+
+// CompactRevision is the compacted revision as last read from the database.
+func (b *Backend) CompactRevision() int64 { return b.pub.compactRevision() }
+
+// CurrentRevision waits until every write that committed before the call is
+// published, and returns the published revision: the revision a consistent
+// read is served at.
+func (b *Backend) CurrentRevision(ctx context.Context) (int64, error) {
+	var last int64
+	var called bool
+	err := b.pool.QueryRow(ctx, `SELECT last_value, is_called FROM sluice.rv_seq`).Scan(&last, &called)
+	if err != nil {
+		return 0, interpret("", err)
+	}
+	if !called {
+		last = 0
+	}
+	if err := b.pub.waitPublished(ctx, last); err != nil {
+		return 0, err
+	}
+	return b.pub.published(), nil
+}

@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/storage"
+)
+
+// Messages the apiserver's clients recognise; they are the same as etcd3's.
+const (
+	listTooOld      = "The resourceVersion for the provided list is too old."
+	watchTooOld     = "The resourceVersion for the provided watch is too old."
+	continueExpired = "The provided continue parameter is too old " +
+		"to display a consistent list result. You can start a new list without " +
+		"the continue parameter."
+	inconsistentContinue = "The provided continue parameter is too old " +
+		"to display a consistent list result. You can start a new list without " +
+		"the continue parameter, or use the continue token in this response to " +
+		"retrieve the remainder of the results. Continuing with the provided " +
+		"token results in an inconsistent list - objects that were created, " +
+		"modified, or deleted between the time the first chunk was returned " +
+		"and now may show up in the list."
+)
+
+// errCompacted is returned internally when a read needs history older than
+// the compacted revision.
+var errCompacted = errors.New("required revision has been compacted")
+
+// compactedListError is the 410 for a list at a compacted revision.
+func compactedListError(continueKey, keyPrefix string, paging bool) error {
+	if !paging {
+		return apierrors.NewResourceExpired(listTooOld)
+	}
+	// As etcd3 does: offer a token that continues at the latest revision.
+	token, err := storage.EncodeContinue(continueKey, keyPrefix, -1)
+	if err != nil {
+		return apierrors.NewResourceExpired(continueExpired)
+	}
+	statusErr := apierrors.NewResourceExpired(inconsistentContinue)
+	statusErr.ErrStatus.ListMeta.Continue = token
+	return statusErr
+}
+
+// interpret turns a database error into an error the apiserver maps to the
+// right HTTP status. A database that cannot be reached, or that is shutting
+// down or recovering, is 503 with a message, never 500: the request can be
+// retried. Context cancellation and deadlines become storage timeouts.
+func interpret(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var statusErr apierrors.APIStatus
+	if errors.As(err, &statusErr) {
+		return err
+	}
+	if _, ok := err.(*storage.StorageError); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return storage.NewTimeoutError(key, "request did not complete within the allowed time")
+	case isUnavailable(err):
+		return unavailable(err)
+	}
+	return storage.NewInternalError(err)
+}
+
+// unavailable is the 503 for a database that cannot serve requests now.
+func unavailable(err error) error {
+	e := apierrors.NewServiceUnavailable(fmt.Sprintf("the database is unavailable: %v", err))
+	e.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}
+	return e
+}
+
+// isUnavailable reports errors that mean the database is unreachable or not
+// accepting work, as opposed to a bug in a query.
+func isUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "08", // connection exception
+			"53", // insufficient resources
+			"57": // operator intervention: admin shutdown, crash shutdown, cannot connect now
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
+}
+
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000")
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

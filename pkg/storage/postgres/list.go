@@ -1,0 +1,452 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/conversion"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apiserver/pkg/storage"
+)
+
+// Reads at a revision R.
+//
+// sluice.kv holds the newest version of every key. The state at an older
+// revision R is: every row of kv written at or before R, plus, for each key
+// written after R, the version that the first event after R replaced
+// (prev_value; none if that event created the key). The events table holds
+// every write above the compacted revision, so any R at or above it can be
+// read, and a consistent read is simply a read at the published revision
+// (which also hides writes that committed but are not yet published).
+//
+// One query serves every list: the current state, an exact old revision,
+// and each page of a paginated list, which is read at the revision of its
+// first page. Rows come back in key order and are streamed.
+
+const (
+	// maxPage bounds the rows one list query fetches; a list of more
+	// objects is read in several queries at the same revision.
+	maxPage = 10000
+	// countCap bounds the rows counted for remainingItemCount.
+	countCap = 100000
+)
+
+// listRow is one object in the state at a revision.
+type listRow struct {
+	key   string
+	rv    int64
+	value []byte
+}
+
+// keyRange is a range of keys: from (inclusive unless afterFrom) to to
+// (exclusive unless throughTo). PostgreSQL text cannot hold NUL, so the
+// apiserver's "key + \x00" (the first key after key) becomes afterFrom.
+type keyRange struct {
+	from, to             string
+	afterFrom, throughTo bool
+}
+
+// prefixRange is every key under a recursive prefix (which ends in "/").
+func prefixRange(prefix string) keyRange { return keyRange{from: prefix, to: prefixEnd(prefix)} }
+
+// exactRange is one key.
+func exactRange(key string) keyRange { return keyRange{from: key, to: key, throughTo: true} }
+
+// startingAt narrows r to the keys from start on; start may be a continue
+// key ending in NUL.
+func (r keyRange) startingAt(start string) keyRange {
+	if k, ok := strings.CutSuffix(start, "\x00"); ok {
+		r.from, r.afterFrom = k, true
+	} else {
+		r.from, r.afterFrom = start, false
+	}
+	return r
+}
+
+// where renders the range as SQL on column key, with its bounds as the
+// arguments numbered lo and hi.
+func (r keyRange) where(lo, hi int) string {
+	op1, op2 := ">=", "<"
+	if r.afterFrom {
+		op1 = ">"
+	}
+	if r.throughTo {
+		op2 = "<="
+	}
+	return fmt.Sprintf("key %s $%d AND key %s $%d", op1, lo, op2, hi)
+}
+
+// sqlFilter is a WHERE fragment pushed down to sluice.kv, with its arguments
+// numbered from firstArg.
+type sqlFilter struct {
+	where string
+	args  []any
+}
+
+// listAtSQL is formatted with the key range (twice) and the pushed-down filter.
+const listAtSQL = `
+WITH changed AS (
+	SELECT DISTINCT ON (key) key, prev_value, prev_rv
+	FROM sluice.events
+	WHERE rv > $1 AND %[1]s
+	ORDER BY key, rv
+)
+SELECT m.compact_rv, s.key, s.rv, s.value
+FROM sluice.meta m LEFT JOIN LATERAL (
+	(SELECT key, rv, value FROM sluice.kv
+	 WHERE %[1]s AND rv <= $1 %[2]s
+	 ORDER BY key LIMIT $4)
+	UNION ALL
+	(SELECT key, prev_rv, prev_value FROM changed WHERE prev_value IS NOT NULL ORDER BY key LIMIT $4)
+	ORDER BY key LIMIT $4
+) s ON true
+ORDER BY s.key`
+
+// countAtSQL is formatted with the key range (twice).
+const countAtSQL = `
+WITH changed AS (
+	SELECT DISTINCT ON (key) key, prev_value
+	FROM sluice.events
+	WHERE rv > $1 AND %[1]s
+	ORDER BY key, rv
+)
+SELECT count(*), coalesce(sum(size), 0) FROM (
+	(SELECT length(value) AS size FROM sluice.kv WHERE %[1]s AND rv <= $1 LIMIT $4)
+	UNION ALL
+	(SELECT length(prev_value) FROM changed WHERE prev_value IS NOT NULL LIMIT $4)
+) s`
+
+// scanAt calls fn for each object in r at revision rv, in key order, until
+// fn returns an error. It reads batch rows first and doubles the batch up
+// to maxPage while fn wants more. Label and field selectors of pred that
+// can be answered by indexes are pushed into SQL; fn must still check
+// pred, since objects changed after rv are returned unfiltered.
+func (s *Store) scanAt(ctx context.Context, rv int64, r keyRange, pred storage.SelectionPredicate, batch int, fn func(listRow) error) error {
+	if batch <= 0 || batch > maxPage {
+		batch = maxPage
+	}
+	filter := s.pushDown(pred, 5)
+	for {
+		query := fmt.Sprintf(listAtSQL, r.where(2, 3), filter.where)
+		args := append([]any{rv, r.from, r.to, batch}, filter.args...)
+		n := 0
+		var last string
+		err := s.b.timed("list", func() error {
+			rows, err := s.b.pool.Query(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var compacted int64
+				var key *string
+				var rowRV *int64
+				var row listRow
+				if err := rows.Scan(&compacted, &key, &rowRV, &row.value); err != nil {
+					return err
+				}
+				if rv < compacted {
+					return errCompacted
+				}
+				if key == nil {
+					continue // the meta row alone: nothing in range
+				}
+				row.key, row.rv = *key, *rowRV
+				n++
+				last = row.key
+				if err := fn(row); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			return nil
+		}
+		r = r.startingAt(last + "\x00")
+		batch = min(2*batch, maxPage)
+	}
+}
+
+// countAt counts the objects in r at rv and their stored size, counting at
+// most limit of each kind (0 for no limit).
+func (s *Store) countAt(ctx context.Context, rv int64, r keyRange, limit int64) (count, size int64, err error) {
+	var lim any
+	if limit > 0 {
+		lim = limit
+	}
+	err = s.b.timed("count", func() error {
+		return s.b.pool.QueryRow(ctx, fmt.Sprintf(countAtSQL, r.where(2, 3)), rv, r.from, r.to, lim).Scan(&count, &size)
+	})
+	return count, size, err
+}
+
+// pushDown translates the parts of pred that indexes can answer into SQL on
+// sluice.kv. Values are always bind parameters; field names come only from
+// the store's configuration. It returns a superset of the matching rows.
+func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilter {
+	var f sqlFilter
+	arg := func(v any) string {
+		f.args = append(f.args, v)
+		return "$" + strconv.Itoa(firstArg+len(f.args)-1)
+	}
+	var where []string
+	if pred.Label != nil && !pred.Label.Empty() {
+		reqs, _ := pred.Label.Requirements()
+		for _, r := range reqs {
+			key := r.Key()
+			vals := r.Values().UnsortedList()
+			contains := func(v string) string { return "labels @> " + arg(map[string]string{key: v}) + "::jsonb" }
+			switch r.Operator() {
+			case selection.Equals, selection.DoubleEquals, selection.In:
+				var ors []string
+				for _, v := range vals {
+					ors = append(ors, contains(v))
+				}
+				if len(ors) > 0 {
+					where = append(where, "("+strings.Join(ors, " OR ")+")")
+				}
+			case selection.NotEquals, selection.NotIn:
+				for _, v := range vals {
+					where = append(where, "NOT coalesce("+contains(v)+", false)")
+				}
+			case selection.Exists:
+				where = append(where, "labels ? "+arg(key))
+			case selection.DoesNotExist:
+				where = append(where, "NOT coalesce(labels ? "+arg(key)+", false)")
+			}
+		}
+	}
+	if pred.Field != nil && !pred.Field.Empty() {
+		for _, r := range pred.Field.Requirements() {
+			if !s.indexedFields[r.Field] {
+				continue
+			}
+			expr := "(fields->>" + quoteLiteral(r.Field) + ")"
+			switch r.Operator {
+			case selection.Equals, selection.DoubleEquals:
+				if r.Value == "" {
+					where = append(where, "coalesce("+expr+", '') = ''")
+				} else {
+					where = append(where, expr+" = "+arg(r.Value))
+				}
+			case selection.NotEquals:
+				if r.Value == "" {
+					where = append(where, "coalesce("+expr+", '') <> ''")
+				} else {
+					where = append(where, expr+" IS DISTINCT FROM "+arg(r.Value))
+				}
+			}
+		}
+	}
+	if len(where) > 0 {
+		f.where = "AND " + strings.Join(where, " AND ")
+	}
+	return f
+}
+
+// quoteLiteral quotes a string as an SQL literal. It is only used for field
+// names from the store's configuration, never for request input.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// prefixEnd returns the first key after every key that starts with prefix.
+func prefixEnd(prefix string) string {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return "\xff\xff\xff\xff" // no upper bound in practice
+}
+
+// GetList lists the objects at key (or under it, with opts.Recursive) with
+// every resourceVersion semantic of the storage interface: the current
+// state, not older than a revision, exactly at a revision, and pages with
+// continue tokens that stay at the revision of the first page.
+func (s *Store) GetList(ctx context.Context, key string, opts storage.ListOptions, listObj runtime.Object) error {
+	keyPrefix, err := s.prepareKey(key, opts.Recursive)
+	if err != nil {
+		return err
+	}
+	listPtr, err := meta.GetItemsPtr(listObj)
+	if err != nil {
+		return err
+	}
+	v, err := conversion.EnforcePtr(listPtr)
+	if err != nil || v.Kind() != reflect.Slice {
+		return fmt.Errorf("need ptr to slice: %v", err)
+	}
+	withRev, continueKey, err := storage.ValidateListOptions(keyPrefix, s.versioner, opts)
+	if err != nil {
+		return err
+	}
+	paging := len(opts.Predicate.Continue) > 0 && opts.Recursive
+
+	// The revision to read at.
+	rv := withRev
+	if rv == 0 {
+		if rv, err = s.b.CurrentRevision(ctx); err != nil {
+			return err
+		}
+		if err := s.checkMinimumRV(ctx, opts.ResourceVersion, rv); err != nil {
+			return err
+		}
+	} else if rv > s.b.pub.published() {
+		current, err := s.b.CurrentRevision(ctx)
+		if err != nil {
+			return err
+		}
+		if rv > current {
+			return storage.NewTooLargeResourceVersionError(uint64(rv), uint64(current), 0)
+		}
+	}
+
+	r := exactRange(keyPrefix)
+	if opts.Recursive {
+		r = prefixRange(keyPrefix)
+	}
+	if continueKey != "" {
+		r = r.startingAt(continueKey)
+	}
+	limit := opts.Predicate.Limit
+	newItem := newItemFunc(listObj, v)
+	filtered := !opts.Predicate.Empty()
+
+	var lastKey string
+	var hasMore bool
+	stop := errors.New("page full")
+	// One row more than the page, to know whether there are more.
+	batch := maxPage
+	if limit > 0 {
+		batch = int(min(limit+1, maxPage))
+	}
+	err = s.scanAt(ctx, rv, r, opts.Predicate, batch, func(row listRow) error {
+		if limit > 0 && int64(v.Len()) >= limit {
+			hasMore = true
+			return stop
+		}
+		if err := ctx.Err(); err != nil {
+			return storage.NewTimeoutError(row.key, "request did not complete within requested timeout")
+		}
+		lastKey = row.key
+		obj, err := s.decodeValue(ctx, row.key, row.value, row.rv, newItem())
+		if err != nil {
+			return err
+		}
+		if filtered {
+			if ok, err := opts.Predicate.Matches(obj); err != nil || !ok {
+				return nil
+			}
+		}
+		v.Set(reflect.Append(v, reflect.ValueOf(obj).Elem()))
+		return nil
+	})
+	switch {
+	case errors.Is(err, stop):
+	case errors.Is(err, errCompacted):
+		return compactedListError(continueKey, keyPrefix, paging)
+	case err != nil:
+		return interpret(keyPrefix, err)
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+	}
+
+	var itemsCount int64
+	capped := false
+	if hasMore && opts.Predicate.Empty() {
+		// remainingItemCount: the objects from this page's start on, minus
+		// this page. Counting is bounded; past the bound it is left unset.
+		count, _, err := s.countAt(ctx, rv, r, countCap)
+		if err != nil {
+			return interpret(keyPrefix, err)
+		}
+		itemsCount, capped = count, count >= countCap
+	}
+	continueValue, remaining, err := storage.PrepareContinueToken(lastKey, keyPrefix, rv, itemsCount, hasMore, opts)
+	if err != nil {
+		return err
+	}
+	if capped {
+		remaining = nil
+	}
+	return s.versioner.UpdateList(listObj, uint64(rv), continueValue, remaining)
+}
+
+func newItemFunc(listObj runtime.Object, v reflect.Value) func() runtime.Object {
+	if u, ok := listObj.(*unstructured.UnstructuredList); ok {
+		if apiVersion := u.GetAPIVersion(); apiVersion != "" {
+			return func() runtime.Object {
+				return &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion}}
+			}
+		}
+	}
+	elem := v.Type().Elem()
+	return func() runtime.Object { return reflect.New(elem).Interface().(runtime.Object) }
+}
+
+const historySQL = `
+SELECT m.compact_rv, e.rv, e.key, e.type, e.value, e.prev_value, coalesce(e.prev_rv, 0), coalesce(e.create_rv, 0)
+FROM sluice.meta m LEFT JOIN LATERAL (
+	SELECT rv, key, type, value, prev_value, prev_rv, create_rv FROM sluice.events
+	WHERE rv > $1 AND rv <= $2 AND %s AND type <> 0
+	ORDER BY rv LIMIT $5
+) e ON true
+ORDER BY e.rv`
+
+// readHistory returns the events under key in (from, to], at most one page.
+// It fails with errCompacted when part of that range has been compacted.
+func (b *Backend) readHistory(ctx context.Context, key string, recursive bool, from, to int64) ([]*event, error) {
+	r := exactRange(key)
+	if recursive {
+		r = prefixRange(key)
+	}
+	var events []*event
+	err := b.timed("history", func() error {
+		rows, err := b.pool.Query(ctx, fmt.Sprintf(historySQL, r.where(3, 4)), from, to, r.from, r.to, readBatch)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var compacted int64
+			var rv *int64
+			e := &event{}
+			var k *string
+			var typ *int16
+			if err := rows.Scan(&compacted, &rv, &k, &typ, &e.value, &e.prevValue, &e.prevRV, &e.createRV); err != nil {
+				return err
+			}
+			// History after `from` is complete only if `from` is not below
+			// the compacted revision.
+			if from < compacted {
+				return errCompacted
+			}
+			if rv == nil {
+				continue
+			}
+			e.rv, e.key, e.typ = *rv, *k, *typ
+			events = append(events, e)
+		}
+		return rows.Err()
+	})
+	if err != nil && !errors.Is(err, errCompacted) {
+		err = interpret(key, err)
+	}
+	return events, err
+}
+

@@ -1,0 +1,76 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"sync"
+)
+
+// statsTracker keeps the object count and total stored size of one resource
+// without counting rows on every call: it counts once, at the published
+// revision, and then applies every published event under the resource's
+// prefix as the publisher publishes it.
+type statsTracker struct {
+	s      *Store
+	prefix string
+
+	mu          sync.Mutex
+	initialized bool
+	err         error
+	base        int64 // revision the base count was taken at
+	count, size int64 // base + events above base
+}
+
+func newStatsTracker(s *Store) *statsTracker {
+	return &statsTracker{s: s, prefix: s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/") + "/"}
+}
+
+// apply is called by the publisher, in revision order, for every published
+// event under the prefix.
+func (t *statsTracker) apply(e *event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch e.typ {
+	case evCreate:
+		t.count++
+		t.size += int64(len(e.value))
+	case evUpdate:
+		t.size += int64(len(e.value) - len(e.prevValue))
+	case evDelete:
+		t.count--
+		t.size -= int64(len(e.prevValue))
+	}
+}
+
+func (t *statsTracker) get(ctx context.Context) (count, size int64, err error) {
+	t.mu.Lock()
+	ready := t.initialized
+	t.mu.Unlock()
+	if !ready {
+		if err := t.init(ctx); err != nil {
+			return 0, 0, err
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.count, t.size, nil
+}
+
+// init registers with the publisher, then counts the rows at the revision
+// it registered at; events published meanwhile have been accumulated as
+// deltas and are added to the count.
+func (t *statsTracker) init(ctx context.Context) error {
+	rv := t.s.b.pub.addStats(t)
+	count, size, err := t.s.countAt(ctx, rv, prefixRange(t.prefix), 0)
+	if err != nil {
+		t.s.b.pub.removeStats(t)
+		return interpret(t.prefix, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.count += count
+	t.size += size
+	t.base = rv
+	t.initialized = true
+	return nil
+}

@@ -1,0 +1,701 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/conversion"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/features"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/value"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/klog/v2"
+)
+
+// StoreConfig describes one resource stored in a Backend.
+type StoreConfig struct {
+	Codec          runtime.Codec
+	NewFunc        func() runtime.Object
+	NewListFunc    func() runtime.Object
+	Prefix         string // path prefix of every key, e.g. "/registry"
+	ResourcePrefix string // the resource's prefix under it, e.g. "/sluice.dev/pipelinejobs"
+	GroupResource  schema.GroupResource
+	// Transformer transforms values to and from storage (encryption at
+	// rest). Identity when nil.
+	Transformer value.Transformer
+	// AttrFunc computes the selectable fields stored beside each object;
+	// IndexedFields names the ones field selectors are pushed down for.
+	AttrFunc      storage.AttrFunc
+	IndexedFields []string
+}
+
+// Store is storage.Interface for one resource, on a Backend.
+type Store struct {
+	b              *Backend
+	codec          runtime.Codec
+	versioner      storage.Versioner
+	transformer    atomic.Pointer[transformerBox]
+	pathPrefix     string
+	resourcePrefix string
+	groupResource  schema.GroupResource
+	newFunc        func() runtime.Object
+	newListFunc    func() runtime.Object
+	attrFunc       storage.AttrFunc
+	indexedFields  map[string]bool
+
+	statsOnce sync.Once
+	stats     *statsTracker
+	sizeStats atomic.Bool
+}
+
+type transformerBox struct{ value.Transformer }
+
+var _ storage.Interface = (*Store)(nil)
+
+// NewStore returns the storage of one resource.
+func (b *Backend) NewStore(cfg StoreConfig) (*Store, error) {
+	if cfg.ResourcePrefix == "" || cfg.ResourcePrefix == "/" || !strings.HasPrefix(cfg.ResourcePrefix, "/") {
+		return nil, fmt.Errorf("resource prefix %q must start with / and name the resource", cfg.ResourcePrefix)
+	}
+	pathPrefix := path.Join("/", cfg.Prefix)
+	if !strings.HasSuffix(pathPrefix, "/") {
+		pathPrefix += "/"
+	}
+	s := &Store{
+		b:              b,
+		codec:          cfg.Codec,
+		versioner:      storage.APIObjectVersioner{},
+		pathPrefix:     pathPrefix,
+		resourcePrefix: cfg.ResourcePrefix,
+		groupResource:  cfg.GroupResource,
+		newFunc:        cfg.NewFunc,
+		newListFunc:    cfg.NewListFunc,
+		attrFunc:       cfg.AttrFunc,
+		indexedFields:  map[string]bool{},
+	}
+	for _, f := range cfg.IndexedFields {
+		s.indexedFields[f] = true
+	}
+	t := cfg.Transformer
+	if t == nil {
+		t = identity{}
+	}
+	s.transformer.Store(&transformerBox{t})
+	return s, nil
+}
+
+type identity struct{}
+
+func (identity) TransformFromStorage(_ context.Context, data []byte, _ value.Context) ([]byte, bool, error) {
+	return data, false, nil
+}
+func (identity) TransformToStorage(_ context.Context, data []byte, _ value.Context) ([]byte, error) {
+	return data, nil
+}
+
+// authenticatedKey binds a stored value to its key for transformers that
+// authenticate data (encryption at rest).
+type authenticatedKey string
+
+func (k authenticatedKey) AuthenticatedData() []byte { return []byte(k) }
+
+// Transformer returns the current value transformer.
+func (s *Store) Transformer() value.Transformer { return s.transformer.Load().Transformer }
+
+// SetTransformer replaces the value transformer. Tests use it to simulate
+// key rotation and corrupt data.
+func (s *Store) SetTransformer(t value.Transformer) { s.transformer.Store(&transformerBox{t}) }
+
+// Versioner is the apiserver's resourceVersion <-> revision mapping.
+func (s *Store) Versioner() storage.Versioner { return s.versioner }
+
+// ReadinessCheck fails while the database cannot be read.
+func (s *Store) ReadinessCheck() error { return s.b.ReadinessCheck() }
+
+// CompactRevision is the revision below which history is gone.
+func (s *Store) CompactRevision() int64 { return s.b.CompactRevision() }
+
+// RequestWatchProgress sends a bookmark at the current revision to every
+// watch of this resource that asked for progress notifications.
+func (s *Store) RequestWatchProgress(ctx context.Context) error {
+	if _, err := s.b.CurrentRevision(ctx); err != nil {
+		return err
+	}
+	s.b.pub.requestProgress(s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/"))
+	return nil
+}
+
+// GetCurrentResourceVersion returns the revision a consistent read would be
+// served at now.
+func (s *Store) GetCurrentResourceVersion(ctx context.Context) (uint64, error) {
+	rv, err := s.b.CurrentRevision(ctx)
+	return uint64(rv), err
+}
+
+func (s *Store) prepareKey(key string, recursive bool) (string, error) {
+	key, err := storage.PrepareKey(s.resourcePrefix, key, recursive)
+	if err != nil {
+		return "", err
+	}
+	return s.pathPrefix + strings.TrimPrefix(key, "/"), nil
+}
+
+// decodeValue transforms and decodes a stored value and sets its
+// resourceVersion. into may be nil to decode into a new object.
+func (s *Store) decodeValue(ctx context.Context, key string, stored []byte, rv int64, into runtime.Object) (runtime.Object, error) {
+	data, _, err := s.Transformer().TransformFromStorage(ctx, stored, authenticatedKey(key))
+	if err != nil {
+		return nil, storage.NewInternalError(fmt.Errorf("unable to transform key %q: %w", key, err))
+	}
+	var obj runtime.Object
+	if into != nil {
+		err = runtime.DecodeInto(s.codec, data, into)
+		obj = into
+	} else {
+		obj, err = runtime.Decode(s.codec, data)
+	}
+	if err != nil {
+		klog.V(4).InfoS("decoding a stored object failed", "key", key, "err", err)
+		return nil, storage.NewCorruptObjError(key, err)
+	}
+	if err := s.versioner.UpdateObject(obj, uint64(rv)); err != nil {
+		return nil, fmt.Errorf("setting the resourceVersion of %q: %w", key, err)
+	}
+	return obj, nil
+}
+
+// encoded is an object ready to be written.
+type encoded struct {
+	data   []byte // encoded, before transformation (compared to detect no-ops)
+	stored []byte // transformed, as written
+	labels map[string]string
+	fields map[string]string
+}
+
+func (s *Store) encode(ctx context.Context, key string, obj runtime.Object) (*encoded, error) {
+	if err := s.versioner.PrepareObjectForStorage(obj); err != nil {
+		return nil, fmt.Errorf("PrepareObjectForStorage failed: %w", err)
+	}
+	data, err := runtime.Encode(s.codec, obj)
+	if err != nil {
+		return nil, err
+	}
+	return s.encodeData(ctx, key, obj, data)
+}
+
+func (s *Store) encodeData(ctx context.Context, key string, obj runtime.Object, data []byte) (*encoded, error) {
+	stored, err := s.Transformer().TransformToStorage(ctx, data, authenticatedKey(key))
+	if err != nil {
+		return nil, storage.NewInternalError(err)
+	}
+	if len(stored) > s.b.opts.MaxObjectSize {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+			"the object is %d bytes when stored; the limit is %d bytes", len(stored), s.b.opts.MaxObjectSize))
+	}
+	e := &encoded{data: data, stored: stored}
+	if accessor, err := meta.Accessor(obj); err == nil {
+		e.labels = accessor.GetLabels()
+	}
+	if s.attrFunc != nil && len(s.indexedFields) > 0 {
+		if _, f, err := s.attrFunc(obj); err == nil {
+			e.fields = map[string]string{}
+			for k, v := range f {
+				if s.indexedFields[k] {
+					e.fields[k] = v
+				}
+			}
+		}
+	}
+	return e, nil
+}
+
+// jsonbOrNil keeps empty label and field sets NULL in the database.
+func jsonbOrNil(m map[string]string) any {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+const (
+	getSQL = `SELECT rv, value FROM sluice.kv WHERE key = $1`
+
+	// createSQL draws a revision only when the key is free, so a create of
+	// an existing key neither writes nor uses up a revision.
+	createSQL = `
+WITH ins AS (
+	INSERT INTO sluice.kv (key, rv, create_rv, value, labels, fields, expires_at)
+	SELECT $1::text, r.rv, r.rv, $2::bytea, $3::jsonb, $4::jsonb,
+		CASE WHEN $5::bigint > 0 THEN now() + make_interval(secs => $5::double precision) END
+	FROM (SELECT sluice.next_rv() AS rv WHERE NOT EXISTS (SELECT 1 FROM sluice.kv WHERE key = $1::text)) r
+	ON CONFLICT (key) DO NOTHING
+	RETURNING rv
+)
+INSERT INTO sluice.events (rv, key, type, value, create_rv)
+SELECT rv, $1::text, 1, $2::bytea, rv FROM ins
+RETURNING rv`
+
+	// updateSQL locks the row at the expected revision first, then draws the
+	// new revision, so a conflicting update uses up no revision.
+	updateSQL = `
+WITH cur AS (
+	SELECT key, rv, value FROM sluice.kv WHERE key = $1::text AND rv = $2::bigint FOR UPDATE
+), upd AS (
+	UPDATE sluice.kv k SET rv = sluice.next_rv(), value = $3::bytea, labels = $4::jsonb, fields = $5::jsonb,
+		expires_at = CASE WHEN $6::bigint > 0 THEN now() + make_interval(secs => $6::double precision) END
+	FROM cur WHERE k.key = cur.key
+	RETURNING k.rv, k.create_rv, cur.value AS prev_value, cur.rv AS prev_rv
+)
+INSERT INTO sluice.events (rv, key, type, value, prev_value, prev_rv, create_rv)
+SELECT rv, $1::text, 2, $3::bytea, prev_value, prev_rv, create_rv FROM upd
+RETURNING rv`
+
+	deleteSQL = `
+WITH del AS (
+	DELETE FROM sluice.kv WHERE key = $1::text AND rv = $2::bigint RETURNING value, rv, create_rv
+)
+INSERT INTO sluice.events (rv, key, type, prev_value, prev_rv, create_rv)
+SELECT sluice.next_rv(), $1::text, 3, value, rv, create_rv FROM del
+RETURNING rv`
+)
+
+// maxRevisionRetries bounds how often a write is retried after the
+// publisher closed the revision it drew (see publisher.go).
+const maxRevisionRetries = 5
+
+// write runs one write statement and returns the revision it committed at,
+// or 0 when its precondition did not hold. It waits until that revision is
+// published before returning, so the caller never hands out a revision
+// that a reader could see out of order.
+func (s *Store) write(ctx context.Context, op, key, sql string, args ...any) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		var rv int64
+		err := s.b.timed(op, func() error {
+			return s.b.pool.QueryRow(ctx, sql, args...).Scan(&rv)
+		})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return 0, nil
+		case isUniqueViolation(err) && attempt < maxRevisionRetries:
+			continue // our revision was closed as a gap; draw another
+		case err != nil:
+			return 0, interpret(key, err)
+		}
+		s.b.pub.wrote()
+		if err := s.b.pub.waitPublished(ctx, rv); err != nil {
+			return 0, err
+		}
+		return rv, nil
+	}
+}
+
+// Get reads the object at key.
+func (s *Store) Get(ctx context.Context, key string, opts storage.GetOptions, out runtime.Object) error {
+	preparedKey, err := s.prepareKey(key, false)
+	if err != nil {
+		return err
+	}
+	rv, stored, found, err := s.getRow(ctx, preparedKey)
+	if err != nil {
+		return err
+	}
+	current := s.b.pub.published()
+	if rv > current {
+		current = rv
+	}
+	if err := s.checkMinimumRV(ctx, opts.ResourceVersion, current); err != nil {
+		return err
+	}
+	if !found {
+		if opts.IgnoreNotFound {
+			return runtime.SetZeroValue(out)
+		}
+		return storage.NewKeyNotFoundError(preparedKey, 0)
+	}
+	_, err = s.decodeValue(ctx, preparedKey, stored, rv, out)
+	return err
+}
+
+// getRow reads the current row of key. A row written at a revision that is
+// not yet published is returned only once it is.
+func (s *Store) getRow(ctx context.Context, key string) (rv int64, stored []byte, found bool, err error) {
+	err = s.b.timed("get", func() error {
+		return s.b.pool.QueryRow(ctx, getSQL, key).Scan(&rv, &stored)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, nil, false, interpret(key, err)
+	}
+	if err := s.b.pub.waitPublished(ctx, rv); err != nil {
+		return 0, nil, false, err
+	}
+	return rv, stored, true, nil
+}
+
+// checkMinimumRV fails with "too large resource version" when the client
+// asks for a revision newer than current, after giving the publisher a
+// chance to catch up with writes made through other replicas.
+func (s *Store) checkMinimumRV(ctx context.Context, minimum string, current int64) error {
+	if minimum == "" {
+		return nil
+	}
+	minRV, err := s.versioner.ParseResourceVersion(minimum)
+	if err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %v", err))
+	}
+	if int64(minRV) <= current {
+		return nil
+	}
+	if current, err = s.b.CurrentRevision(ctx); err != nil {
+		return err
+	}
+	if int64(minRV) > current {
+		return storage.NewTooLargeResourceVersionError(minRV, uint64(current), 0)
+	}
+	return nil
+}
+
+// Create stores obj at key if nothing is there.
+func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object, ttl uint64) error {
+	preparedKey, err := s.prepareKey(key, false)
+	if err != nil {
+		return err
+	}
+	if version, err := s.versioner.ObjectResourceVersion(obj); err == nil && version != 0 {
+		return storage.ErrResourceVersionSetOnCreate
+	}
+	enc, err := s.encode(ctx, preparedKey, obj)
+	if err != nil {
+		return err
+	}
+	rv, err := s.write(ctx, "create", preparedKey, createSQL, preparedKey, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
+	if err != nil {
+		return err
+	}
+	if rv == 0 {
+		return storage.NewKeyExistsError(preparedKey, 0)
+	}
+	if out != nil {
+		if _, err := s.decodeData(enc.data, out, rv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeData decodes untransformed data into out at revision rv.
+func (s *Store) decodeData(data []byte, out runtime.Object, rv int64) (runtime.Object, error) {
+	if err := runtime.DecodeInto(s.codec, data, out); err != nil {
+		return nil, err
+	}
+	return out, s.versioner.UpdateObject(out, uint64(rv))
+}
+
+// objState is the current (or cached) state of a key during Delete and
+// GuaranteedUpdate.
+type objState struct {
+	obj   runtime.Object
+	meta  storage.ResponseMeta
+	rv    int64
+	data  []byte // untransformed encoding; nil when the state came from a cache
+	stale bool   // the transformer asks for a rewrite
+}
+
+// getState reads the current state of key into a new object of v's type.
+// With skipDecode it only reads the revision: an unsafe delete of an object
+// that cannot be decoded needs nothing else.
+func (s *Store) getState(ctx context.Context, key string, v reflect.Value, ignoreNotFound, skipDecode bool) (*objState, error) {
+	st := &objState{}
+	if u, ok := v.Addr().Interface().(runtime.Unstructured); ok {
+		st.obj = u.NewEmptyInstance()
+	} else {
+		st.obj = reflect.New(v.Type()).Interface().(runtime.Object)
+	}
+	rv, stored, found, err := s.getRow(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		if !ignoreNotFound {
+			return nil, storage.NewKeyNotFoundError(key, 0)
+		}
+		return st, runtime.SetZeroValue(st.obj)
+	}
+	st.rv = rv
+	st.meta.ResourceVersion = uint64(rv)
+	if skipDecode {
+		st.obj, st.stale = nil, true
+		return st, nil
+	}
+	data, stale, err := s.Transformer().TransformFromStorage(ctx, stored, authenticatedKey(key))
+	if err != nil {
+		return nil, storage.NewInternalError(err)
+	}
+	st.data, st.stale = data, stale
+	if _, err := s.decodeData(data, st.obj, rv); err != nil {
+		return nil, storage.NewCorruptObjError(key, err)
+	}
+	return st, nil
+}
+
+// stateFromObject builds the state from an object the caller has cached.
+func (s *Store) stateFromObject(obj runtime.Object) (*objState, error) {
+	rv, err := s.versioner.ObjectResourceVersion(obj)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't get resource version: %w", err)
+	}
+	st := &objState{obj: obj, rv: int64(rv), meta: storage.ResponseMeta{ResourceVersion: rv}}
+	// Encode a copy: the cached object itself must keep its resourceVersion.
+	cp := obj.DeepCopyObject()
+	if err := s.versioner.PrepareObjectForStorage(cp); err != nil {
+		return nil, fmt.Errorf("PrepareObjectForStorage failed: %w", err)
+	}
+	if st.data, err = runtime.Encode(s.codec, cp); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Delete removes key if preconditions and validateDeletion accept its
+// current state, retrying on concurrent changes as etcd3's Delete does.
+func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, preconditions *storage.Preconditions,
+	validateDeletion storage.ValidateObjectFunc, cachedExistingObject runtime.Object, opts storage.DeleteOptions) error {
+	preparedKey, err := s.prepareKey(key, false)
+	if err != nil {
+		return err
+	}
+	v, err := conversion.EnforcePtr(out)
+	if err != nil {
+		return fmt.Errorf("unable to convert output object to pointer: %w", err)
+	}
+	// With AllowUnsafeMalformedObjectDeletion, a delete may ask to skip
+	// reading an object that cannot be decoded.
+	skipDecode := utilfeature.DefaultFeatureGate.Enabled(features.AllowUnsafeMalformedObjectDeletion) && opts.IgnoreStoreReadError
+	current := func() (*objState, error) { return s.getState(ctx, preparedKey, v, false, skipDecode) }
+
+	var st *objState
+	isCurrent := false
+	if cachedExistingObject != nil {
+		st, err = s.stateFromObject(cachedExistingObject)
+	} else {
+		st, err = current()
+		isCurrent = true
+	}
+	if err != nil {
+		return err
+	}
+	for {
+		// A failed check on a cached state may only mean the cache is old:
+		// check again against the stored state before giving up.
+		check := func(checkErr error) (retry bool, err error) {
+			if isCurrent {
+				return false, checkErr
+			}
+			cachedRV := st.rv
+			if st, err = current(); err != nil {
+				return false, err
+			}
+			isCurrent = true
+			if cachedRV == st.rv {
+				return false, checkErr
+			}
+			return true, nil
+		}
+		if preconditions != nil {
+			if err := preconditions.Check(preparedKey, st.obj); err != nil {
+				if retry, err := check(err); !retry {
+					return err
+				}
+				continue
+			}
+		}
+		if err := validateDeletion(ctx, st.obj); err != nil {
+			if retry, err := check(err); !retry {
+				return err
+			}
+			continue
+		}
+		rv, err := s.write(ctx, "delete", preparedKey, deleteSQL, preparedKey, st.rv)
+		if err != nil {
+			return err
+		}
+		if rv == 0 {
+			// Changed or gone since we read it: read again and re-check.
+			klog.V(4).InfoS("delete conflict, retrying", "key", preparedKey)
+			if st, err = current(); err != nil {
+				return err
+			}
+			isCurrent = true
+			continue
+		}
+		if skipDecode {
+			return nil
+		}
+		_, err = s.decodeData(st.data, out, rv)
+		return err
+	}
+}
+
+// GuaranteedUpdate applies tryUpdate to the current object and writes the
+// result if nothing changed in between, retrying on conflicts, as etcd3's
+// GuaranteedUpdate does.
+func (s *Store) GuaranteedUpdate(ctx context.Context, key string, destination runtime.Object, ignoreNotFound bool,
+	preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc, cachedExistingObject runtime.Object) error {
+	preparedKey, err := s.prepareKey(key, false)
+	if err != nil {
+		return err
+	}
+	v, err := conversion.EnforcePtr(destination)
+	if err != nil {
+		return fmt.Errorf("unable to convert output object to pointer: %w", err)
+	}
+	current := func() (*objState, error) { return s.getState(ctx, preparedKey, v, ignoreNotFound, false) }
+
+	var st *objState
+	isCurrent := false
+	if cachedExistingObject != nil {
+		st, err = s.stateFromObject(cachedExistingObject)
+	} else {
+		st, err = current()
+		isCurrent = true
+	}
+	if err != nil {
+		return err
+	}
+
+	for {
+		if err := preconditions.Check(preparedKey, st.obj); err != nil {
+			if isCurrent {
+				return err
+			}
+			if st, err = current(); err != nil {
+				return err
+			}
+			isCurrent = true
+			continue
+		}
+
+		ret, ttl, err := s.updateState(st, tryUpdate)
+		if err != nil {
+			if isCurrent {
+				return err
+			}
+			cachedRV, updateErr := st.rv, err
+			if st, err = current(); err != nil {
+				return err
+			}
+			isCurrent = true
+			if cachedRV == st.rv {
+				return updateErr
+			}
+			continue
+		}
+
+		data, err := runtime.Encode(s.codec, ret)
+		if err != nil {
+			return err
+		}
+		if !st.stale && bytes.Equal(data, st.data) {
+			// Nothing to write. A cached state must be confirmed first.
+			if !isCurrent {
+				if st, err = current(); err != nil {
+					return err
+				}
+				isCurrent = true
+				if !bytes.Equal(data, st.data) {
+					continue
+				}
+			}
+			if !st.stale {
+				_, err = s.decodeData(st.data, destination, st.rv)
+				return err
+			}
+		}
+
+		enc, err := s.encodeData(ctx, preparedKey, ret, data)
+		if err != nil {
+			return err
+		}
+		var rv int64
+		if st.rv == 0 {
+			// The key does not exist (ignoreNotFound): this update creates it.
+			rv, err = s.write(ctx, "create", preparedKey, createSQL, preparedKey, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
+		} else {
+			rv, err = s.write(ctx, "update", preparedKey, updateSQL, preparedKey, st.rv, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
+		}
+		if err != nil {
+			return err
+		}
+		if rv == 0 {
+			klog.V(4).InfoS("update conflict, retrying", "key", preparedKey)
+			if st, err = current(); err != nil {
+				return err
+			}
+			isCurrent = true
+			continue
+		}
+		_, err = s.decodeData(data, destination, rv)
+		return err
+	}
+}
+
+func (s *Store) updateState(st *objState, tryUpdate storage.UpdateFunc) (runtime.Object, uint64, error) {
+	ret, ttlPtr, err := tryUpdate(st.obj, st.meta)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.versioner.PrepareObjectForStorage(ret); err != nil {
+		return nil, 0, fmt.Errorf("PrepareObjectForStorage failed: %w", err)
+	}
+	var ttl uint64
+	if ttlPtr != nil {
+		ttl = *ttlPtr
+	}
+	return ret, ttl, nil
+}
+
+// Stats returns the number of objects of the resource and, once size
+// estimation is enabled, their average stored size. Both are kept up to
+// date from the event stream; only the first call counts rows.
+func (s *Store) Stats(ctx context.Context) (storage.Stats, error) {
+	s.statsOnce.Do(func() { s.stats = newStatsTracker(s) })
+	count, size, err := s.stats.get(ctx)
+	if err != nil {
+		return storage.Stats{}, err
+	}
+	st := storage.Stats{ObjectCount: count}
+	if s.sizeStats.Load() && count > 0 {
+		st.EstimatedAverageObjectSizeBytes = size / count
+	}
+	return st, nil
+}
+
+// EnableResourceSizeEstimation makes Stats report the average object size.
+// The sizes come from the stored rows, so the keys function is not needed.
+func (s *Store) EnableResourceSizeEstimation(getKeys storage.KeysFunc) error {
+	if getKeys == nil {
+		return errors.New("KeysFunc cannot be nil")
+	}
+	if s.sizeStats.Swap(true) {
+		return errors.New("resource size estimation already enabled")
+	}
+	return nil
+}
+
+// Compact removes history below rv now, as the background compactor does
+// when rv leaves the compaction window. Tests and operators use it.
+func (s *Store) Compact(ctx context.Context, rv int64) error { return s.b.Compact(ctx, rv) }

@@ -1,0 +1,413 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/features"
+	"k8s.io/apiserver/pkg/storage"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	utilflowcontrol "k8s.io/apiserver/pkg/util/flowcontrol"
+)
+
+// subscription is a watcher's place in the publisher's fan-out: a bounded
+// queue of the events under one key or prefix. The publisher never blocks on
+// it; when the queue is full the subscription fails with 410 Gone and its
+// client re-lists.
+type subscription struct {
+	key       string
+	recursive bool
+	bookmarks bool // send progress bookmarks
+	ch             chan *event
+
+	once       sync.Once
+	err        error // set before ch is closed
+	subscribed atomic.Bool
+}
+
+// unsubscribed is called once the subscription has left the fan-out.
+func (s *subscription) unsubscribed() {
+	if s.subscribed.Swap(false) {
+		watchers.Dec()
+	}
+}
+
+func newSubscription(key string, recursive, bookmarks bool, size int) *subscription {
+	return &subscription{key: key, recursive: recursive, bookmarks: bookmarks, ch: make(chan *event, size)}
+}
+
+func (s *subscription) matches(key string) bool {
+	if s.recursive {
+		return strings.HasPrefix(key, s.key)
+	}
+	return key == s.key
+}
+
+// send is called with the publisher's lock held, so it never races close.
+// It reports false when the subscription has failed and must be dropped.
+func (s *subscription) send(e *event) bool {
+	select {
+	case s.ch <- e:
+		return true
+	default:
+		slowWatchersClosed.Inc()
+		s.failLocked(apierrors.NewResourceExpired(fmt.Sprintf(
+			"watch of %q fell %d events behind and was closed; list again and watch from the new resourceVersion", s.key, cap(s.ch))))
+		return false
+	}
+}
+
+// failLocked ends the subscription with err; the caller holds the publisher
+// lock and removes it from the fan-out.
+func (s *subscription) failLocked(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.ch)
+	})
+}
+
+func (s *subscription) fail(err error) { s.failLocked(err) }
+func (s *subscription) close()         { s.failLocked(nil) }
+
+// decodedEvent is an event decoded by one store. Watchers of that store share
+// it: objects in watch events are read-only, as in the apiserver's watch cache.
+type decodedEvent struct {
+	cur, prev runtime.Object
+	err       error
+}
+
+// decode decodes e with s's codec once, however many of s's watchers see it.
+func (e *event) decode(ctx context.Context, s *Store, needPrev bool) *decodedEvent {
+	e.decodeMu.Lock()
+	defer e.decodeMu.Unlock()
+	if d, ok := e.decoded[s]; ok && (d.prev != nil || !needPrev || len(e.prevValue) == 0 || d.err != nil) {
+		return d
+	}
+	d := e.decoded[s]
+	if d == nil {
+		d = &decodedEvent{}
+		if e.decoded == nil {
+			e.decoded = map[*Store]*decodedEvent{}
+		}
+		e.decoded[s] = d
+		if e.typ != evDelete {
+			d.cur, d.err = s.decodeValue(ctx, e.key, e.value, e.rv, nil)
+		}
+	}
+	if d.err == nil && needPrev && len(e.prevValue) > 0 && d.prev == nil {
+		d.prev, d.err = s.decodeValue(ctx, e.key, e.prevValue, e.rv, nil)
+	}
+	return d
+}
+
+// watcher implements watch.Interface for one Watch call.
+type watcher struct {
+	s      *Store
+	key    string
+	opts   storage.ListOptions
+	pred   storage.SelectionPredicate
+	sub    *subscription
+	result chan watch.Event
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Watch starts a watch of key (or, with opts.Recursive, everything under it)
+// from opts.ResourceVersion, with the semantics of etcd3's watch: events
+// after that revision, or the current state first when it is 0 or
+// SendInitialEvents asks for it.
+func (s *Store) Watch(ctx context.Context, key string, opts storage.ListOptions) (watch.Interface, error) {
+	preparedKey, err := s.prepareKey(key, opts.Recursive)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Recursive && !strings.HasSuffix(preparedKey, "/") {
+		return nil, errors.New(`recursive key needs to end with "/"`)
+	}
+	if opts.ProgressNotify && s.newFunc == nil {
+		return nil, apierrors.NewInternalError(errors.New("progressNotify for watch is unsupported by the storage because no newFunc was provided"))
+	}
+	rv, err := s.versioner.ParseResourceVersion(opts.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	startRV := int64(rv)
+	if startRV == 0 && utilfeature.DefaultFeatureGate.Enabled(features.WatchList) &&
+		opts.SendInitialEvents != nil && !*opts.SendInitialEvents {
+		// Watch from "now" without the current state.
+		if startRV, err = s.b.CurrentRevision(ctx); err != nil {
+			return nil, err
+		}
+	}
+	w := &watcher{
+		s:      s,
+		key:    preparedKey,
+		opts:   opts,
+		pred:   opts.Predicate,
+		// Bookmarks go to watches that asked for progress notifications
+		// (the watch cache) and to clients that allow bookmarks: they keep
+		// a client's resourceVersion fresh, so that its next watch does not
+		// start below the compacted revision.
+		sub: newSubscription(preparedKey, opts.Recursive, opts.ProgressNotify || opts.Predicate.AllowWatchBookmarks, s.b.opts.WatchBufferSize),
+		result: make(chan watch.Event, 100),
+	}
+	if w.pred.Empty() {
+		w.pred = storage.Everything
+	}
+	w.ctx, w.cancel = context.WithCancel(ctx)
+	go w.run(startRV, initialEventsRequired(startRV, opts), initialEventsEndBookmarkRequired(opts))
+	utilflowcontrol.WatchInitialized(ctx)
+	return w, nil
+}
+
+func initialEventsRequired(rv int64, opts storage.ListOptions) bool {
+	if opts.SendInitialEvents == nil && rv == 0 {
+		return true // a legacy watch from 0 starts with the current state
+	}
+	return utilfeature.DefaultFeatureGate.Enabled(features.WatchList) && opts.SendInitialEvents != nil && *opts.SendInitialEvents
+}
+
+func initialEventsEndBookmarkRequired(opts storage.ListOptions) bool {
+	return utilfeature.DefaultFeatureGate.Enabled(features.WatchList) &&
+		opts.SendInitialEvents != nil && *opts.SendInitialEvents && opts.Predicate.AllowWatchBookmarks
+}
+
+// Stop ends the watch; ResultChan is closed once everything has stopped.
+func (w *watcher) Stop() { w.cancel() }
+
+// ResultChan delivers the events.
+func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
+
+func (w *watcher) run(startRV int64, initialEvents, endBookmark bool) {
+	defer close(w.result)
+	defer w.s.b.pub.unsubscribe(w.sub)
+	defer w.cancel()
+
+	if initialEvents && startRV > 0 {
+		current, err := w.s.b.CurrentRevision(w.ctx)
+		if err != nil {
+			w.sendError(err)
+			return
+		}
+		if startRV > current {
+			w.sendError(storage.NewTooLargeResourceVersionError(uint64(startRV), uint64(current), int(wait.Jitter(time.Second, 3).Seconds())))
+			return
+		}
+	}
+	if initialEvents {
+		// Serve the initial state at a fresh revision.
+		if _, err := w.s.b.CurrentRevision(w.ctx); err != nil {
+			w.sendError(err)
+			return
+		}
+	}
+	subscribedAt, err := w.s.b.pub.subscribe(w.sub)
+	if err != nil {
+		w.sendError(err)
+		return
+	}
+
+	last := startRV // the revision the client has seen everything up to
+	if initialEvents {
+		last = subscribedAt
+		if !w.sendInitialState(subscribedAt) {
+			return
+		}
+		if endBookmark && !w.sendBookmark(subscribedAt, true) {
+			return
+		}
+	} else if startRV < subscribedAt {
+		if !w.catchUp(startRV, subscribedAt) {
+			return
+		}
+		last = subscribedAt
+	}
+
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case e, ok := <-w.sub.ch:
+			if !ok {
+				if w.sub.err != nil {
+					w.sendError(w.sub.err)
+				}
+				return
+			}
+			if e.typ == evProgress {
+				if e.rv >= last && !w.sendBookmark(e.rv, false) {
+					return
+				}
+				continue
+			}
+			if e.rv <= last {
+				continue // already sent, or before a future start revision
+			}
+			last = e.rv
+			if !w.sendEvent(e) {
+				return
+			}
+		}
+	}
+}
+
+// sendInitialState sends the state at revision rv as ADDED events.
+func (w *watcher) sendInitialState(rv int64) bool {
+	r := exactRange(w.key)
+	if w.opts.Recursive {
+		r = prefixRange(w.key)
+	}
+	err := w.s.scanAt(w.ctx, rv, r, w.pred, maxPage, func(r listRow) error {
+		obj, err := w.s.decodeValue(w.ctx, r.key, r.value, r.rv, nil)
+		if err != nil {
+			return err
+		}
+		if !w.matches(obj) {
+			return nil
+		}
+		if !w.send(watch.Event{Type: watch.Added, Object: obj}) {
+			return context.Canceled
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			w.sendError(err)
+		}
+		return false
+	}
+	return true
+}
+
+// catchUp sends the events in (from, to] from history.
+func (w *watcher) catchUp(from, to int64) bool {
+	for from < to {
+		events, err := w.s.b.readHistory(w.ctx, w.key, w.opts.Recursive, from, to)
+		if err != nil {
+			if errors.Is(err, errCompacted) {
+				err = apierrors.NewResourceExpired(watchTooOld)
+			}
+			w.sendError(err)
+			return false
+		}
+		if len(events) == 0 {
+			return true
+		}
+		for _, e := range events {
+			if !w.sendEvent(e) {
+				return false
+			}
+			from = e.rv
+		}
+	}
+	return true
+}
+
+// sendEvent turns a stored event into a watch event for this watcher, as
+// etcd3 does: an update that moves an object into or out of the selector
+// becomes ADDED or DELETED.
+func (w *watcher) sendEvent(e *event) bool {
+	filtered := !w.pred.Empty()
+	d := e.decode(w.ctx, w.s, filtered || e.typ == evDelete)
+	if d.err != nil {
+		if e.typ == evDelete {
+			// The object is gone but its last state cannot be read: say so,
+			// as etcd3 does, rather than send a DELETED without an object.
+			w.send(watch.Event{Type: watch.Error, Object: &metav1.Status{
+				Status:  metav1.StatusFailure,
+				Code:    http.StatusInternalServerError,
+				Reason:  metav1.StatusReasonStoreReadError,
+				Message: fmt.Sprintf("saw a DELETED event, but object data is corrupt - %v", d.err),
+			}})
+			return false
+		}
+		w.sendError(d.err)
+		return false
+	}
+	var ev *watch.Event
+	switch e.typ {
+	case evDelete:
+		if w.matches(d.prev) {
+			ev = &watch.Event{Type: watch.Deleted, Object: d.prev}
+		}
+	case evCreate:
+		if w.matches(d.cur) {
+			ev = &watch.Event{Type: watch.Added, Object: d.cur}
+		}
+	default:
+		if !filtered {
+			ev = &watch.Event{Type: watch.Modified, Object: d.cur}
+			break
+		}
+		cur, prev := w.matches(d.cur), d.prev != nil && w.matches(d.prev)
+		switch {
+		case cur && prev:
+			ev = &watch.Event{Type: watch.Modified, Object: d.cur}
+		case cur:
+			ev = &watch.Event{Type: watch.Added, Object: d.cur}
+		case prev:
+			ev = &watch.Event{Type: watch.Deleted, Object: d.prev}
+		}
+	}
+	if ev == nil {
+		return true
+	}
+	return w.send(*ev)
+}
+
+func (w *watcher) matches(obj runtime.Object) bool {
+	if w.pred.Empty() {
+		return true
+	}
+	ok, err := w.pred.Matches(obj)
+	return err == nil && ok
+}
+
+func (w *watcher) sendBookmark(rv int64, initialEventsEnd bool) bool {
+	obj := w.s.newFunc()
+	if err := w.s.versioner.UpdateObject(obj, uint64(rv)); err != nil {
+		w.sendError(err)
+		return false
+	}
+	if initialEventsEnd {
+		if err := storage.AnnotateInitialEventsEndBookmark(obj); err != nil {
+			w.sendError(err)
+			return false
+		}
+	}
+	return w.send(watch.Event{Type: watch.Bookmark, Object: obj})
+}
+
+func (w *watcher) send(ev watch.Event) bool {
+	select {
+	case w.result <- ev:
+		return true
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+func (w *watcher) sendError(err error) {
+	if errors.Is(err, context.Canceled) || w.ctx.Err() != nil {
+		return
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		err = apierrors.NewInternalError(err)
+		errors.As(err, &status)
+	}
+	s := status.Status()
+	w.send(watch.Event{Type: watch.Error, Object: &s})
+}
+
