@@ -65,7 +65,9 @@ func (b *Backend) Compact(ctx context.Context, rv int64) error {
 	if !locked {
 		return nil // another replica is compacting
 	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, compactionLockKey) }()
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, compactionLockKey)
+	}()
 
 	var raised int64
 	err = conn.QueryRow(ctx, raiseCompactRV, rv).Scan(&raised)

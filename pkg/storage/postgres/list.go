@@ -449,4 +449,3 @@ func (b *Backend) readHistory(ctx context.Context, key string, recursive bool, f
 	}
 	return events, err
 }
-

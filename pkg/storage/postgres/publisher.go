@@ -77,6 +77,19 @@ SELECT coalesce((SELECT prev FROM r WHERE rv <> prev + 1 ORDER BY rv LIMIT 1), (
 	notifyChannel = "sluice_events"
 )
 
+// While a hole is open, the publisher looks again after holeWaitMin,
+// backing off to holeWaitMax. Holes are short-lived (a write between
+// drawing its revision and committing), so the first looks are quick.
+const (
+	holeWaitMin = 250 * time.Microsecond
+	holeWaitMax = 5 * time.Millisecond
+)
+
+// notifySpacing is the least time between two NOTIFY hints of a replica.
+// NOTIFY serialises the commits that carry one, so it is rate-limited and
+// never part of a write.
+const notifySpacing = 5 * time.Millisecond
+
 // readBatch bounds the rows one publisher round reads.
 const readBatch = 1000
 
@@ -236,10 +249,13 @@ func (p *publisher) run(ctx context.Context) {
 		case <-p.wake:
 		case <-ticker.C:
 		}
-		idle := time.Millisecond
+		idle := holeWaitMin
 		for ctx.Err() == nil {
 			busy, progressed, err := p.round(ctx)
 			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
 				p.failed(err)
 				sleep(ctx, 200*time.Millisecond)
 				continue
@@ -250,14 +266,20 @@ func (p *publisher) run(ctx context.Context) {
 				break
 			}
 			if progressed {
-				idle = time.Millisecond
+				idle = holeWaitMin
 				continue
 			}
-			// A hole is open: its write is still committing. Look again soon.
-			sleep(ctx, idle)
-			if idle < 10*time.Millisecond {
-				idle *= 2
+			// A hole is open: its write is still committing. A local write
+			// wakes us as soon as it commits; one on another replica is
+			// found by looking again shortly.
+			t := time.NewTimer(idle)
+			select {
+			case <-ctx.Done():
+			case <-p.wake:
+			case <-t.C:
+				idle = min(2*idle, holeWaitMax)
 			}
+			t.Stop()
 		}
 	}
 }
@@ -428,12 +450,12 @@ func (p *publisher) publishedBefore(t time.Time) int64 {
 }
 
 // maybeNotify tells other replicas that there are new events, at most
-// every 10ms and only after local writes. NOTIFY is a hint to poll now; the
+// every notifySpacing and only after local writes. NOTIFY is a hint to poll now; the
 // data always comes from the events table.
 func (p *publisher) maybeNotify() {
 	p.mu.Lock()
 	local := p.localWrite
-	if !local || time.Since(p.lastNotify) < 10*time.Millisecond {
+	if !local || time.Since(p.lastNotify) < notifySpacing {
 		p.mu.Unlock()
 		return
 	}

@@ -54,16 +54,28 @@ type setupOptions struct {
 	newFunc       func() runtime.Object
 	resourcePref  string
 	groupResource schema.GroupResource
+	attrFunc      storage.AttrFunc
+	indexedFields []string
 }
 
 type setupOption func(*setupOptions)
 
 func withOptions(f func(*Options)) setupOption { return func(o *setupOptions) { o.opts = f } }
 
+// newDatabaseURL creates a fresh database for one test.
+func newDatabaseURL(t testing.TB) string { return pgtest.NewDatabase(t) }
+
 // newBackend starts a Backend on a fresh database.
 func newBackend(t testing.TB, mutate func(*Options)) *Backend {
 	t.Helper()
-	opts := testOptions(pgtest.NewDatabase(t))
+	return newBackendOn(t, pgtest.NewDatabase(t), mutate)
+}
+
+// newBackendOn starts a Backend on an existing database: a second Backend
+// on the same database is a second replica.
+func newBackendOn(t testing.TB, dsn string, mutate func(*Options)) *Backend {
+	t.Helper()
+	opts := testOptions(dsn)
 	if mutate != nil {
 		mutate(&opts)
 	}
@@ -79,15 +91,32 @@ func newBackend(t testing.TB, mutate func(*Options)) *Backend {
 // transformer the upstream suite expects, as etcd3's store tests set up.
 func testSetup(t testing.TB, opts ...setupOption) (context.Context, *Store) {
 	t.Helper()
-	o := setupOptions{
+	o := defaultSetup()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return context.Background(), newStoreOn(t, newBackend(t, o.opts), o)
+}
+
+// newPodStore starts a replica on dsn and returns its store of Pods.
+func newPodStore(t testing.TB, dsn string, opts ...setupOption) *Store {
+	o := defaultSetup()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newStoreOn(t, newBackendOn(t, dsn, o.opts), o)
+}
+
+func defaultSetup() setupOptions {
+	return setupOptions{
 		newFunc:       func() runtime.Object { return &example.Pod{} },
 		resourcePref:  "/pods/",
 		groupResource: schema.GroupResource{Resource: "pods"},
 	}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	b := newBackend(t, o.opts)
+}
+
+func newStoreOn(t testing.TB, b *Backend, o setupOptions) *Store {
+	t.Helper()
 	s, err := b.NewStore(StoreConfig{
 		Codec:          apitesting.TestCodec(codecs, examplev1.SchemeGroupVersion),
 		NewFunc:        o.newFunc,
@@ -95,9 +124,11 @@ func testSetup(t testing.TB, opts ...setupOption) (context.Context, *Store) {
 		ResourcePrefix: o.resourcePref,
 		GroupResource:  o.groupResource,
 		Transformer:    storagetesting.NewPrefixTransformer([]byte(testTransformPrefix), false),
+		AttrFunc:       o.attrFunc,
+		IndexedFields:  o.indexedFields,
 	})
 	require.NoError(t, err)
-	return context.Background(), s
+	return s
 }
 
 // increaseRV advances the revision by exactly one without touching any key,

@@ -29,7 +29,7 @@ type subscription struct {
 	key       string
 	recursive bool
 	bookmarks bool // send progress bookmarks
-	ch             chan *event
+	ch        chan *event
 
 	once       sync.Once
 	err        error // set before ch is closed
@@ -151,15 +151,15 @@ func (s *Store) Watch(ctx context.Context, key string, opts storage.ListOptions)
 		}
 	}
 	w := &watcher{
-		s:      s,
-		key:    preparedKey,
-		opts:   opts,
-		pred:   opts.Predicate,
+		s:    s,
+		key:  preparedKey,
+		opts: opts,
+		pred: opts.Predicate,
 		// Bookmarks go to watches that asked for progress notifications
 		// (the watch cache) and to clients that allow bookmarks: they keep
 		// a client's resourceVersion fresh, so that its next watch does not
 		// start below the compacted revision.
-		sub: newSubscription(preparedKey, opts.Recursive, opts.ProgressNotify || opts.Predicate.AllowWatchBookmarks, s.b.opts.WatchBufferSize),
+		sub:    newSubscription(preparedKey, opts.Recursive, opts.ProgressNotify || opts.Predicate.AllowWatchBookmarks, s.b.opts.WatchBufferSize),
 		result: make(chan watch.Event, 100),
 	}
 	if w.pred.Empty() {
@@ -410,4 +410,3 @@ func (w *watcher) sendError(err error) {
 	s := status.Status()
 	w.send(watch.Event{Type: watch.Error, Object: &s})
 }
-
