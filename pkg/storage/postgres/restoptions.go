@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/generic"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/apiserver/pkg/storage"
+	cacherstorage "k8s.io/apiserver/pkg/storage/cacher"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
+	"k8s.io/client-go/tools/cache"
+)
+
+// RESTOptionsGetter plugs PostgreSQL storage into the generic registry:
+// genericregistry.Store.CompleteWithOptions gets its codec and a decorator
+// that builds a Store on the Backend for the resource. It replaces the
+// etcd options of k8s.io/apiserver's RecommendedOptions.
+type RESTOptionsGetter struct {
+	Backend *Backend
+	// Serializer and the versions objects are stored in and decoded to.
+	Serializer runtime.StorageSerializer
+	// StorageVersion returns the version a resource is stored as.
+	StorageVersion func(schema.GroupResource) schema.GroupVersion
+	// MemoryVersion is the internal version of the group.
+	MemoryVersion func(schema.GroupResource) schema.GroupVersion
+	// Prefix of every key, "/registry" by default.
+	Prefix string
+	// IndexedFields returns the field selectors of a resource that have
+	// indexes in the schema, and so are answered in SQL.
+	IndexedFields func(schema.GroupResource) []string
+	// WatchCache wraps each store in the apiserver's watch cache. It is off
+	// by default: the cache holds every object of the resource in memory,
+	// which is what Sluice exists to avoid.
+	WatchCache bool
+	// DeleteCollectionWorkers for DELETE of a collection. Default 1.
+	DeleteCollectionWorkers int
+}
+
+var _ generic.RESTOptionsGetter = &RESTOptionsGetter{}
+
+// GetRESTOptions returns the REST options of one resource.
+func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
+	codec, versioner, err := serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
+		StorageMediaType:  runtime.ContentTypeJSON,
+		StorageSerializer: g.Serializer,
+		StorageVersion:    g.StorageVersion(resource),
+		MemoryVersion:     g.MemoryVersion(resource),
+	})
+	if err != nil {
+		return generic.RESTOptions{}, fmt.Errorf("storage codec for %s: %w", resource, err)
+	}
+	prefix := g.Prefix
+	if prefix == "" {
+		prefix = "/registry"
+	}
+	workers := g.DeleteCollectionWorkers
+	if workers == 0 {
+		workers = 1
+	}
+	cfg := &storagebackend.ConfigForResource{
+		Config: storagebackend.Config{
+			Type:            "postgres",
+			Prefix:          prefix,
+			Codec:           codec,
+			EncodeVersioner: versioner,
+			// Only the watch cache reads it; keep the apiserver's default.
+			EventsHistoryWindow: storagebackend.DefaultEventsHistoryWindow,
+		},
+		GroupResource: resource,
+	}
+	var indexed []string
+	if g.IndexedFields != nil {
+		indexed = g.IndexedFields(resource)
+	}
+	return generic.RESTOptions{
+		StorageConfig:           cfg,
+		Decorator:               g.decorator(indexed),
+		EnableGarbageCollection: true,
+		DeleteCollectionWorkers: workers,
+		ResourcePrefix:          "/" + resource.Group + "/" + resource.Resource,
+	}, nil
+}
+
+// decorator builds the Store of a resource, wrapped in the watch cache when
+// it is enabled.
+func (g *RESTOptionsGetter) decorator(indexedFields []string) generic.StorageDecorator {
+	return func(config *storagebackend.ConfigForResource, resourcePrefix string, keyFunc func(obj runtime.Object) (string, error),
+		newFunc, newListFunc func() runtime.Object, getAttrsFunc storage.AttrFunc,
+		triggerFuncs storage.IndexerFuncs, indexers *cache.Indexers) (storage.Interface, factory.DestroyFunc, error) {
+		s, err := g.Backend.NewStore(StoreConfig{
+			Codec:          config.Codec,
+			NewFunc:        newFunc,
+			NewListFunc:    newListFunc,
+			Prefix:         config.Prefix,
+			ResourcePrefix: resourcePrefix,
+			GroupResource:  config.GroupResource,
+			Transformer:    config.Transformer,
+			AttrFunc:       getAttrsFunc,
+			IndexedFields:  indexedFields,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if !g.WatchCache {
+			return s, func() {}, nil
+		}
+		cacher, err := cacherstorage.NewCacherFromConfig(cacherstorage.Config{
+			Storage:             s,
+			Versioner:           storage.APIObjectVersioner{},
+			GroupResource:       config.GroupResource,
+			EventsHistoryWindow: config.EventsHistoryWindow,
+			ResourcePrefix:      resourcePrefix,
+			KeyFunc:             keyFunc,
+			NewFunc:             newFunc,
+			NewListFunc:         newListFunc,
+			GetAttrsFunc:        getAttrsFunc,
+			IndexerFuncs:        triggerFuncs,
+			Indexers:            indexers,
+			Codec:               config.Codec,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		delegator := cacherstorage.NewCacheDelegator(cacher, s)
+		var once sync.Once
+		return delegator, func() {
+			once.Do(func() {
+				delegator.Stop()
+				cacher.Stop()
+			})
+		}, nil
+	}
+}
