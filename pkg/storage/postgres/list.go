@@ -90,7 +90,9 @@ type sqlFilter struct {
 	args  []any
 }
 
-// listAtSQL is formatted with the key range (twice) and the pushed-down filter.
+// listAtSQL is formatted with the key range (twice) and the pushed-down
+// filter. The compacted revision comes back on every row, read in the same
+// snapshot as the rows; the two ordered inputs are merged, never re-sorted.
 const listAtSQL = `
 WITH changed AS (
 	SELECT DISTINCT ON (key) key, prev_value, prev_rv
@@ -98,15 +100,14 @@ WITH changed AS (
 	WHERE rv > $1 AND %[1]s
 	ORDER BY key, rv
 )
-SELECT m.compact_rv, s.key, s.rv, s.value
-FROM sluice.meta m LEFT JOIN LATERAL (
+SELECT (SELECT compact_rv FROM sluice.meta), s.key, s.rv, s.value FROM (
 	(SELECT key, rv, value FROM sluice.kv
 	 WHERE %[1]s AND rv <= $1 %[2]s
 	 ORDER BY key LIMIT $4)
 	UNION ALL
 	(SELECT key, prev_rv, prev_value FROM changed WHERE prev_value IS NOT NULL ORDER BY key LIMIT $4)
 	ORDER BY key LIMIT $4
-) s ON true
+) s
 ORDER BY s.key`
 
 // countAtSQL is formatted with the key range (twice).
@@ -146,19 +147,13 @@ func (s *Store) scanAt(ctx context.Context, rv int64, r keyRange, pred storage.S
 			defer rows.Close()
 			for rows.Next() {
 				var compacted int64
-				var key *string
-				var rowRV *int64
 				var row listRow
-				if err := rows.Scan(&compacted, &key, &rowRV, &row.value); err != nil {
+				if err := rows.Scan(&compacted, &row.key, &row.rv, &row.value); err != nil {
 					return err
 				}
 				if rv < compacted {
 					return errCompacted
 				}
-				if key == nil {
-					continue // the meta row alone: nothing in range
-				}
-				row.key, row.rv = *key, *rowRV
 				n++
 				last = row.key
 				if err := fn(row); err != nil {
@@ -169,6 +164,18 @@ func (s *Store) scanAt(ctx context.Context, rv int64, r keyRange, pred storage.S
 		})
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			// No row carried the compacted revision. It only grows, and is
+			// raised before history is deleted, so reading it now tells
+			// whether the history this read needed was still there.
+			var compacted int64
+			if err := s.b.pool.QueryRow(ctx, selectCompactRV).Scan(&compacted); err != nil {
+				return err
+			}
+			if rv < compacted {
+				return errCompacted
+			}
 		}
 		if n < batch {
 			return nil
@@ -400,13 +407,10 @@ func newItemFunc(listObj runtime.Object, v reflect.Value) func() runtime.Object 
 }
 
 const historySQL = `
-SELECT m.compact_rv, e.rv, e.key, e.type, e.value, e.prev_value, coalesce(e.prev_rv, 0), coalesce(e.create_rv, 0)
-FROM sluice.meta m LEFT JOIN LATERAL (
-	SELECT rv, key, type, value, prev_value, prev_rv, create_rv FROM sluice.events
-	WHERE rv > $1 AND rv <= $2 AND %s AND type <> 0
-	ORDER BY rv LIMIT $5
-) e ON true
-ORDER BY e.rv`
+SELECT (SELECT compact_rv FROM sluice.meta), rv, key, type, value, prev_value, coalesce(prev_rv, 0), coalesce(create_rv, 0)
+FROM sluice.events
+WHERE rv > $1 AND rv <= $2 AND %s AND type <> 0
+ORDER BY rv LIMIT $5`
 
 // readHistory returns the events under key in (from, to], at most one page.
 // It fails with errCompacted when part of that range has been compacted.
@@ -424,11 +428,8 @@ func (b *Backend) readHistory(ctx context.Context, key string, recursive bool, f
 		defer rows.Close()
 		for rows.Next() {
 			var compacted int64
-			var rv *int64
 			e := &event{}
-			var k *string
-			var typ *int16
-			if err := rows.Scan(&compacted, &rv, &k, &typ, &e.value, &e.prevValue, &e.prevRV, &e.createRV); err != nil {
+			if err := rows.Scan(&compacted, &e.rv, &e.key, &e.typ, &e.value, &e.prevValue, &e.prevRV, &e.createRV); err != nil {
 				return err
 			}
 			// History after `from` is complete only if `from` is not below
@@ -436,13 +437,21 @@ func (b *Backend) readHistory(ctx context.Context, key string, recursive bool, f
 			if from < compacted {
 				return errCompacted
 			}
-			if rv == nil {
-				continue
-			}
-			e.rv, e.key, e.typ = *rv, *k, *typ
 			events = append(events, e)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil || len(events) > 0 {
+			return err
+		}
+		// Nothing came back: check, after the read, that nothing was
+		// compacted away (the compacted revision only grows).
+		var compacted int64
+		if err := b.pool.QueryRow(ctx, selectCompactRV).Scan(&compacted); err != nil {
+			return err
+		}
+		if from < compacted {
+			return errCompacted
+		}
+		return nil
 	})
 	if err != nil && !errors.Is(err, errCompacted) {
 		err = interpret(key, err)

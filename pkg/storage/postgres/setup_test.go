@@ -36,7 +36,11 @@ func init() {
 	utilruntime.Must(examplev1.AddToScheme(scheme))
 }
 
-func TestMain(m *testing.M) { os.Exit(pgtest.RunMain(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.RunMain(m)
+	stopBenchServer()
+	os.Exit(code)
+}
 
 // testOptions are fast loops for tests; everything else is the default.
 func testOptions(dsn string) Options {
