@@ -132,12 +132,9 @@ func (b *Backend) expireOnce(ctx context.Context) error {
 	}
 	for _, e := range expired {
 		// Conditional on the revision: a concurrent update wins.
-		if _, err := b.pool.Exec(ctx, deleteSQL, e.key, e.rv); err != nil && !isUniqueViolation(err) {
+		if _, err := b.write(ctx, evDelete, e.key, nil, deleteSQL, e.key, e.rv); err != nil {
 			return err
 		}
-	}
-	if len(expired) > 0 {
-		b.pub.wrote()
 	}
 	return nil
 }

@@ -103,8 +103,11 @@ type waiter struct {
 }
 
 type publisher struct {
-	b    *Backend
-	wake chan struct{}
+	b *Backend
+	// wake: local writes have committed (their events are in local).
+	// wakeDB: the events table must be read (another replica wrote, or a
+	// write happened whose event we do not have).
+	wake, wakeDB chan struct{}
 
 	mu         sync.Mutex
 	pub        int64 // the published revision P
@@ -112,6 +115,7 @@ type publisher struct {
 	subs       map[*subscription]struct{}
 	stats      map[*statsTracker]struct{}
 	waiters    []*waiter
+	local      []*event  // events of local writes that committed, not yet merged
 	failSince  time.Time // zero while healthy
 	lastErr    error
 	marks      []revisionMark // (time, P) samples for time-based compaction
@@ -134,6 +138,7 @@ func newPublisher(b *Backend) *publisher {
 	return &publisher{
 		b:            b,
 		wake:         make(chan struct{}, 1),
+		wakeDB:       make(chan struct{}, 1),
 		subs:         map[*subscription]struct{}{},
 		stats:        map[*statsTracker]struct{}{},
 		pending:      map[int64]*event{},
@@ -155,20 +160,37 @@ func (p *publisher) init(ctx context.Context) error {
 }
 
 // poke wakes the run loop.
-func (p *publisher) poke() {
+func (p *publisher) poke() { signal(p.wake) }
+
+// pokeDB wakes the run loop to read the events table.
+func (p *publisher) pokeDB() { signal(p.wakeDB) }
+
+func signal(ch chan struct{}) {
 	select {
-	case p.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
 
-// wrote is called after a local write commits: it wakes the publisher at
-// once, and lets other replicas know through a NOTIFY hint.
+// committed hands the publisher the event of a local write that has just
+// committed: the statement returned everything the events row holds, so
+// local writes are published without reading them back. Other replicas
+// hear of it through a NOTIFY hint.
+func (p *publisher) committed(e *event) {
+	p.mu.Lock()
+	p.local = append(p.local, e)
+	p.localWrite = true
+	p.mu.Unlock()
+	p.poke()
+}
+
+// wrote is called after a local write whose event the caller does not
+// have: the publisher reads it from the table.
 func (p *publisher) wrote() {
 	p.mu.Lock()
 	p.localWrite = true
 	p.mu.Unlock()
-	p.poke()
+	p.pokeDB()
 }
 
 func (p *publisher) published() int64 {
@@ -243,15 +265,19 @@ func (p *publisher) run(ctx context.Context) {
 	ticker := time.NewTicker(p.b.opts.PollInterval)
 	defer ticker.Stop()
 	for {
+		readDB := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.wake:
+		case <-p.wakeDB:
+			readDB = true
 		case <-ticker.C:
+			readDB = true
 		}
 		idle := holeWaitMin
 		for ctx.Err() == nil {
-			busy, progressed, err := p.round(ctx)
+			busy, progressed, more, err := p.round(ctx, readDB)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -265,18 +291,22 @@ func (p *publisher) run(ctx context.Context) {
 			if !busy {
 				break
 			}
-			if progressed {
+			readDB = more
+			if progressed || more {
 				idle = holeWaitMin
 				continue
 			}
 			// A hole is open: its write is still committing. A local write
-			// wakes us as soon as it commits; one on another replica is
-			// found by looking again shortly.
+			// hands us its event as soon as it commits; one on another
+			// replica is found by reading the table again shortly.
 			t := time.NewTimer(idle)
 			select {
 			case <-ctx.Done():
 			case <-p.wake:
+			case <-p.wakeDB:
+				readDB = true
 			case <-t.C:
+				readDB = true
 				idle = min(2*idle, holeWaitMax)
 			}
 			t.Stop()
@@ -293,9 +323,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// round reads new events, publishes the prefix without holes, and closes
-// holes older than GapGrace. busy reports that another round is needed now.
-func (p *publisher) round(ctx context.Context) (busy, progressed bool, err error) {
+// round takes the events of local writes, reads the events table when
+// readDB is set, publishes the prefix without holes, and closes holes older
+// than GapGrace. busy reports that another round is needed; more, that the
+// table has more rows than one round reads.
+func (p *publisher) round(ctx context.Context, readDB bool) (busy, progressed, more bool, err error) {
 	p.mu.Lock()
 	pub := p.pub
 	target := pub
@@ -304,9 +336,75 @@ func (p *publisher) round(ctx context.Context) (busy, progressed bool, err error
 			target = w.rv
 		}
 	}
+	local := p.local
+	p.local = nil
 	p.mu.Unlock()
+	for _, e := range local {
+		if e.rv > pub {
+			p.pending[e.rv] = e
+			p.readPos = max(p.readPos, e.rv)
+		}
+	}
+	var n int
+	if readDB {
+		if n, err = p.readEvents(ctx, pub); err != nil {
+			return false, false, false, err
+		}
+	}
 
-	// Holes below readPos that we have not seen filled yet.
+	// Publish the prefix without holes.
+	var out []*event
+	next := pub
+	for {
+		e, ok := p.pending[next+1]
+		if !ok {
+			break
+		}
+		delete(p.pending, next+1)
+		delete(p.missingSince, next+1)
+		next++
+		if e.typ != evGap {
+			out = append(out, e)
+		}
+	}
+	if next > pub {
+		p.publish(out, next)
+	}
+
+	// Holes: every revision above P up to what has been read, or up to what
+	// a waiter was told exists, that has no event.
+	limit := max(p.readPos, target)
+	now := time.Now()
+	var expired []int64
+	for rv := next + 1; rv <= limit && rv-next <= maxPending; rv++ {
+		if _, ok := p.pending[rv]; ok {
+			continue
+		}
+		since, seen := p.missingSince[rv]
+		if !seen {
+			p.missingSince[rv] = now
+			continue
+		}
+		if now.Sub(since) >= p.b.opts.GapGrace {
+			expired = append(expired, rv)
+		}
+	}
+	if len(expired) > 0 {
+		if _, err := p.b.pool.Exec(ctx, fillGaps, expired); err != nil {
+			return false, next > pub, false, fmt.Errorf("closing holes %v: %w", summarize(expired), err)
+		}
+		holesClosed.Add(float64(len(expired)))
+		klog.V(4).InfoS("closed revision holes", "revisions", summarize(expired))
+		return true, next > pub, true, nil
+	}
+	p.maybeNotify()
+	more = n == readBatch
+	return more || limit > next, next > pub, more, nil
+}
+
+// readEvents reads the holes above pub that are still open and the events
+// after readPos into pending, and refreshes the compacted revision.
+func (p *publisher) readEvents(ctx context.Context, pub int64) (int, error) {
 	var holes []int64
 	for rv := pub + 1; rv <= p.readPos && len(holes) < readBatch; rv++ {
 		if _, ok := p.pending[rv]; !ok {
@@ -338,61 +436,10 @@ func (p *publisher) round(ctx context.Context) (busy, progressed bool, err error
 		return rows.Err()
 	})
 	if err := p.b.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return false, false, err
+		return 0, err
 	}
 	p.setCompacted(compacted)
-
-	// Publish the prefix without holes.
-	var out []*event
-	next := pub
-	for {
-		e, ok := p.pending[next+1]
-		if !ok {
-			break
-		}
-		delete(p.pending, next+1)
-		delete(p.missingSince, next+1)
-		next++
-		if e.typ != evGap {
-			out = append(out, e)
-		}
-	}
-	if next > pub {
-		p.publish(out, next)
-	}
-
-	// Holes: every revision above P up to what has been read, or up to what
-	// a waiter was told exists, that has no event.
-	limit := p.readPos
-	if target > limit {
-		limit = target
-	}
-	now := time.Now()
-	var expired []int64
-	for rv := next + 1; rv <= limit; rv++ {
-		if _, ok := p.pending[rv]; ok {
-			continue
-		}
-		since, seen := p.missingSince[rv]
-		if !seen {
-			p.missingSince[rv] = now
-			continue
-		}
-		if now.Sub(since) >= p.b.opts.GapGrace {
-			expired = append(expired, rv)
-		}
-	}
-	if len(expired) > 0 {
-		if _, err := p.b.pool.Exec(ctx, fillGaps, expired); err != nil {
-			return false, next > pub, fmt.Errorf("closing holes %v: %w", summarize(expired), err)
-		}
-		holesClosed.Add(float64(len(expired)))
-		klog.V(4).InfoS("closed revision holes", "revisions", summarize(expired))
-		return true, next > pub, nil
-	}
-	p.maybeNotify()
-	busy = n == readBatch || limit > next
-	return busy, next > pub, nil
+	return n, nil
 }
 
 // publish makes revisions up to newPub visible: watchers get the events in

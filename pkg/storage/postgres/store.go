@@ -245,7 +245,7 @@ WITH ins AS (
 )
 INSERT INTO sluice.events (rv, key, type, value, create_rv)
 SELECT rv, $1::text, 1, $2::bytea, rv FROM ins
-RETURNING rv`
+RETURNING ` + eventReturning
 
 	// updateSQL locks the row at the expected revision first, then draws the
 	// new revision, so a conflicting update uses up no revision.
@@ -260,7 +260,7 @@ WITH cur AS (
 )
 INSERT INTO sluice.events (rv, key, type, value, prev_value, prev_rv, create_rv)
 SELECT rv, $1::text, 2, $3::bytea, prev_value, prev_rv, create_rv FROM upd
-RETURNING rv`
+RETURNING ` + eventReturning
 
 	deleteSQL = `
 WITH del AS (
@@ -268,22 +268,28 @@ WITH del AS (
 )
 INSERT INTO sluice.events (rv, key, type, prev_value, prev_rv, create_rv)
 SELECT sluice.next_rv(), $1::text, 3, value, rv, create_rv FROM del
-RETURNING rv`
+RETURNING ` + eventReturning
 )
+
+// eventReturning is what a write statement returns: the parts of its events
+// row the caller does not already have.
+const eventReturning = `rv, prev_value, coalesce(prev_rv, 0), create_rv`
 
 // maxRevisionRetries bounds how often a write is retried after the
 // publisher closed the revision it drew (see publisher.go).
 const maxRevisionRetries = 5
 
-// write runs one write statement and returns the revision it committed at,
-// or 0 when its precondition did not hold. It waits until that revision is
-// published before returning, so the caller never hands out a revision
-// that a reader could see out of order.
-func (s *Store) write(ctx context.Context, op, key, sql string, args ...any) (int64, error) {
+// write runs one write statement of type typ, which stores value under
+// key, and returns the revision it committed at, or 0 when its
+// precondition did not hold. It hands the event to the publisher and waits
+// until its revision is published, so the caller never hands out a
+// revision that a reader could see out of order.
+func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte, sql string, args ...any) (int64, error) {
+	op := writeOps[typ]
 	for attempt := 0; ; attempt++ {
-		var rv int64
-		err := s.b.timed(op, func() error {
-			return s.b.pool.QueryRow(ctx, sql, args...).Scan(&rv)
+		e := &event{key: key, typ: typ, value: value}
+		err := b.timed(op, func() error {
+			return b.pool.QueryRow(ctx, sql, args...).Scan(&e.rv, &e.prevValue, &e.prevRV, &e.createRV)
 		})
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -293,13 +299,15 @@ func (s *Store) write(ctx context.Context, op, key, sql string, args ...any) (in
 		case err != nil:
 			return 0, interpret(key, err)
 		}
-		s.b.pub.wrote()
-		if err := s.b.pub.waitPublished(ctx, rv); err != nil {
+		b.pub.committed(e)
+		if err := b.pub.waitPublished(ctx, e.rv); err != nil {
 			return 0, err
 		}
-		return rv, nil
+		return e.rv, nil
 	}
 }
+
+var writeOps = map[int16]string{evCreate: "create", evUpdate: "update", evDelete: "delete"}
 
 // Get reads the object at key.
 func (s *Store) Get(ctx context.Context, key string, opts storage.GetOptions, out runtime.Object) error {
@@ -382,7 +390,7 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 	if err != nil {
 		return err
 	}
-	rv, err := s.write(ctx, "create", preparedKey, createSQL, preparedKey, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
+	rv, err := s.b.write(ctx, evCreate, preparedKey, enc.stored, createSQL, preparedKey, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
 	if err != nil {
 		return err
 	}
@@ -529,7 +537,7 @@ func (s *Store) Delete(ctx context.Context, key string, out runtime.Object, prec
 			}
 			continue
 		}
-		rv, err := s.write(ctx, "delete", preparedKey, deleteSQL, preparedKey, st.rv)
+		rv, err := s.b.write(ctx, evDelete, preparedKey, nil, deleteSQL, preparedKey, st.rv)
 		if err != nil {
 			return err
 		}
@@ -633,9 +641,9 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, destination ru
 		var rv int64
 		if st.rv == 0 {
 			// The key does not exist (ignoreNotFound): this update creates it.
-			rv, err = s.write(ctx, "create", preparedKey, createSQL, preparedKey, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
+			rv, err = s.b.write(ctx, evCreate, preparedKey, enc.stored, createSQL, preparedKey, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
 		} else {
-			rv, err = s.write(ctx, "update", preparedKey, updateSQL, preparedKey, st.rv, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
+			rv, err = s.b.write(ctx, evUpdate, preparedKey, enc.stored, updateSQL, preparedKey, st.rv, enc.stored, jsonbOrNil(enc.labels), jsonbOrNil(enc.fields), int64(ttl))
 		}
 		if err != nil {
 			return err
