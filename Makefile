@@ -43,12 +43,12 @@ verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
 	hack/verify-codegen.sh
 
 .PHONY: test
-test: postgres tools verify ## Every test: unit, integration and end-to-end.
+test: postgres tools build verify ## Every test: unit, integration and end-to-end.
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run
-run: ## Start the local stack (not yet available).
-	@echo "make run: not yet available — the local stack lands with the Apiserver issue (#4)." >&2; exit 1
+run: postgres tools build ## Start the local stack (state in .local/) and print a kubeconfig; Ctrl-C stops it.
+	$(GO) run ./hack/local-up
 
 .PHONY: bench
 bench: ## Benchmark Sluice against CRDs (not yet available).

@@ -3,13 +3,15 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/component-base/cli"
+
+	"github.com/sluice-dev/sluice/pkg/cmd/apiserver"
 )
 
 func main() {
-	// The server is built by the Apiserver issue (#4) on top of the storage
-	// of the Storage issue (#3); until then the binary only says so.
-	fmt.Fprintln(os.Stderr, "sluice-apiserver: not yet available (see issue #4)")
-	os.Exit(1)
+	ctx := genericapiserver.SetupSignalContext()
+	os.Exit(cli.Run(apiserver.NewCommand(ctx)))
 }

@@ -66,6 +66,8 @@ for tool in "${wanted[@]}"; do
 	kwok)
 		v=$(module_version sigs.k8s.io/kwok)
 		build kwok sigs.k8s.io/kwok/cmd/kwok "$v"
+		# kwok needs Stage definitions; its module ships them.
+		ln -sfn "$(cd "$tools_dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage" "$bin_dir/kwok-stages"
 		;;
 	*)
 		echo "unknown tool: $tool (known: ${all[*]})" >&2

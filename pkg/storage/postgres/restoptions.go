@@ -3,6 +3,7 @@ package postgres
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -12,6 +13,7 @@ import (
 	cacherstorage "k8s.io/apiserver/pkg/storage/cacher"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
+	flowcontrolrequest "k8s.io/apiserver/pkg/util/flowcontrol/request"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -38,6 +40,10 @@ type RESTOptionsGetter struct {
 	WatchCache bool
 	// DeleteCollectionWorkers for DELETE of a collection. Default 1.
 	DeleteCollectionWorkers int
+	// StorageObjectCountTracker receives object counts (from Stats, once a
+	// minute) for the apiserver's list cost estimates and
+	// apiserver_storage_objects.
+	StorageObjectCountTracker flowcontrolrequest.StorageObjectCountTracker
 }
 
 var _ generic.RESTOptionsGetter = &RESTOptionsGetter{}
@@ -77,11 +83,13 @@ func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runt
 		indexed = g.IndexedFields(resource)
 	}
 	return generic.RESTOptions{
-		StorageConfig:           cfg,
-		Decorator:               g.decorator(indexed),
-		EnableGarbageCollection: true,
-		DeleteCollectionWorkers: workers,
-		ResourcePrefix:          "/" + resource.Group + "/" + resource.Resource,
+		StorageConfig:             cfg,
+		Decorator:                 g.decorator(indexed),
+		EnableGarbageCollection:   true,
+		DeleteCollectionWorkers:   workers,
+		CountMetricPollPeriod:     time.Minute,
+		StorageObjectCountTracker: g.StorageObjectCountTracker,
+		ResourcePrefix:            "/" + resource.Group + "/" + resource.Resource,
 	}, nil
 }
 

@@ -1,0 +1,103 @@
+package apiserver
+
+import (
+	"net/http"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/registry/pipeline"
+	"github.com/sluice-dev/sluice/pkg/registry/pipelinejob"
+	"github.com/sluice-dev/sluice/pkg/storage/postgres"
+)
+
+// ExtraConfig is what Sluice adds to the generic apiserver config.
+type ExtraConfig struct {
+	// Backend is the PostgreSQL storage; the server closes it on shutdown.
+	Backend *postgres.Backend
+}
+
+// Config is the complete configuration of sluice-apiserver.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+// Server is a running sluice-apiserver.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+	Backend          *postgres.Backend
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig is a Config with defaults filled in.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Complete fills in the fields not set.
+func (cfg *Config) Complete() CompletedConfig {
+	return CompletedConfig{&completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}}
+}
+
+// New builds the server: the generic apiserver with the sluice.dev group.
+func (c completedConfig) New() (*Server, error) {
+	generic, err := c.GenericConfig.New("sluice-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{GenericAPIServer: generic, Backend: c.ExtraConfig.Backend}
+
+	pipelines, pipelineStatus, err := pipeline.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	jobs, jobStatus, err := pipelinejob.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
+	group := genericapiserver.NewDefaultAPIGroupInfo(sluice.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.NegotiatedSerializer = Serializer
+	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"pipelines":           pipelines,
+		"pipelines/status":    pipelineStatus,
+		"pipelinejobs":        jobs,
+		"pipelinejobs/status": jobStatus,
+	}
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// postgresCheck reports the storage in /readyz and /livez?verbose.
+func postgresCheck(b *postgres.Backend) healthz.HealthChecker {
+	return healthz.NamedCheck("postgres", func(*http.Request) error { return b.ReadinessCheck() })
+}
+
+// StorageVersion is the version objects are stored as.
+func StorageVersion(schema.GroupResource) schema.GroupVersion { return v1alpha1.SchemeGroupVersion }
+
+// MemoryVersion is the internal version the registry works on.
+func MemoryVersion(schema.GroupResource) schema.GroupVersion { return sluice.SchemeGroupVersion }
+
+// IndexedFields are the field selectors answered by indexes: the selectable
+// fields of each resource (see migrations/0002_job_field_indexes.sql).
+func IndexedFields(gr schema.GroupResource) []string {
+	switch gr.Resource {
+	case "pipelinejobs":
+		return v1alpha1.PipelineJobSelectableFields
+	case "pipelines":
+		return v1alpha1.PipelineSelectableFields
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
+	netutils "k8s.io/utils/net"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	sluiceopenapi "github.com/sluice-dev/sluice/pkg/generated/openapi"
+	"github.com/sluice-dev/sluice/pkg/storage/postgres"
+)
+
+// EnvDatabaseURL is read when --database-url is not given.
+const EnvDatabaseURL = "SLUICE_DATABASE_URL"
+
+// Options are the command-line options of sluice-apiserver: the
+// apiserver's recommended options with etcd replaced by PostgreSQL.
+type Options struct {
+	RecommendedOptions       *genericoptions.RecommendedOptions
+	Postgres                 PostgresOptions
+	ComponentGlobalsRegistry basecompatibility.ComponentGlobalsRegistry
+	// AlternateDNS are extra names for the self-signed serving certificate.
+	AlternateDNS []string
+}
+
+// PostgresOptions replace the apiserver's etcd options.
+type PostgresOptions struct {
+	DatabaseURL            string
+	MaxConns               int32
+	Migrate                bool
+	CompactionWindow       time.Duration
+	CompactionMinRevisions int64
+	MaxObjectSize          string
+	WatchCache             bool
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions("/registry", Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		Postgres: PostgresOptions{
+			DatabaseURL:            os.Getenv(EnvDatabaseURL),
+			Migrate:                true,
+			CompactionWindow:       5 * time.Minute,
+			CompactionMinRevisions: 1000,
+			MaxObjectSize:          "16Mi",
+		},
+		ComponentGlobalsRegistry: compatibility.DefaultComponentGlobalsRegistry,
+	}
+	// Storage is PostgreSQL: no etcd flags, no etcd health checks.
+	o.RecommendedOptions.Etcd = nil
+	_, _ = o.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
+		compatibility.DefaultBuildEffectiveVersion(), utilfeature.DefaultMutableFeatureGate)
+	return o
+}
+
+// AddFlags adds every flag.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(fs)
+	o.ComponentGlobalsRegistry.AddFlags(fs)
+	p := &o.Postgres
+	fs.StringVar(&p.DatabaseURL, "database-url", p.DatabaseURL,
+		"PostgreSQL URL, e.g. postgres://user@host:5432/sluice?sslmode=verify-full (default $"+EnvDatabaseURL+"). "+
+			"Pool settings may be given as URL parameters: pool_max_conns, pool_min_conns, pool_max_conn_lifetime.")
+	fs.Int32Var(&p.MaxConns, "database-max-conns", p.MaxConns, "Maximum connections in the pool; 0 keeps the URL's pool_max_conns or pgx's default.")
+	fs.BoolVar(&p.Migrate, "database-migrate", p.Migrate, "Apply missing schema migrations at start (under an advisory lock). When false, a schema that is behind is a start-up error.")
+	fs.DurationVar(&p.CompactionWindow, "compaction-window", p.CompactionWindow, "How long history is kept for watches and reads at past resourceVersions.")
+	fs.Int64Var(&p.CompactionMinRevisions, "compaction-min-revisions", p.CompactionMinRevisions, "How many of the latest revisions are always kept, however old.")
+	fs.StringVar(&p.MaxObjectSize, "max-object-size", p.MaxObjectSize, "Largest object stored, as a quantity (e.g. 16Mi). Larger writes fail with 413.")
+	fs.BoolVar(&p.WatchCache, "watch-cache", p.WatchCache, "Serve reads and watches from the apiserver's watch cache. Off by default: the cache holds every object in memory.")
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	errs := o.RecommendedOptions.Validate()
+	errs = append(errs, o.ComponentGlobalsRegistry.Validate()...)
+	if o.Postgres.DatabaseURL == "" {
+		errs = append(errs, fmt.Errorf("--database-url (or $%s) is required", EnvDatabaseURL))
+	}
+	if _, err := o.maxObjectSize(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Postgres.CompactionWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--compaction-window must be positive"))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+func (o *Options) maxObjectSize() (int, error) {
+	q, err := resource.ParseQuantity(o.Postgres.MaxObjectSize)
+	if err != nil || q.Value() <= 0 {
+		return 0, fmt.Errorf("--max-object-size=%q: want a positive quantity such as 16Mi", o.Postgres.MaxObjectSize)
+	}
+	return int(q.Value()), nil
+}
+
+// Config builds the server config. It connects to PostgreSQL and checks
+// (or migrates) the schema, so an unreachable database or a wrong schema
+// version fails here, at start, with a message saying so.
+func (o *Options) Config(ctx context.Context) (*Config, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS,
+		[]net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+	maxObjectSize, err := o.maxObjectSize()
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := genericapiserver.NewRecommendedConfig(Codecs)
+	cfg.Serializer = Serializer
+	namer := openapi.NewDefinitionNamer(Scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(sluiceopenapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title, cfg.OpenAPIConfig.Info.Version = "Sluice", "v1alpha1"
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(sluiceopenapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title, cfg.OpenAPIV3Config.Info.Version = "Sluice", "v1alpha1"
+	cfg.FeatureGate = o.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
+	cfg.EffectiveVersion = o.ComponentGlobalsRegistry.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
+	// Objects may be far larger than etcd allows; leave room for the request around them.
+	cfg.MaxRequestBodyBytes = int64(maxObjectSize) + 1<<20
+	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
+		return nil, err
+	}
+
+	backend, err := postgres.New(ctx, postgres.Options{
+		DatabaseURL:            o.Postgres.DatabaseURL,
+		MaxConns:               o.Postgres.MaxConns,
+		Migrate:                o.Postgres.Migrate,
+		MaxObjectSize:          maxObjectSize,
+		CompactionWindow:       o.Postgres.CompactionWindow,
+		CompactionMinRevisions: o.Postgres.CompactionMinRevisions,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	cfg.RESTOptionsGetter = &postgres.RESTOptionsGetter{
+		Backend:                   backend,
+		Serializer:                Codecs,
+		StorageVersion:            StorageVersion,
+		MemoryVersion:             MemoryVersion,
+		IndexedFields:             IndexedFields,
+		WatchCache:                o.Postgres.WatchCache,
+		StorageObjectCountTracker: cfg.StorageObjectCountTracker,
+	}
+	cfg.AddReadyzChecks(postgresCheck(backend))
+	return &Config{GenericConfig: cfg, ExtraConfig: ExtraConfig{Backend: backend}}, nil
+}
+
+// Run starts the server and blocks until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	cfg, err := o.Config(ctx)
+	if err != nil {
+		return err
+	}
+	defer cfg.ExtraConfig.Backend.Close()
+	server, err := cfg.Complete().New()
+	if err != nil {
+		return err
+	}
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}

@@ -1,0 +1,165 @@
+package pipelinejob
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/registry/table"
+)
+
+// REST is the storage of pipelinejobs.
+type REST struct {
+	*genericregistry.Store
+}
+
+// StatusREST is the storage of pipelinejobs/status.
+type StatusREST struct {
+	store *genericregistry.Store
+}
+
+// NewREST returns the storage of pipelinejobs and of their status subresource.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+	strategy := NewStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &sluice.PipelineJob{} },
+		NewListFunc:               func() runtime.Object { return &sluice.PipelineJobList{} },
+		PredicateFunc:             Match,
+		DefaultQualifiedResource:  sluice.Resource("pipelinejobs"),
+		SingularQualifiedResource: sluice.Resource("pipelinejob"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+
+		TableConvertor: Table,
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return nil, nil, err
+	}
+	statusStore := *store
+	status := NewStatusStrategy(strategy)
+	statusStore.UpdateStrategy = status
+	statusStore.ResetFieldsStrategy = status
+	return &REST{store}, &StatusREST{&statusStore}, nil
+}
+
+// ShortNames lets `kubectl get pj` work.
+func (r *REST) ShortNames() []string { return []string{"pj"} }
+
+// Categories puts jobs in `kubectl get sluice`.
+func (r *REST) Categories() []string { return []string{"sluice"} }
+
+// New returns an empty PipelineJob.
+func (r *StatusREST) New() runtime.Object { return &sluice.PipelineJob{} }
+
+// Destroy cleans up; the main resource owns the storage.
+func (r *StatusREST) Destroy() {}
+
+// Get retrieves the object for the status subresource.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update changes the status of a job; spec changes are ignored.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	// Status updates never create.
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields lists what the status subresource ignores.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable prints the status subresource like the resource.
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
+
+// Table prints jobs: NAME, PIPELINE, PHASE, STEP, STARTED-BY, DURATION,
+// AGE, and with -o wide TRIGGER and MESSAGE. STEP and DURATION are computed
+// by the server from the status, which CRD printer columns cannot do.
+var Table = table.Convertor{
+	Columns: []metav1.TableColumnDefinition{
+		table.NameColumn,
+		{Name: "Pipeline", Type: "string", Description: "The Pipeline the job runs, or <inline>."},
+		{Name: "Phase", Type: "string", Description: "Pending, Running, Succeeded, Failed or Cancelled."},
+		{Name: "Step", Type: "string", Description: "The current (or failing, or last) step: position/total and name."},
+		{Name: "Started-By", Type: "string", Description: "The user that created the job."},
+		{Name: "Duration", Type: "string", Description: "How long the job ran, or has been running."},
+		table.AgeColumn,
+		{Name: "Trigger", Type: "string", Priority: 1, Description: "What started the job."},
+		{Name: "Message", Type: "string", Priority: 1, Description: "Why the job is in its phase."},
+	},
+	Row: func(obj runtime.Object, now time.Time) ([]any, error) {
+		j := obj.(*sluice.PipelineJob)
+		pipeline := "<inline>"
+		if j.Spec.PipelineRef != nil {
+			pipeline = j.Spec.PipelineRef.Name
+		}
+		startedBy := "<unknown>"
+		if j.Spec.StartedBy != nil {
+			startedBy = j.Spec.StartedBy.Username
+		}
+		trigger := string(j.Spec.Trigger.Type)
+		if j.Spec.Trigger.Detail != "" {
+			trigger += ": " + j.Spec.Trigger.Detail
+		}
+		return []any{j.Name, pipeline, string(j.Status.Phase), StepColumn(j), startedBy, Duration(j, now),
+			table.Age(j.CreationTimestamp, now), trigger, j.Status.Message}, nil
+	},
+}
+
+// StepColumn is "<position>/<total> <name>" of the running step, or of the
+// step that failed, or of the last step that ran; "0/<total>" before any
+// step ran; "-" while the number of steps is not known yet.
+func StepColumn(j *sluice.PipelineJob) string {
+	total := len(j.Status.Steps)
+	switch {
+	case j.Status.PipelineSpec != nil:
+		total = len(j.Status.PipelineSpec.Steps)
+	case j.Spec.PipelineSpec != nil:
+		total = len(j.Spec.PipelineSpec.Steps)
+	}
+	if total == 0 {
+		return "-"
+	}
+	current := -1
+	for i, s := range j.Status.Steps {
+		switch s.Phase {
+		case sluice.StepRunning:
+			return fmt.Sprintf("%d/%d %s", i+1, total, s.Name)
+		case sluice.StepSucceeded, sluice.StepFailed, sluice.StepCancelled:
+			current = i
+		}
+	}
+	if current < 0 {
+		return fmt.Sprintf("0/%d", total)
+	}
+	return fmt.Sprintf("%d/%d %s", current+1, total, j.Status.Steps[current].Name)
+}
+
+// Duration is how long the job ran (completion - start), or has been
+// running; "-" before it starts.
+func Duration(j *sluice.PipelineJob, now time.Time) string {
+	if j.Status.StartTime == nil {
+		return "-"
+	}
+	end := now
+	if j.Status.CompletionTime != nil {
+		end = j.Status.CompletionTime.Time
+	}
+	return duration.HumanDuration(end.Sub(j.Status.StartTime.Time))
+}
