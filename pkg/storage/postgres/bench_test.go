@@ -29,6 +29,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/jackc/pgx/v5"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"go.etcd.io/etcd/client/v3/kubernetes"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -150,7 +151,8 @@ func startBenchEtcd(b *testing.B) *kubernetes.Client {
 	})
 	must(b, err)
 	b.Cleanup(func() { _ = p.Stop(10 * time.Second) })
-	c, err := kubernetes.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: 10 * time.Second})
+	// A quiet client: its warnings would land in the benchmark output.
+	c, err := kubernetes.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
 	must(b, err)
 	b.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

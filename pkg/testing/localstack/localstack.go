@@ -498,11 +498,16 @@ spec:
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return s.APIServers[0].WaitFor(ctx, "kubectl get pipelines -A", func(ctx context.Context) error {
+	return s.APIServers[0].WaitFor(ctx, "kubectl get pipelines -A and explain", func(ctx context.Context) error {
 		if _, err := client.Discovery().ServerResourcesForGroupVersion("sluice.dev/v1alpha1"); err != nil {
 			return err
 		}
-		_, err := s.Kubectl(ctx, "get", "pipelines", "--all-namespaces")
+		if _, err := s.Kubectl(ctx, "get", "pipelines", "--all-namespaces"); err != nil {
+			return err
+		}
+		// kube-apiserver aggregates OpenAPI from the APIService shortly
+		// after it becomes available; kubectl explain needs it.
+		_, err := s.Kubectl(ctx, "explain", "pipelinejobs.spec")
 		return err
 	})
 }

@@ -1,0 +1,156 @@
+// Package e2e tests Sluice end to end on the local stack (the one `make
+// run` starts): a real kube-apiserver with the aggregation layer,
+// kube-controller-manager, kube-scheduler, kwok nodes, PostgreSQL, and
+// sluice-apiserver registered through an APIService. Everything goes
+// through kube-apiserver with the pinned kubectl or the generated clientset,
+// except where a test talks to one sluice-apiserver replica on purpose.
+//
+// The stack is started once for the package and shared by its tests; each
+// test works in namespaces of its own.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
+	"github.com/sluice-dev/sluice/pkg/testing/localstack"
+)
+
+var stack *localstack.Stack
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := controlplane.BinDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "sluice-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	stack, err = localstack.Start(ctx, localstack.Options{
+		Dir:        dir,
+		RepoRoot:   filepath.Dir(bin),
+		APIServers: 2, // the second replica is reached directly by the replicas test
+		Log:        os.Stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the local stack: %v\n", err)
+		return 1
+	}
+	defer stack.Stop()
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "\nlogs of the stack:\n%s\n", stack.LogTails(4000))
+	}
+	return code
+}
+
+// testContext is bounded, so that a hung request fails the test instead of
+// the whole run.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var namespaceSeq atomic.Int64
+
+// namespace creates a namespace for one test and deletes it afterwards.
+func namespace(t *testing.T, prefix string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, namespaceSeq.Add(1))
+	_, err := kube(t).CoreV1().Namespaces().Create(testContext(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = kube(t).CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return name
+}
+
+// kube is an admin clientset for the core API.
+func kube(t *testing.T) *kubernetes.Clientset {
+	c, err := kubernetes.NewForConfig(stack.Config)
+	require.NoError(t, err)
+	return c
+}
+
+// sluiceAdmin is an admin clientset for sluice.dev.
+func sluiceAdmin(t *testing.T) *sluiceclient.Clientset {
+	return sluiceFor(t, stack.Config)
+}
+
+func sluiceFor(t *testing.T, cfg *rest.Config) *sluiceclient.Clientset {
+	c, err := sluiceclient.NewForConfig(cfg)
+	require.NoError(t, err)
+	return c
+}
+
+// kubectl runs the pinned kubectl as admin and fails the test on error.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := stack.Kubectl(testContext(t), args...)
+	require.NoError(t, err)
+	return out
+}
+
+// kubectlIn runs kubectl with stdin.
+func kubectlIn(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := stack.KubectlStdin(testContext(t), stdin, args...)
+	require.NoError(t, err)
+	return out
+}
+
+// kubectlErr runs kubectl and returns its error, for commands that must fail.
+func kubectlErr(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	return stack.KubectlStdin(testContext(t), stdin, args...)
+}
+
+// eventually polls cond every 100ms until it holds, failing after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+}
+
+// lines splits kubectl output into non-empty lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
