@@ -339,6 +339,39 @@ type PipelineJobStatus struct {
 	PipelineSpec *PipelineSpec
 	// Steps is the state of each step, in pipeline order.
 	Steps []StepStatus
+	// Notifications is the delivery state of each webhook notification of
+	// the pipeline's spec.notify for this job.
+	Notifications []NotificationStatus
+}
+
+// NotificationState is where the delivery of a notification stands.
+type NotificationState string
+
+const (
+	// NotificationPending is being delivered, or waits for a retry.
+	NotificationPending NotificationState = "Pending"
+	// NotificationDelivered was answered with a 2xx status.
+	NotificationDelivered NotificationState = "Delivered"
+	// NotificationFailed ran out of attempts.
+	NotificationFailed NotificationState = "Failed"
+)
+
+// NotificationStatus is the delivery of one webhook notification.
+type NotificationStatus struct {
+	// Event is the job event that triggered the notification.
+	Event NotifyEvent
+	// URL of the webhook.
+	URL string
+	// State is Pending, Delivered or Failed.
+	State NotificationState
+	// Attempts is how many times delivery was tried.
+	Attempts int32
+	// LastAttemptTime is when delivery was last tried.
+	LastAttemptTime *metav1.Time
+	// ResponseCode is the HTTP status of the last attempt, 0 if there was none.
+	ResponseCode int32
+	// Message describes the last attempt's result.
+	Message string
 }
 
 // StepStatus is the state of one step of a job.

@@ -28,6 +28,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.JobSummaryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Notification"):
 		return &sluicev1alpha1.NotificationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NotificationStatus"):
+		return &sluicev1alpha1.NotificationStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Param"):
 		return &sluicev1alpha1.ParamApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ParamSpec"):

@@ -26,6 +26,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ActionStatus{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_ActionStatus(ref),
 		v1alpha1.JobSummary{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobSummary(ref),
 		v1alpha1.Notification{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_Notification(ref),
+		v1alpha1.NotificationStatus{}.OpenAPIModelName():           schema_pkg_apis_sluice_v1alpha1_NotificationStatus(ref),
 		v1alpha1.Param{}.OpenAPIModelName():                        schema_pkg_apis_sluice_v1alpha1_Param(ref),
 		v1alpha1.ParamSpec{}.OpenAPIModelName():                    schema_pkg_apis_sluice_v1alpha1_ParamSpec(ref),
 		v1alpha1.Pipeline{}.OpenAPIModelName():                     schema_pkg_apis_sluice_v1alpha1_Pipeline(ref),
@@ -615,6 +616,74 @@ func schema_pkg_apis_sluice_v1alpha1_Notification(ref common.ReferenceCallback) 
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_NotificationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NotificationStatus is the delivery of one webhook notification.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"event": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Event is the job event that triggered the notification.\n\nPossible enum values:\n - `\"Cancelled\"`\n - `\"Failed\"`\n - `\"Started\"`\n - `\"Succeeded\"`",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Cancelled", "Failed", "Started", "Succeeded"},
+						},
+					},
+					"url": {
+						SchemaProps: spec.SchemaProps{
+							Description: "URL of the webhook.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Description: "State is Pending, Delivered or Failed.\n\nPossible enum values:\n - `\"Delivered\"` was answered with a 2xx status.\n - `\"Failed\"` ran out of attempts.\n - `\"Pending\"` is being delivered, or waits for a retry.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Delivered", "Failed", "Pending"},
+						},
+					},
+					"attempts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Attempts is how many times delivery was tried.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"lastAttemptTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastAttemptTime is when delivery was last tried.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"responseCode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ResponseCode is the HTTP status of the last attempt, 0 if there was none.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message describes the last attempt's result.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"event", "url"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_Param(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -998,11 +1067,34 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobStatus(ref common.ReferenceCallb
 							},
 						},
 					},
+					"notifications": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"event",
+									"url",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Notifications is the delivery state of each webhook notification of the pipeline's spec.notify for this job.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.NotificationStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.PipelineSpec{}.OpenAPIModelName(), v1alpha1.StepStatus{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v1alpha1.NotificationStatus{}.OpenAPIModelName(), v1alpha1.PipelineSpec{}.OpenAPIModelName(), v1alpha1.StepStatus{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -446,6 +446,49 @@ type PipelineJobStatus struct {
 	// +patchStrategy=merge
 	// +patchMergeKey=name
 	Steps []StepStatus `json:"steps,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// Notifications is the delivery state of each webhook notification of
+	// the pipeline's spec.notify for this job.
+	// +optional
+	// +listType=map
+	// +listMapKey=event
+	// +listMapKey=url
+	Notifications []NotificationStatus `json:"notifications,omitempty"`
+}
+
+// NotificationState is where the delivery of a notification stands.
+// +enum
+type NotificationState string
+
+const (
+	// NotificationPending is being delivered, or waits for a retry.
+	NotificationPending NotificationState = "Pending"
+	// NotificationDelivered was answered with a 2xx status.
+	NotificationDelivered NotificationState = "Delivered"
+	// NotificationFailed ran out of attempts.
+	NotificationFailed NotificationState = "Failed"
+)
+
+// NotificationStatus is the delivery of one webhook notification.
+type NotificationStatus struct {
+	// Event is the job event that triggered the notification.
+	Event NotifyEvent `json:"event"`
+	// URL of the webhook.
+	URL string `json:"url"`
+	// State is Pending, Delivered or Failed.
+	// +optional
+	State NotificationState `json:"state,omitempty"`
+	// Attempts is how many times delivery was tried.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// LastAttemptTime is when delivery was last tried.
+	// +optional
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
+	// ResponseCode is the HTTP status of the last attempt, 0 if there was none.
+	// +optional
+	ResponseCode int32 `json:"responseCode,omitempty"`
+	// Message describes the last attempt's result.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // StepStatus is the state of one step of a job.

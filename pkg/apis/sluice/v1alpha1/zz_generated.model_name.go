@@ -30,6 +30,11 @@ func (in Notification) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NotificationStatus) OpenAPIModelName() string {
+	return "dev.sluice.v1alpha1.NotificationStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Param) OpenAPIModelName() string {
 	return "dev.sluice.v1alpha1.Param"
 }

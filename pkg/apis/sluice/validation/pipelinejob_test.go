@@ -169,6 +169,28 @@ func TestValidatePipelineJobStatusUpdate(t *testing.T) {
 		{"step attempts negative", running, func(j *sluice.PipelineJob) { j.Status.Steps[1].Attempts = -1 }, []string{"status.steps[1].attempts: " + invalid}},
 		{"action duplicated", running, func(j *sluice.PipelineJob) { j.Status.Steps[0].Actions[1].Name = "unit" }, []string{"status.steps[0].actions[1].name: " + duplicate}},
 		{"action with bad name", running, func(j *sluice.PipelineJob) { j.Status.Steps[0].Actions[1].Name = "Lint" }, []string{"status.steps[0].actions[1].name: " + invalid}},
+		{"notifications", running, func(j *sluice.PipelineJob) {
+			j.Status.Notifications = []sluice.NotificationStatus{
+				{Event: sluice.NotifyStarted, URL: "https://a", State: sluice.NotificationDelivered, Attempts: 1, ResponseCode: 204},
+				{Event: sluice.NotifyFailed, URL: "https://a", State: sluice.NotificationPending},
+				{Event: sluice.NotifyStarted, URL: "https://b", State: sluice.NotificationFailed, Attempts: 5, Message: "connection refused"},
+			}
+		}, nil},
+		{"notification with unknown event", running, func(j *sluice.PipelineJob) {
+			j.Status.Notifications = []sluice.NotificationStatus{{Event: "Retried", URL: "https://a"}}
+		}, []string{"status.notifications[0].event: " + notSupported}},
+		{"notification without url", running, func(j *sluice.PipelineJob) {
+			j.Status.Notifications = []sluice.NotificationStatus{{Event: sluice.NotifyFailed}}
+		}, []string{"status.notifications[0].url: " + required}},
+		{"notification with unknown state", running, func(j *sluice.PipelineJob) {
+			j.Status.Notifications = []sluice.NotificationStatus{{Event: sluice.NotifyFailed, URL: "https://a", State: "Lost"}}
+		}, []string{"status.notifications[0].state: " + notSupported}},
+		{"notification with negative attempts", running, func(j *sluice.PipelineJob) {
+			j.Status.Notifications = []sluice.NotificationStatus{{Event: sluice.NotifyFailed, URL: "https://a", Attempts: -1}}
+		}, []string{"status.notifications[0].attempts: " + invalid}},
+		{"notification duplicated", running, func(j *sluice.PipelineJob) {
+			j.Status.Notifications = []sluice.NotificationStatus{{Event: sluice.NotifyFailed, URL: "https://a"}, {Event: sluice.NotifyFailed, URL: "https://a"}}
+		}, []string{"status.notifications[1]: " + duplicate}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -522,6 +522,8 @@ func ValidatePipelineJobStatusUpdate(j, old *sluice.PipelineJob) field.ErrorList
 		allErrs = append(allErrs, ValidatePipelineSpec(s.PipelineSpec, snapshotPath)...)
 	}
 
+	allErrs = append(allErrs, validateNotificationStatuses(s.Notifications, fldPath.Child("notifications"))...)
+
 	seen := sets.New[string]()
 	for i := range s.Steps {
 		step := &s.Steps[i]
@@ -543,6 +545,36 @@ func ValidatePipelineJobStatusUpdate(j, old *sluice.PipelineJob) field.ErrorList
 				allErrs = append(allErrs, field.Duplicate(namePath, a.Name))
 			}
 			seenActions.Insert(a.Name)
+		}
+	}
+	return allErrs
+}
+
+var supportedNotificationStates = sets.New(sluice.NotificationPending, sluice.NotificationDelivered, sluice.NotificationFailed)
+
+func validateNotificationStatuses(list []sluice.NotificationStatus, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	type key struct {
+		event sluice.NotifyEvent
+		url   string
+	}
+	seen := sets.New[key]()
+	for i, n := range list {
+		p := fldPath.Index(i)
+		if !supportedNotifyEvents.Has(n.Event) {
+			allErrs = append(allErrs, field.NotSupported(p.Child("event"), n.Event, sortedStrings(supportedNotifyEvents)))
+		}
+		if n.URL == "" {
+			allErrs = append(allErrs, field.Required(p.Child("url"), ""))
+		}
+		if n.State != "" && !supportedNotificationStates.Has(n.State) {
+			allErrs = append(allErrs, field.NotSupported(p.Child("state"), n.State, sortedStrings(supportedNotificationStates)))
+		}
+		allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(int64(n.Attempts), p.Child("attempts"))...)
+		if k := (key{n.Event, n.URL}); seen.Has(k) {
+			allErrs = append(allErrs, field.Duplicate(p, fmt.Sprintf("%s %s", n.Event, n.URL)))
+		} else {
+			seen.Insert(k)
 		}
 	}
 	return allErrs

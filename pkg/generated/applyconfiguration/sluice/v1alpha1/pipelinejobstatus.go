@@ -35,6 +35,9 @@ type PipelineJobStatusApplyConfiguration struct {
 	PipelineSpec *PipelineSpecApplyConfiguration `json:"pipelineSpec,omitempty"`
 	// Steps is the state of each step, in pipeline order.
 	Steps []StepStatusApplyConfiguration `json:"steps,omitempty"`
+	// Notifications is the delivery state of each webhook notification of
+	// the pipeline's spec.notify for this job.
+	Notifications []NotificationStatusApplyConfiguration `json:"notifications,omitempty"`
 }
 
 // PipelineJobStatusApplyConfiguration constructs a declarative configuration of the PipelineJobStatus type for use with
@@ -113,6 +116,19 @@ func (b *PipelineJobStatusApplyConfiguration) WithSteps(values ...*StepStatusApp
 			panic("nil value passed to WithSteps")
 		}
 		b.Steps = append(b.Steps, *values[i])
+	}
+	return b
+}
+
+// WithNotifications adds the given value to the Notifications field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Notifications field.
+func (b *PipelineJobStatusApplyConfiguration) WithNotifications(values ...*NotificationStatusApplyConfiguration) *PipelineJobStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithNotifications")
+		}
+		b.Notifications = append(b.Notifications, *values[i])
 	}
 	return b
 }
