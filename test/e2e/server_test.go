@@ -142,7 +142,7 @@ func TestServerEndpoints(t *testing.T) {
 
 	b, err = kube(t).Discovery().RESTClient().Get().AbsPath("/openapi/v3/apis/sluice.dev/v1alpha1").DoRaw(ctx)
 	require.NoError(t, err)
-	require.Contains(t, string(b), "dev.sluice.v1alpha1.PipelineJob")
+	require.Contains(t, string(b), "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJob")
 
 	// The server answers a list with a Table when asked, as kubectl asks.
 	b, err = kube(t).Discovery().RESTClient().Get().AbsPath("/apis/sluice.dev/v1alpha1/pipelinejobs").

@@ -388,6 +388,9 @@ type StepStatus struct {
 	StartTime *metav1.Time
 	// CompletionTime is when the step ended.
 	CompletionTime *metav1.Time
+	// NextAttemptTime is when the next attempt starts, while a step whose
+	// attempt failed waits to retry.
+	NextAttemptTime *metav1.Time
 	// Reason is a CamelCase word for why the step is in its phase, e.g. Timeout.
 	Reason string
 	// Message says why the step is in its phase.

@@ -1577,6 +1577,12 @@ func schema_pkg_apis_sluice_v1alpha1_StepStatus(ref common.ReferenceCallback) co
 							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"nextAttemptTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NextAttemptTime is when the next attempt starts, while a step whose attempt failed waits to retry.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
 					"reason": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Reason is a CamelCase word for why the step is in its phase, e.g. Timeout.",

@@ -6,6 +6,6 @@
 // +k8s:conversion-gen=github.com/sluice-dev/sluice/pkg/apis/sluice
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
-// +k8s:openapi-model-package=dev.sluice.v1alpha1
+// +k8s:openapi-model-package=com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1
 // +groupName=sluice.dev
 package v1alpha1

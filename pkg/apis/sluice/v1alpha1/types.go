@@ -510,6 +510,10 @@ type StepStatus struct {
 	// CompletionTime is when the step ended.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// NextAttemptTime is when the next attempt starts, while a step whose
+	// attempt failed waits to retry.
+	// +optional
+	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
 	// Reason is a CamelCase word for why the step is in its phase, e.g. Timeout.
 	// +optional
 	Reason string `json:"reason,omitempty"`

@@ -800,6 +800,7 @@ func autoConvert_v1alpha1_StepStatus_To_sluice_StepStatus(in *StepStatus, out *s
 	out.Attempts = in.Attempts
 	out.StartTime = (*metav1.Time)(unsafe.Pointer(in.StartTime))
 	out.CompletionTime = (*metav1.Time)(unsafe.Pointer(in.CompletionTime))
+	out.NextAttemptTime = (*metav1.Time)(unsafe.Pointer(in.NextAttemptTime))
 	out.Reason = in.Reason
 	out.Message = in.Message
 	out.Actions = *(*[]sluice.ActionStatus)(unsafe.Pointer(&in.Actions))
@@ -818,6 +819,7 @@ func autoConvert_sluice_StepStatus_To_v1alpha1_StepStatus(in *sluice.StepStatus,
 	out.Attempts = in.Attempts
 	out.StartTime = (*metav1.Time)(unsafe.Pointer(in.StartTime))
 	out.CompletionTime = (*metav1.Time)(unsafe.Pointer(in.CompletionTime))
+	out.NextAttemptTime = (*metav1.Time)(unsafe.Pointer(in.NextAttemptTime))
 	out.Reason = in.Reason
 	out.Message = in.Message
 	out.Actions = *(*[]ActionStatus)(unsafe.Pointer(&in.Actions))

@@ -602,6 +602,10 @@ func (in *StepStatus) DeepCopyInto(out *StepStatus) {
 		in, out := &in.CompletionTime, &out.CompletionTime
 		*out = (*in).DeepCopy()
 	}
+	if in.NextAttemptTime != nil {
+		in, out := &in.NextAttemptTime, &out.NextAttemptTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Actions != nil {
 		in, out := &in.Actions, &out.Actions
 		*out = make([]ActionStatus, len(*in))

@@ -11,120 +11,120 @@ package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Action) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Action"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Action"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ActionStatus) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.ActionStatus"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ActionStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in JobSummary) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.JobSummary"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Notification) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Notification"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Notification"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in NotificationStatus) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.NotificationStatus"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.NotificationStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Param) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Param"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Param"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ParamSpec) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.ParamSpec"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ParamSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Pipeline) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Pipeline"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Pipeline"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineJob) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineJob"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJob"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineJobList) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineJobList"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineJobSpec) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineJobSpec"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineJobStatus) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineJobStatus"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineList) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineList"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineList"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineReference) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineReference"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineReference"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineSpec) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineSpec"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineStatus) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PipelineStatus"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PodTemplate) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.PodTemplate"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PodTemplate"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in SecretKeyRef) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.SecretKeyRef"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Step) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Step"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Step"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in StepStatus) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.StepStatus"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.StepStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Trigger) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Trigger"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Trigger"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in UserInfo) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.UserInfo"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.UserInfo"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Webhook) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.Webhook"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Webhook"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in WorkspaceSpec) OpenAPIModelName() string {
-	return "dev.sluice.v1alpha1.WorkspaceSpec"
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WorkspaceSpec"
 }

@@ -28,6 +28,9 @@ type StepStatusApplyConfiguration struct {
 	StartTime *v1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the step ended.
 	CompletionTime *v1.Time `json:"completionTime,omitempty"`
+	// NextAttemptTime is when the next attempt starts, while a step whose
+	// attempt failed waits to retry.
+	NextAttemptTime *v1.Time `json:"nextAttemptTime,omitempty"`
 	// Reason is a CamelCase word for why the step is in its phase, e.g. Timeout.
 	Reason *string `json:"reason,omitempty"`
 	// Message says why the step is in its phase.
@@ -87,6 +90,14 @@ func (b *StepStatusApplyConfiguration) WithStartTime(value v1.Time) *StepStatusA
 // If called multiple times, the CompletionTime field is set to the value of the last call.
 func (b *StepStatusApplyConfiguration) WithCompletionTime(value v1.Time) *StepStatusApplyConfiguration {
 	b.CompletionTime = &value
+	return b
+}
+
+// WithNextAttemptTime sets the NextAttemptTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the NextAttemptTime field is set to the value of the last call.
+func (b *StepStatusApplyConfiguration) WithNextAttemptTime(value v1.Time) *StepStatusApplyConfiguration {
+	b.NextAttemptTime = &value
 	return b
 }
 
