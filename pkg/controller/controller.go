@@ -1,0 +1,287 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
+)
+
+// Reasons in job and step conditions, status and Events.
+const (
+	ReasonRunning              = "Running"
+	ReasonSucceeded            = "Succeeded"
+	ReasonStepFailed           = "StepFailed"
+	ReasonTimeout              = "Timeout"
+	ReasonCancelled            = "Cancelled"
+	ReasonPipelineNotFound     = "PipelineNotFound"
+	ReasonInvalidParams        = "InvalidParams"
+	ReasonInvalidReference     = "InvalidReference"
+	ReasonInvalidPod           = "InvalidPod"
+	ReasonFailedCreatePod      = "FailedCreatePod"
+	ReasonConcurrencyForbidden = "ConcurrencyForbidden"
+)
+
+// Event reasons recorded on PipelineJobs.
+const (
+	EventStarted         = "Started"
+	EventStepStarted     = "StepStarted"
+	EventStepSucceeded   = "StepSucceeded"
+	EventStepFailed      = "StepFailed"
+	EventStepRetrying    = "StepRetrying"
+	EventSucceeded       = "Succeeded"
+	EventFailed          = "Failed"
+	EventCancelled       = "Cancelled"
+	EventFailedCreatePod = "FailedCreatePod"
+)
+
+// AnnotationCancelReason says why the controller set spec.cancel on a job
+// (for example, a newer job of a pipeline with concurrencyPolicy Replace).
+const AnnotationCancelReason = "sluice.dev/cancel-reason"
+
+// Options configure the controller.
+type Options struct {
+	// RetryBackoff is the wait before the second attempt of a step; it
+	// doubles with each further attempt, up to MaxRetryBackoff.
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	// Clock is the clock; the real one when nil.
+	Clock clock.Clock
+}
+
+// Controller runs PipelineJobs: informers feed a rate-limited workqueue of
+// job keys, and one sync per key moves the job on.
+type Controller struct {
+	kube   kubernetes.Interface
+	sluice sluiceclient.Interface
+
+	jobs       sluicelisters.PipelineJobLister
+	pipelines  sluicelisters.PipelineLister
+	pods       corelisters.PodLister
+	pvcs       corelisters.PersistentVolumeClaimLister
+	hasSynced  []cache.InformerSynced
+	queue      workqueue.TypedRateLimitingInterface[string]
+	recorder   record.EventRecorder
+	notifier   *Notifier
+	clock      clock.Clock
+	opts       Options
+	startLocks keyedMutex
+
+	// running holds the jobs this controller started, by pipeline, until
+	// they finish: the job informer may not show them Running yet when the
+	// next job of the same pipeline starts.
+	runningMu sync.Mutex
+	running   map[string]map[string]bool
+}
+
+// New wires the controller to its informers. Start the informer factories
+// and then call Run.
+func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers kubeinformers.SharedInformerFactory,
+	sluiceInformers sluiceinformers.SharedInformerFactory, recorder record.EventRecorder, notifier *Notifier, opts Options) (*Controller, error) {
+	if opts.RetryBackoff == 0 {
+		opts.RetryBackoff = 10 * time.Second
+	}
+	if opts.MaxRetryBackoff == 0 {
+		opts.MaxRetryBackoff = 5 * time.Minute
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	jobs := sluiceInformers.Sluice().V1alpha1().PipelineJobs()
+	pipelines := sluiceInformers.Sluice().V1alpha1().Pipelines()
+	pods := kubeInformers.Core().V1().Pods()
+	pvcs := kubeInformers.Core().V1().PersistentVolumeClaims()
+	c := &Controller{
+		kube:      kube,
+		sluice:    sluice,
+		jobs:      jobs.Lister(),
+		pipelines: pipelines.Lister(),
+		pods:      pods.Lister(),
+		pvcs:      pvcs.Lister(),
+		hasSynced: []cache.InformerSynced{jobs.Informer().HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pipelinejobs"}),
+		recorder: recorder,
+		notifier: notifier,
+		clock:    opts.Clock,
+		opts:     opts,
+		running:  map[string]map[string]bool{},
+	}
+	if notifier != nil {
+		notifier.onResult = c.enqueueKey
+	}
+	if _, err := jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		DeleteFunc: c.jobDeleted,
+	}); err != nil {
+		return nil, err
+	}
+	// A Pod or PVC wakes the job named in its sluice.dev/job label.
+	owned := cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueOwner,
+		UpdateFunc: func(_, obj any) { c.enqueueOwner(obj) },
+		DeleteFunc: c.enqueueOwner,
+	}
+	if _, err := pods.Informer().AddEventHandler(owned); err != nil {
+		return nil, err
+	}
+	if _, err := pvcs.Informer().AddEventHandler(owned); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// InformerTweak restricts the Pod and PVC informers to Sluice's own
+// objects, so the controller never caches the cluster's other Pods.
+func InformerTweak(o *metav1.ListOptions) { o.LabelSelector = v1alpha1.LabelJob }
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) enqueueKey(key string) { c.queue.Add(key) }
+
+func (c *Controller) enqueueOwner(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	m, ok := obj.(interface {
+		GetNamespace() string
+		GetLabels() map[string]string
+	})
+	if !ok {
+		return
+	}
+	if job := m.GetLabels()[v1alpha1.LabelJob]; job != "" {
+		c.queue.Add(m.GetNamespace() + "/" + job)
+	}
+}
+
+func (c *Controller) jobDeleted(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	if job, ok := obj.(*v1alpha1.PipelineJob); ok {
+		c.markFinished(job)
+		if c.notifier != nil {
+			c.notifier.Forget(job.Namespace + "/" + job.Name)
+		}
+	}
+}
+
+// Run waits for the caches and runs workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	klog.InfoS("starting the PipelineJob controller", "workers", workers)
+	if !cache.WaitForCacheSync(ctx.Done(), c.hasSynced...) {
+		return fmt.Errorf("caches did not sync")
+	}
+	for range workers {
+		go wait.UntilWithContext(ctx, c.worker, time.Second)
+	}
+	<-ctx.Done()
+	klog.InfoS("stopping the PipelineJob controller")
+	return nil
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	start := time.Now()
+	err := c.sync(ctx, key)
+	reconcileDuration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		c.queue.Forget(key)
+		return true
+	}
+	reconcileErrors.Inc()
+	if apierrors.IsConflict(err) {
+		// Our cache was behind; the newer object is on its way.
+		klog.V(4).InfoS("conflict, retrying", "job", key)
+	} else {
+		utilruntime.HandleErrorWithContext(ctx, err, "syncing PipelineJob", "job", key)
+	}
+	c.queue.AddRateLimited(key)
+	return true
+}
+
+// keyedMutex serialises work per key.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*sync.Mutex{}
+	}
+	m := k.locks[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		k.locks[key] = m
+	}
+	k.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// markRunning and markFinished keep the jobs this controller started, by pipeline.
+func (c *Controller) markRunning(job *v1alpha1.PipelineJob) {
+	if job.Spec.PipelineRef == nil {
+		return
+	}
+	c.runningMu.Lock()
+	defer c.runningMu.Unlock()
+	key := job.Namespace + "/" + job.Spec.PipelineRef.Name
+	if c.running[key] == nil {
+		c.running[key] = map[string]bool{}
+	}
+	c.running[key][job.Name] = true
+}
+
+func (c *Controller) markFinished(job *v1alpha1.PipelineJob) {
+	if job.Spec.PipelineRef == nil {
+		return
+	}
+	c.runningMu.Lock()
+	defer c.runningMu.Unlock()
+	key := job.Namespace + "/" + job.Spec.PipelineRef.Name
+	delete(c.running[key], job.Name)
+	if len(c.running[key]) == 0 {
+		delete(c.running, key)
+	}
+}

@@ -1,0 +1,545 @@
+package controller
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+)
+
+var everything = labels.Everything()
+
+// TestStepsRunInOrder runs a 3-step pipeline of 2 actions per step: one Pod
+// per step, in order, each Pod shaped as the step says, and the job, the
+// steps, the Events and the pipeline's lastJob follow.
+func TestStepsRunInOrder(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("release", steps("test", "build", "deploy")...))
+	h.createJob(jobOf("release-1", "release"))
+
+	j := h.sync("release-1")
+	require.Equal(t, v1alpha1.JobRunning, j.Status.Phase)
+	require.NotNil(t, j.Status.StartTime)
+	require.NotNil(t, j.Status.PipelineSpec, "snapshot taken at start")
+	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+	require.Equal(t, metav1.ConditionUnknown, c.Status)
+	require.Equal(t, "test=Running build=Pending deploy=Pending", stepPhases(j))
+	require.Equal(t, []string{"release-1-test-1"}, h.podNames(), "only the first step's Pod")
+
+	pod := h.pod("release-1-test-1")
+	require.Equal(t, corev1.RestartPolicyNever, pod.Spec.RestartPolicy)
+	require.Equal(t, map[string]string{v1alpha1.LabelJob: "release-1", v1alpha1.LabelStep: "test", v1alpha1.LabelPipeline: "release", LabelAttempt: "1"}, pod.Labels)
+	require.Len(t, pod.OwnerReferences, 1)
+	require.Equal(t, "PipelineJob", pod.OwnerReferences[0].Kind)
+	require.True(t, *pod.OwnerReferences[0].Controller)
+	require.Equal(t, []string{"prepare"}, containerNames(pod.Spec.InitContainers), "actions 1..n-1 are init containers")
+	require.Equal(t, []string{"run"}, containerNames(pod.Spec.Containers), "the last action is the main container")
+	require.NotNil(t, pod.Spec.Volumes[0].EmptyDir, "an emptyDir workspace without a claim template")
+	require.Equal(t, "/workspace", pod.Spec.Containers[0].VolumeMounts[0].MountPath)
+	require.Equal(t, "/workspace", pod.Spec.InitContainers[0].VolumeMounts[0].MountPath)
+
+	for i, step := range []string{"test", "build", "deploy"} {
+		name := "release-1-" + step + "-1"
+		h.finishPod(name, 0)
+		j = h.sync("release-1")
+		st := j.Status.Steps[i]
+		require.Equal(t, v1alpha1.StepSucceeded, st.Phase)
+		require.Equal(t, name, st.PodName)
+		require.EqualValues(t, 1, st.Attempts)
+		require.NotNil(t, st.StartTime)
+		require.NotNil(t, st.CompletionTime)
+		require.Len(t, st.Actions, 2)
+		require.EqualValues(t, 0, *st.Actions[1].ExitCode)
+		require.Equal(t, "Completed", st.Actions[1].Reason)
+		if i < 2 {
+			require.Len(t, h.podNames(), i+2, "the next step's Pod once this one succeeded")
+		}
+	}
+	require.Equal(t, v1alpha1.JobSucceeded, j.Status.Phase)
+	require.NotNil(t, j.Status.CompletionTime)
+	c = meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+	require.Equal(t, metav1.ConditionTrue, c.Status)
+	require.Equal(t, ReasonSucceeded, c.Reason)
+
+	events := h.events()
+	require.Contains(t, events, "Normal Started Started: 3 steps")
+	require.Contains(t, events, `Normal StepStarted Step "build" started: attempt 1, pod release-1-build-1`)
+	require.Contains(t, events, `Normal StepSucceeded Step "deploy" succeeded`)
+	require.Contains(t, events, "Normal Succeeded all 3 steps succeeded")
+
+	p, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Get(h.ctx, "release", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "release-1", p.Status.LastJob.Name)
+	require.Equal(t, v1alpha1.JobSucceeded, p.Status.LastJob.Phase)
+}
+
+func containerNames(cs []corev1.Container) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// TestStatusWritesAreCoalesced: a sync that changes nothing writes nothing.
+func TestStatusWritesAreCoalesced(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	writes := h.statusWrites()
+	require.Equal(t, 1, writes)
+	for range 5 {
+		h.sync("j")
+	}
+	require.Equal(t, writes, h.statusWrites(), "no write when nothing changed")
+	h.runPod("j-a-1")
+	h.sync("j")
+	require.Equal(t, writes+1, h.statusWrites(), "the running action's start time is news")
+	h.sync("j")
+	require.Equal(t, writes+1, h.statusWrites())
+}
+
+// TestRetries: a failed attempt is retried after a backoff that doubles;
+// the next attempt is a new Pod, and the step succeeds on it.
+func TestRetries(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("flaky")...)
+	p.Spec.Steps[0].Retries = 2
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+
+	h.finishPod("j-flaky-1", 3)
+	j := h.sync("j")
+	st := j.Status.Steps[0]
+	require.Equal(t, v1alpha1.StepRunning, st.Phase)
+	require.Equal(t, ReasonStepFailed, st.Reason)
+	require.Contains(t, st.Message, `action "run" exited with code 3`)
+	require.Contains(t, st.Message, "attempt 2 of 3")
+	require.True(t, st.NextAttemptTime.Time.Equal(h.clock.Now().Add(10*time.Second)), "first backoff")
+	require.Equal(t, []string{"j-flaky-1"}, h.podNames(), "no new Pod during the backoff")
+
+	h.clock.Step(10 * time.Second)
+	j = h.sync("j")
+	require.EqualValues(t, 2, j.Status.Steps[0].Attempts)
+	require.Equal(t, "j-flaky-2", j.Status.Steps[0].PodName)
+	require.Nil(t, j.Status.Steps[0].NextAttemptTime)
+	require.ElementsMatch(t, []string{"j-flaky-1", "j-flaky-2"}, h.podNames())
+	require.Equal(t, "2", h.pod("j-flaky-2").Labels[LabelAttempt])
+
+	h.finishPod("j-flaky-2", 1)
+	j = h.sync("j")
+	require.True(t, j.Status.Steps[0].NextAttemptTime.Time.Equal(h.clock.Now().Add(20*time.Second)), "the backoff doubles")
+
+	h.clock.Step(20 * time.Second)
+	h.sync("j")
+	h.finishPod("j-flaky-3", 0)
+	j = h.sync("j")
+	require.Equal(t, v1alpha1.JobSucceeded, j.Status.Phase)
+	require.EqualValues(t, 3, j.Status.Steps[0].Attempts)
+	require.Contains(t, h.events(), `Warning StepRetrying Step "flaky": action "run" exited with code 3; attempt 2 of 3 starts at 2026-11-21T12:00:10Z`)
+
+	require.Equal(t, time.Minute, h.c.backoff(10), "the backoff is capped")
+}
+
+// TestFailure: a step that fails with no retries left fails the job; the
+// later steps are skipped, and the job says which step and action failed.
+func TestFailure(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("p", steps("test", "build", "deploy")...))
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.finishPod("j-test-1", 0)
+	h.sync("j")
+	h.finishPod("j-build-1", 2)
+	j := h.sync("j")
+
+	require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
+	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", stepPhases(j))
+	require.Equal(t, `step "build" failed: action "run" exited with code 2`, j.Status.Message)
+	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+	require.Equal(t, metav1.ConditionFalse, c.Status)
+	require.Equal(t, ReasonStepFailed, c.Reason)
+	require.Equal(t, j.Status.Message, c.Message)
+	require.EqualValues(t, 2, *j.Status.Steps[1].Actions[1].ExitCode)
+	require.Len(t, h.podNames(), 2, "no Pod for the skipped step")
+	events := h.events()
+	require.Contains(t, events, `Warning StepFailed Step "build" failed: action "run" exited with code 2`)
+	require.Contains(t, events, `Warning Failed step "build" failed: action "run" exited with code 2`)
+	// A finished job stays finished.
+	writes := h.statusWrites()
+	h.sync("j")
+	require.Equal(t, writes, h.statusWrites())
+}
+
+// TestStepTimeout: a step that runs past its timeout has its Pod deleted
+// and fails with reason Timeout.
+func TestStepTimeout(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("slow", "after")...)
+	p.Spec.Steps[0].Timeout = &metav1.Duration{Duration: 30 * time.Second}
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.runPod("j-slow-1")
+	h.sync("j")
+	require.False(t, h.podGone("j-slow-1"))
+
+	h.clock.Step(31 * time.Second)
+	j := h.sync("j")
+	require.True(t, h.podGone("j-slow-1"), "the running Pod is deleted")
+	require.Equal(t, v1alpha1.StepFailed, j.Status.Steps[0].Phase)
+	require.Equal(t, ReasonTimeout, j.Status.Steps[0].Reason)
+	require.Equal(t, v1alpha1.StepSkipped, j.Status.Steps[1].Phase)
+	require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
+	require.Equal(t, ReasonTimeout, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
+}
+
+// TestStepTimeoutIsRetried: a timed-out attempt counts as a failed attempt.
+func TestStepTimeoutIsRetried(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("slow")...)
+	p.Spec.Steps[0].Timeout = &metav1.Duration{Duration: 30 * time.Second}
+	p.Spec.Steps[0].Retries = 1
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.clock.Step(31 * time.Second)
+	j := h.sync("j")
+	require.True(t, h.podGone("j-slow-1"))
+	require.Equal(t, ReasonTimeout, j.Status.Steps[0].Reason)
+	require.NotNil(t, j.Status.Steps[0].NextAttemptTime)
+	h.clock.Step(10 * time.Second)
+	j = h.sync("j")
+	require.Equal(t, "j-slow-2", j.Status.Steps[0].PodName, "the next attempt, not the deleted one again")
+	require.False(t, h.podGone("j-slow-2"))
+}
+
+// TestJobTimeout: the whole job's timeout fails the running step too.
+func TestJobTimeout(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("a", "b")...)
+	p.Spec.Timeout = &metav1.Duration{Duration: time.Minute}
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.finishPod("j-a-1", 0)
+	h.sync("j")
+	h.clock.Step(61 * time.Second)
+	j := h.sync("j")
+	require.True(t, h.podGone("j-b-1"))
+	require.Equal(t, "a=Succeeded b=Failed", stepPhases(j))
+	require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
+	require.Equal(t, "the job exceeded its timeout of 1m0s", j.Status.Message)
+}
+
+// TestCancel: spec.cancel deletes the running Pod, cancels its step, skips
+// the rest and ends the job Cancelled.
+func TestCancel(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("p", steps("a", "b", "c")...))
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.finishPod("j-a-1", 0)
+	h.sync("j")
+	h.runPod("j-b-1")
+
+	j := h.job("j")
+	j.Spec.Cancel = true
+	_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).Update(h.ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("cancel in cache", func() bool { c, _ := h.c.jobs.PipelineJobs(ns).Get("j"); return c.Spec.Cancel })
+	j = h.sync("j")
+	require.True(t, h.podGone("j-b-1"))
+	require.Equal(t, "a=Succeeded b=Cancelled c=Skipped", stepPhases(j))
+	require.Equal(t, v1alpha1.JobCancelled, j.Status.Phase)
+	require.Equal(t, ReasonCancelled, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
+	require.Contains(t, h.events(), "Normal Cancelled cancelled")
+}
+
+// TestSubstitution: params (given and defaulted), job and step references
+// are substituted in image, command, args and env values.
+func TestSubstitution(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", v1alpha1.Step{Name: "build", Actions: []v1alpha1.Action{{
+		Name:    "compile",
+		Image:   "golang:$(params.go)",
+		Command: []string{"make", "$(params.target)"},
+		Args:    []string{"--job=$(job.namespace)/$(job.name)", "--step=$(step.name)", "$(HOME)", "$$(params.go)"},
+		Env: []corev1.EnvVar{
+			{Name: "TARGET", Value: "$(params.target)"},
+			{Name: "SECRET", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}},
+		},
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}},
+	}}})
+	p.Spec.Params = []v1alpha1.ParamSpec{{Name: "go"}, {Name: "target", Default: ptr.To("all")}}
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p", v1alpha1.Param{Name: "go", Value: "1.26"}))
+	h.sync("j")
+	c := h.pod("j-build-1").Spec.Containers[0]
+	require.Equal(t, "golang:1.26", c.Image)
+	require.Equal(t, []string{"make", "all"}, c.Command)
+	require.Equal(t, []string{"--job=team-a/j", "--step=build", "$(HOME)", "$$(params.go)"}, c.Args)
+	require.Equal(t, "all", c.Env[0].Value)
+	require.NotNil(t, c.Env[1].ValueFrom)
+	require.Equal(t, "250m", c.Resources.Requests.Cpu().String())
+}
+
+// TestStartErrors: a missing pipeline, unknown or missing params and an
+// unknown reference fail the job at start with a clear reason.
+func TestStartErrors(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("a")...)
+	p.Spec.Params = []v1alpha1.ParamSpec{{Name: "version"}}
+	h.createPipeline(p)
+
+	cases := []struct {
+		job     *v1alpha1.PipelineJob
+		reason  string
+		message string
+	}{
+		{jobOf("no-pipeline", "missing"), ReasonPipelineNotFound, `pipeline "missing" not found in namespace "team-a"`},
+		{jobOf("missing-param", "p"), ReasonInvalidParams, "required param(s) not set: version"},
+		{jobOf("unknown-param", "p", v1alpha1.Param{Name: "version", Value: "1"}, v1alpha1.Param{Name: "colour", Value: "blue"}),
+			ReasonInvalidParams, "unknown param(s) colour; the pipeline declares: version"},
+	}
+	inline := jobOf("bad-ref", "")
+	inline.Spec.PipelineRef = nil
+	inline.Spec.PipelineSpec = &v1alpha1.PipelineSpec{ConcurrencyPolicy: v1alpha1.AllowConcurrent, Steps: []v1alpha1.Step{{Name: "a", Actions: []v1alpha1.Action{{Name: "x", Image: "$(params.nope)"}}}}}
+	cases = append(cases, struct {
+		job     *v1alpha1.PipelineJob
+		reason  string
+		message string
+	}{inline, ReasonInvalidReference, "unknown reference $(params.nope) in steps[0].actions[0].image"})
+
+	for _, c := range cases {
+		h.createJob(c.job)
+		j := h.sync(c.job.Name)
+		require.Equal(t, v1alpha1.JobFailed, j.Status.Phase, c.job.Name)
+		cond := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+		require.Equal(t, c.reason, cond.Reason, c.job.Name)
+		require.Equal(t, c.message, j.Status.Message, c.job.Name)
+	}
+	require.Empty(t, h.podNames(), "no Pod for a job that cannot start")
+}
+
+// TestConcurrencyPolicy: Forbid fails a second job while one runs; Replace
+// cancels the running one; Allow runs both.
+func TestConcurrencyPolicy(t *testing.T) {
+	for _, policy := range []v1alpha1.ConcurrencyPolicy{v1alpha1.AllowConcurrent, v1alpha1.ForbidConcurrent, v1alpha1.ReplaceConcurrent} {
+		t.Run(string(policy), func(t *testing.T) {
+			h := newHarness(t)
+			p := pipelineOf("p", steps("a")...)
+			p.Spec.ConcurrencyPolicy = policy
+			h.createPipeline(p)
+			h.createJob(jobOf("first", "p"))
+			h.sync("first")
+			h.createJob(jobOf("second", "p"))
+			second := h.sync("second")
+			first := h.job("first")
+			switch policy {
+			case v1alpha1.AllowConcurrent:
+				require.Equal(t, v1alpha1.JobRunning, first.Status.Phase)
+				require.Equal(t, v1alpha1.JobRunning, second.Status.Phase)
+			case v1alpha1.ForbidConcurrent:
+				require.Equal(t, v1alpha1.JobRunning, first.Status.Phase)
+				require.Equal(t, v1alpha1.JobFailed, second.Status.Phase)
+				require.Equal(t, ReasonConcurrencyForbidden, meta.FindStatusCondition(second.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
+				require.Equal(t, `pipeline "p" forbids concurrent jobs and first is running`, second.Status.Message)
+			case v1alpha1.ReplaceConcurrent:
+				require.Equal(t, v1alpha1.JobRunning, second.Status.Phase)
+				require.True(t, first.Spec.Cancel, "the running job is asked to cancel")
+				h.eventually("cancel in cache", func() bool { c, _ := h.c.jobs.PipelineJobs(ns).Get("first"); return c.Spec.Cancel })
+				first = h.sync("first")
+				require.Equal(t, v1alpha1.JobCancelled, first.Status.Phase)
+				require.Equal(t, "cancelled: replaced by second", first.Status.Message)
+			}
+		})
+	}
+}
+
+// TestRestartCreatesNoDuplicates: a new controller on the same cluster
+// finds the Pods by their deterministic names and creates none again.
+func TestRestartCreatesNoDuplicates(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("p", steps("a", "b")...))
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.finishPod("j-a-1", 0)
+	h.sync("j")
+	h.runPod("j-b-1")
+	creates := h.podCreates()
+
+	restarted := newHarnessWith(t, h.kube, h.sluice)
+	restarted.sync("j")
+	restarted.sync("j")
+	require.Equal(t, creates, h.podCreates(), "no Pod created again")
+	require.ElementsMatch(t, []string{"j-a-1", "j-b-1"}, restarted.podNames())
+	restarted.finishPod("j-b-1", 0)
+	require.Equal(t, v1alpha1.JobSucceeded, restarted.sync("j").Status.Phase)
+}
+
+// TestPodNames: deterministic, at most 63 characters, distinct per step and attempt.
+func TestPodNames(t *testing.T) {
+	assert.Equal(t, "release-x7k2p-build-1", podName("release-x7k2p", "build", 1))
+	long := strings.Repeat("j", 60)
+	a, b := podName(long, "build", 1), podName(long, "build", 2)
+	assert.LessOrEqual(t, len(a), 63)
+	assert.Equal(t, a, podName(long, "build", 1), "deterministic")
+	assert.NotEqual(t, a, b)
+	assert.NotEqual(t, a, podName(long, "deploy", 1))
+	assert.True(t, strings.HasSuffix(b, "-2"))
+	assert.Equal(t, "j-workspace", workspaceName("j"))
+	assert.LessOrEqual(t, len(workspaceName(strings.Repeat("w", 63))), 63)
+}
+
+// TestWorkspaceClaim: with a claim template, one PVC per job, owned by it,
+// mounted at /workspace in every action of every step.
+func TestWorkspaceClaim(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("a", "b")...)
+	p.Spec.Workspace = &v1alpha1.WorkspaceSpec{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}}}
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	pvc, err := h.kube.CoreV1().PersistentVolumeClaims(ns).Get(h.ctx, "j-workspace", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "j", pvc.OwnerReferences[0].Name)
+	require.Equal(t, "j-workspace", h.pod("j-a-1").Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+	h.eventually("pvc in cache", func() bool { _, err := h.c.pvcs.PersistentVolumeClaims(ns).Get("j-workspace"); return err == nil })
+	h.finishPod("j-a-1", 0)
+	h.sync("j")
+	require.Equal(t, "j-workspace", h.pod("j-b-1").Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+	pvcs, err := h.kube.CoreV1().PersistentVolumeClaims(ns).List(h.ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, pvcs.Items, 1, "created once per job")
+}
+
+// TestNotifications: a failed job posts a signed JSON notification that
+// records its delivery in the job's status, retrying a failing endpoint.
+func TestNotifications(t *testing.T) {
+	var mu sync.Mutex
+	var bodies [][]byte
+	var signatures []string
+	fail := 1 // the first attempt gets a 500
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if fail > 0 {
+			fail--
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		bodies = append(bodies, body)
+		signatures = append(signatures, r.Header.Get(HeaderSignature))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	h := newHarness(t)
+	_, err := h.kube.CoreV1().Secrets(ns).Create(h.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, Data: map[string][]byte{"hmac": []byte("s3cret")}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	go h.notifier.Run(ctx, 1)
+
+	p := pipelineOf("p", steps("a")...)
+	p.Spec.Notify = []v1alpha1.Notification{{On: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed}, Webhook: &v1alpha1.Webhook{URL: srv.URL, SecretRef: &v1alpha1.SecretKeyRef{Name: "hook", Key: "hmac"}}}}
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.finishPod("j-a-1", 7)
+	j := h.sync("j")
+	require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
+	require.Len(t, j.Status.Notifications, 1)
+	require.Equal(t, v1alpha1.NotificationPending, j.Status.Notifications[0].State, "recorded before delivery")
+
+	h.eventually("delivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) == 1 })
+	h.eventually("delivery result in status", func() bool {
+		j = h.sync("j")
+		return j.Status.Notifications[0].State == v1alpha1.NotificationDelivered
+	})
+	n := j.Status.Notifications[0]
+	require.EqualValues(t, 2, n.Attempts, "the first attempt failed")
+	require.EqualValues(t, 204, n.ResponseCode)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.True(t, hmac.Equal([]byte(Sign([]byte("s3cret"), bodies[0])), []byte(signatures[0])), "HMAC-SHA256 of the body with the Secret's key")
+	var pl Payload
+	require.NoError(t, json.Unmarshal(bodies[0], &pl))
+	require.Equal(t, v1alpha1.NotifyFailed, pl.Event)
+	require.Equal(t, "j", pl.Job.Name)
+	require.Equal(t, "p", pl.Pipeline)
+	require.Equal(t, "a", pl.FailedStep)
+	require.Equal(t, "run", pl.FailedAction)
+	require.EqualValues(t, 7, *pl.ExitCode)
+	require.Equal(t, "alice", pl.StartedBy)
+	require.Equal(t, "kubectl -n team-a logs j-a-1 -c run", pl.Logs)
+}
+
+// TestForbiddenPodCreateWaits: a Pod the cluster forbids (here, a missing
+// ServiceAccount) keeps the step Running with the reason in its status and
+// a Warning Event, and the job is retried until the cause is fixed.
+func TestForbiddenPodCreateWaits(t *testing.T) {
+	h := newHarness(t)
+	forbidden := true
+	h.kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if forbidden {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "",
+				errors.New(`error looking up service account default/deployer: serviceaccount "deployer" not found`))
+		}
+		return false, nil, nil
+	})
+	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createJob(jobOf("j", "p"))
+
+	err := h.c.sync(h.ctx, ns+"/j")
+	require.Error(t, err, "returned so the workqueue retries with backoff")
+	j := h.job("j")
+	st := j.Status.Steps[0]
+	require.Equal(t, v1alpha1.JobRunning, j.Status.Phase)
+	require.Equal(t, v1alpha1.StepRunning, st.Phase)
+	require.Equal(t, ReasonFailedCreatePod, st.Reason)
+	require.Contains(t, st.Message, `serviceaccount "deployer" not found`)
+	require.Empty(t, h.podNames())
+	require.Contains(t, strings.Join(h.events(), "\n"), "Warning FailedCreatePod")
+
+	forbidden = false
+	h.eventually("job status in cache", func() bool {
+		c, err := h.c.jobs.PipelineJobs(ns).Get("j")
+		return err == nil && c.Status.Phase == v1alpha1.JobRunning
+	})
+	j = h.sync("j")
+	require.Equal(t, []string{"j-a-1"}, h.podNames())
+	require.Empty(t, j.Status.Steps[0].Reason, "the reason goes once the Pod exists")
+	h.finishPod("j-a-1", 0)
+	require.Equal(t, v1alpha1.JobSucceeded, h.sync("j").Status.Phase)
+}

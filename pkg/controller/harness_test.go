@@ -1,0 +1,282 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kubeinformers "k8s.io/client-go/informers"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	sluicefake "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
+	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+)
+
+const ns = "team-a"
+
+// harness is a controller on fake clientsets with a fake clock. Tests call
+// sync directly and play the kubelet by setting Pod statuses.
+type harness struct {
+	t        *testing.T
+	ctx      context.Context
+	kube     *kubefake.Clientset
+	sluice   *sluicefake.Clientset
+	c        *Controller
+	clock    *clocktesting.FakeClock
+	recorder *record.FakeRecorder
+	notifier *Notifier
+}
+
+func newHarness(t *testing.T, objects ...runtime.Object) *harness {
+	return newHarnessWith(t, kubefake.NewClientset(), sluicefake.NewClientset(objects...))
+}
+
+// newHarnessWith starts a controller on existing fake clients: a second
+// harness on the same clients is a restarted controller.
+func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.Clientset) *harness {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h := &harness{t: t, ctx: ctx, kube: kube, sluice: sluice,
+		clock:    clocktesting.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)),
+		recorder: record.NewFakeRecorder(1000),
+	}
+	// Like the apiserver, stamp new Pods with their creation time.
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pod := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		pod.CreationTimestamp = metav1.NewTime(h.clock.Now())
+		return false, nil, nil
+	})
+	h.notifier = NewNotifier(kube, NotifierOptions{Clock: h.clock, Backoff: time.Millisecond, MaxAttempts: 3, Timeout: 5 * time.Second})
+	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithTweakListOptions(InformerTweak))
+	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, 0)
+	c, err := New(kube, sluice, kubeInformers, sluiceInformers, h.recorder, h.notifier,
+		Options{RetryBackoff: 10 * time.Second, MaxRetryBackoff: time.Minute, Clock: h.clock})
+	require.NoError(t, err)
+	h.c = c
+	kubeInformers.Start(ctx.Done())
+	sluiceInformers.Start(ctx.Done())
+	for _, synced := range c.hasSynced {
+		require.Eventually(t, synced, 10*time.Second, time.Millisecond)
+	}
+	return h
+}
+
+// eventually waits for cond, for informer caches to catch up.
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	require.Eventually(h.t, cond, 10*time.Second, time.Millisecond, what)
+}
+
+func (h *harness) createPipeline(p *v1alpha1.Pipeline) {
+	h.t.Helper()
+	p.Namespace = ns
+	if p.Spec.ConcurrencyPolicy == "" {
+		p.Spec.ConcurrencyPolicy = v1alpha1.AllowConcurrent
+	}
+	_, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Create(h.ctx, p, metav1.CreateOptions{})
+	require.NoError(h.t, err)
+	h.eventually("pipeline in cache", func() bool { _, err := h.c.pipelines.Pipelines(ns).Get(p.Name); return err == nil })
+}
+
+// createJob creates a job as the apiserver would: Pending, labelled, with a UID.
+func (h *harness) createJob(j *v1alpha1.PipelineJob) {
+	h.t.Helper()
+	j.Namespace = ns
+	j.UID = types.UID("uid-" + j.Name)
+	j.Generation = 1
+	j.Status.Phase = v1alpha1.JobPending
+	if j.Spec.PipelineRef != nil {
+		j.Labels = map[string]string{v1alpha1.LabelPipeline: j.Spec.PipelineRef.Name}
+	}
+	_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).Create(h.ctx, j, metav1.CreateOptions{})
+	require.NoError(h.t, err)
+	h.eventually("job in cache", func() bool { _, err := h.c.jobs.PipelineJobs(ns).Get(j.Name); return err == nil })
+}
+
+// sync runs one sync of the job and waits until the caches hold what it wrote.
+func (h *harness) sync(name string) *v1alpha1.PipelineJob {
+	h.t.Helper()
+	require.NoError(h.t, h.c.sync(h.ctx, ns+"/"+name))
+	stored := h.job(name)
+	// The fake clientset keeps no resourceVersions: compare contents.
+	h.eventually("job status in cache", func() bool {
+		cached, err := h.c.jobs.PipelineJobs(ns).Get(name)
+		return err == nil && apiequality.Semantic.DeepEqual(cached.Status, stored.Status) && apiequality.Semantic.DeepEqual(cached.Spec, stored.Spec)
+	})
+	h.syncPodCache()
+	return stored
+}
+
+// syncPodCache waits until the Pod cache matches the fake API.
+func (h *harness) syncPodCache() {
+	h.t.Helper()
+	pods, err := h.kube.CoreV1().Pods(ns).List(h.ctx, metav1.ListOptions{})
+	require.NoError(h.t, err)
+	h.eventually("pods in cache", func() bool {
+		cached, err := h.c.pods.Pods(ns).List(everything)
+		if err != nil || len(cached) != len(pods.Items) {
+			return false
+		}
+		for _, p := range pods.Items {
+			c, err := h.c.pods.Pods(ns).Get(p.Name)
+			if err != nil || !apiequality.Semantic.DeepEqual(c.Status, p.Status) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (h *harness) job(name string) *v1alpha1.PipelineJob {
+	h.t.Helper()
+	j, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).Get(h.ctx, name, metav1.GetOptions{})
+	require.NoError(h.t, err)
+	return j
+}
+
+func (h *harness) pod(name string) *corev1.Pod {
+	h.t.Helper()
+	p, err := h.kube.CoreV1().Pods(ns).Get(h.ctx, name, metav1.GetOptions{})
+	require.NoError(h.t, err, "pod %s", name)
+	return p
+}
+
+func (h *harness) podNames() []string {
+	pods, err := h.kube.CoreV1().Pods(ns).List(h.ctx, metav1.ListOptions{})
+	require.NoError(h.t, err)
+	var out []string
+	for _, p := range pods.Items {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func (h *harness) podGone(name string) bool {
+	_, err := h.kube.CoreV1().Pods(ns).Get(h.ctx, name, metav1.GetOptions{})
+	return apierrors.IsNotFound(err)
+}
+
+// finishPod plays the kubelet: every container of the Pod terminates, the
+// last with exitCode (0 for success).
+func (h *harness) finishPod(name string, exitCode int32) {
+	h.t.Helper()
+	p := h.pod(name)
+	now := metav1.NewTime(h.clock.Now())
+	term := func(c corev1.Container, code int32) corev1.ContainerStatus {
+		reason := "Completed"
+		if code != 0 {
+			reason = "Error"
+		}
+		return corev1.ContainerStatus{Name: c.Name, Image: c.Image, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: code, Reason: reason, StartedAt: now, FinishedAt: now}}}
+	}
+	p.Status.InitContainerStatuses = nil
+	for _, c := range p.Spec.InitContainers {
+		p.Status.InitContainerStatuses = append(p.Status.InitContainerStatuses, term(c, 0))
+	}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{term(p.Spec.Containers[0], exitCode)}
+	p.Status.Phase = corev1.PodSucceeded
+	if exitCode != 0 {
+		p.Status.Phase = corev1.PodFailed
+	}
+	h.updatePodStatus(p)
+}
+
+// runPod plays the kubelet starting the Pod.
+func (h *harness) runPod(name string) {
+	h.t.Helper()
+	p := h.pod(name)
+	now := metav1.NewTime(h.clock.Now())
+	p.Status.Phase = corev1.PodRunning
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: p.Spec.Containers[0].Name, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
+	h.updatePodStatus(p)
+}
+
+func (h *harness) updatePodStatus(p *corev1.Pod) {
+	h.t.Helper()
+	_, err := h.kube.CoreV1().Pods(ns).UpdateStatus(h.ctx, p, metav1.UpdateOptions{})
+	require.NoError(h.t, err)
+	h.syncPodCache()
+}
+
+// events drains the recorded Events.
+func (h *harness) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// statusWrites counts the job status updates the controller made.
+func (h *harness) statusWrites() int {
+	n := 0
+	for _, a := range h.sluice.Actions() {
+		if a.GetVerb() == "update" && a.GetResource().Resource == "pipelinejobs" && a.GetSubresource() == "status" {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *harness) podCreates() int {
+	n := 0
+	for _, a := range h.kube.Actions() {
+		if c, ok := a.(k8stesting.CreateAction); ok && c.GetResource().Resource == "pods" {
+			n++
+		}
+	}
+	return n
+}
+
+func steps(names ...string) []v1alpha1.Step {
+	var out []v1alpha1.Step
+	for _, n := range names {
+		out = append(out, v1alpha1.Step{Name: n, Actions: []v1alpha1.Action{
+			{Name: "prepare", Image: "alpine:3.20", Command: []string{"true"}},
+			{Name: "run", Image: "alpine:3.20", Command: []string{"sh", "-c", "echo " + n}},
+		}})
+	}
+	return out
+}
+
+func pipelineOf(name string, s ...v1alpha1.Step) *v1alpha1.Pipeline {
+	return &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.PipelineSpec{Steps: s}}
+}
+
+func jobOf(name, pipeline string, params ...v1alpha1.Param) *v1alpha1.PipelineJob {
+	return &v1alpha1.PipelineJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.PipelineJobSpec{
+			PipelineRef: &v1alpha1.PipelineReference{Name: pipeline},
+			Params:      params,
+			Trigger:     v1alpha1.Trigger{Type: v1alpha1.TriggerManual},
+			StartedBy:   &v1alpha1.UserInfo{Username: "alice"},
+		},
+	}
+}
+
+func stepPhases(j *v1alpha1.PipelineJob) string {
+	var out []string
+	for _, s := range j.Status.Steps {
+		out = append(out, fmt.Sprintf("%s=%s", s.Name, s.Phase))
+	}
+	return strings.Join(out, " ")
+}

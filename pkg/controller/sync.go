@@ -1,0 +1,680 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+)
+
+// sync moves one job on: it starts it, runs its current step's Pod,
+// retries, times out or cancels, and finishes it. All status changes of
+// one sync are written once, and only if something changed; Events,
+// metrics and notifications follow a successful write.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil // not a key we made; nothing to retry
+	}
+	cached, err := c.jobs.PipelineJobs(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil // deleted: the garbage collector removes its Pods
+	}
+	if err != nil {
+		return err
+	}
+	job := cached.DeepCopy()
+	r := &reconciler{c: c, job: job, now: c.clock.Now()}
+
+	if !finished(job.Status.Phase) {
+		if job.Status.PipelineSpec == nil {
+			// Starts of one pipeline's jobs are serialised, so that two
+			// jobs cannot both see the other not running.
+			if job.Spec.PipelineRef != nil {
+				defer c.startLocks.lock(ns + "/" + job.Spec.PipelineRef.Name)()
+			}
+			if err := r.start(ctx); err != nil {
+				return err
+			}
+		}
+		if !finished(job.Status.Phase) {
+			if err := r.advance(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	r.queueNotifications(&cached.Status)
+	if c.notifier != nil {
+		c.notifier.Merge(key, job.Status.Notifications)
+	}
+	job.Status.ObservedGeneration = job.Generation
+
+	if !apiequality.Semantic.DeepEqual(cached.Status, job.Status) {
+		updated, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+		if err != nil {
+			return err
+		}
+		c.afterWrite(ctx, &cached.Status, updated)
+	} else if c.notifier != nil {
+		c.notifier.Dispatch(cached) // after a restart: notifications still pending
+	}
+	if r.requeue != nil {
+		return r.requeue
+	}
+	if !r.wakeAt.IsZero() {
+		c.queue.AddAfter(key, max(r.wakeAt.Sub(c.clock.Now()), 10*time.Millisecond))
+	}
+	return nil
+}
+
+func finished(p v1alpha1.JobPhase) bool {
+	return p == v1alpha1.JobSucceeded || p == v1alpha1.JobFailed || p == v1alpha1.JobCancelled
+}
+
+// reconciler is the state of one sync.
+type reconciler struct {
+	c      *Controller
+	job    *v1alpha1.PipelineJob
+	now    time.Time
+	wakeAt time.Time // when the job must be looked at again: a timeout or a retry
+	// requeue, when set, is returned after the status is written, so the
+	// job is retried with the workqueue's rate limit.
+	requeue error
+}
+
+func (r *reconciler) wake(at time.Time) {
+	if r.wakeAt.IsZero() || at.Before(r.wakeAt) {
+		r.wakeAt = at
+	}
+}
+
+func (r *reconciler) metaNow() *metav1.Time {
+	t := metav1.NewTime(r.now)
+	return &t
+}
+
+// start resolves the pipeline into the status snapshot, checks params,
+// references and the concurrency policy, and marks the job Running.
+func (r *reconciler) start(ctx context.Context) error {
+	job, c := r.job, r.c
+	var spec *v1alpha1.PipelineSpec
+	if job.Spec.PipelineSpec != nil {
+		spec = job.Spec.PipelineSpec.DeepCopy()
+	} else {
+		p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
+		if apierrors.IsNotFound(err) {
+			r.finish(v1alpha1.JobFailed, ReasonPipelineNotFound,
+				fmt.Sprintf("pipeline %q not found in namespace %q", job.Spec.PipelineRef.Name, job.Namespace))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		spec = p.Spec.DeepCopy()
+	}
+	if _, reason, err := resolve(job, spec); err != nil {
+		job.Status.PipelineSpec = spec
+		r.finish(v1alpha1.JobFailed, reason, err.Error())
+		return nil
+	}
+
+	if job.Spec.PipelineRef != nil {
+		running, err := c.runningJobs(job)
+		if err != nil {
+			return err
+		}
+		switch spec.ConcurrencyPolicy {
+		case v1alpha1.ForbidConcurrent:
+			if len(running) > 0 {
+				job.Status.PipelineSpec = spec
+				r.finish(v1alpha1.JobFailed, ReasonConcurrencyForbidden, fmt.Sprintf(
+					"pipeline %q forbids concurrent jobs and %s is running", job.Spec.PipelineRef.Name, running[0]))
+				return nil
+			}
+		case v1alpha1.ReplaceConcurrent:
+			for _, other := range running {
+				if err := c.cancel(ctx, job.Namespace, other, fmt.Sprintf("replaced by %s", job.Name)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	s := &job.Status
+	s.PipelineSpec = spec
+	s.Phase = v1alpha1.JobRunning
+	s.StartTime = r.metaNow()
+	s.Message = ""
+	s.Steps = make([]v1alpha1.StepStatus, len(spec.Steps))
+	for i, step := range spec.Steps {
+		s.Steps[i] = v1alpha1.StepStatus{Name: step.Name, Phase: v1alpha1.StepPending}
+	}
+	r.setCondition(metav1.ConditionUnknown, ReasonRunning, fmt.Sprintf("running %d steps", len(spec.Steps)))
+	return nil
+}
+
+// runningJobs are the other jobs of the same pipeline that run now.
+func (c *Controller) runningJobs(job *v1alpha1.PipelineJob) ([]string, error) {
+	sel := labels.SelectorFromSet(labels.Set{v1alpha1.LabelPipeline: job.Spec.PipelineRef.Name})
+	jobs, err := c.jobs.PipelineJobs(job.Namespace).List(sel)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, j := range jobs {
+		if j.Name != job.Name && j.Status.Phase == v1alpha1.JobRunning {
+			seen[j.Name] = true
+			out = append(out, j.Name)
+		}
+	}
+	c.runningMu.Lock()
+	defer c.runningMu.Unlock()
+	for name := range c.running[job.Namespace+"/"+job.Spec.PipelineRef.Name] {
+		if name != job.Name && !seen[name] {
+			// Started by us; only skip it if the cache already shows it finished.
+			if j, err := c.jobs.PipelineJobs(job.Namespace).Get(name); err == nil && finished(j.Status.Phase) {
+				continue
+			}
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// cancel asks another job to stop, saying why.
+func (c *Controller) cancel(ctx context.Context, ns, name, reason string) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}},"spec":{"cancel":true}}`, AnnotationCancelReason, reason)
+	_, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// advance runs the job from where it is: cancellation and the job's
+// timeout first, then the current step.
+func (r *reconciler) advance(ctx context.Context) error {
+	job, s := r.job, &r.job.Status
+	spec := s.PipelineSpec
+
+	if job.Spec.Cancel {
+		msg := "cancelled"
+		if why := job.Annotations[AnnotationCancelReason]; why != "" {
+			msg += ": " + why
+		}
+		if err := r.stopCurrent(ctx, v1alpha1.StepCancelled, ReasonCancelled, msg); err != nil {
+			return err
+		}
+		r.finish(v1alpha1.JobCancelled, ReasonCancelled, msg)
+		return nil
+	}
+	if spec.Timeout != nil && s.StartTime != nil {
+		deadline := s.StartTime.Add(spec.Timeout.Duration)
+		if !r.now.Before(deadline) {
+			msg := fmt.Sprintf("the job exceeded its timeout of %s", spec.Timeout.Duration)
+			if err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonTimeout, msg); err != nil {
+				return err
+			}
+			r.finish(v1alpha1.JobFailed, ReasonTimeout, msg)
+			return nil
+		}
+		r.wake(deadline)
+	}
+
+	res, reason, err := resolve(job, spec)
+	if err != nil {
+		r.finish(v1alpha1.JobFailed, reason, err.Error())
+		return nil
+	}
+	workspace := ""
+	if spec.Workspace != nil && spec.Workspace.VolumeClaimTemplate != nil {
+		if workspace, err = r.ensureWorkspace(ctx, spec.Workspace.VolumeClaimTemplate); err != nil {
+			return err
+		}
+	}
+	for i := range spec.Steps {
+		switch s.Steps[i].Phase {
+		case v1alpha1.StepSucceeded:
+			continue
+		case v1alpha1.StepFailed, v1alpha1.StepCancelled, v1alpha1.StepSkipped:
+			return nil // the job finished with this step; nothing to run
+		}
+		done, err := r.runStep(ctx, res, i, workspace)
+		if err != nil || !done || finished(s.Phase) {
+			return err
+		}
+	}
+	r.finish(v1alpha1.JobSucceeded, ReasonSucceeded, fmt.Sprintf("all %d steps succeeded", len(spec.Steps)))
+	return nil
+}
+
+// runStep moves step i on and reports whether it has succeeded.
+func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspace string) (bool, error) {
+	step, st := r.job.Status.PipelineSpec.Steps[i], &r.job.Status.Steps[i]
+	switch {
+	case st.Attempts == 0:
+		return false, r.startAttempt(ctx, res, i, 1, workspace)
+	case st.NextAttemptTime != nil:
+		// The last attempt failed; the next one waits for its backoff.
+		if r.now.Before(st.NextAttemptTime.Time) {
+			r.wake(st.NextAttemptTime.Time)
+			return false, nil
+		}
+		return false, r.startAttempt(ctx, res, i, st.Attempts+1, workspace)
+	}
+
+	pod, err := r.c.pods.Pods(r.job.Namespace).Get(podName(r.job.Name, step.Name, st.Attempts))
+	if apierrors.IsNotFound(err) {
+		// Just created and not in the cache yet, or deleted by someone
+		// else: creating it again is safe, the name is the attempt's own.
+		return false, r.createPod(ctx, res, i, st.Attempts, workspace)
+	}
+	if err != nil {
+		return false, err
+	}
+	st.Actions = actionStatuses(step, pod)
+	switch pod.Status.Phase {
+	case corev1.PodSucceeded:
+		st.Phase = v1alpha1.StepSucceeded
+		st.CompletionTime = podFinished(pod, r.now)
+		st.Reason, st.Message = "", ""
+		return true, nil
+	case corev1.PodFailed:
+		return false, r.attemptFailed(ctx, res, i, workspace, podFinished(pod, r.now).Time, ReasonStepFailed, failureMessage(step, pod))
+	}
+	st.Phase = v1alpha1.StepRunning
+	if step.Timeout != nil {
+		deadline := pod.CreationTimestamp.Add(step.Timeout.Duration)
+		if !r.now.Before(deadline) {
+			if err := r.deletePod(ctx, pod.Name); err != nil {
+				return false, err
+			}
+			return false, r.attemptFailed(ctx, res, i, workspace, r.now, ReasonTimeout,
+				fmt.Sprintf("attempt %d timed out after %s", st.Attempts, step.Timeout.Duration))
+		}
+		r.wake(deadline)
+	}
+	return false, nil
+}
+
+// startAttempt creates the Pod of attempt n of step i.
+func (r *reconciler) startAttempt(ctx context.Context, res *resolved, i int, n int32, workspace string) error {
+	st := &r.job.Status.Steps[i]
+	st.Attempts = n
+	st.PodName = podName(r.job.Name, st.Name, n)
+	st.Phase = v1alpha1.StepRunning
+	if st.StartTime == nil {
+		st.StartTime = r.metaNow()
+	}
+	st.NextAttemptTime = nil
+	st.Reason, st.Message = "", ""
+	st.Actions = nil
+	for _, a := range res.spec.Steps[i].Actions {
+		st.Actions = append(st.Actions, v1alpha1.ActionStatus{Name: a.Name})
+	}
+	return r.createPod(ctx, res, i, n, workspace)
+}
+
+func (r *reconciler) createPod(ctx context.Context, res *resolved, i int, n int32, workspace string) error {
+	pod, err := res.podSpec(r.job, i, n, workspace)
+	if err != nil {
+		return r.failStep(i, ReasonInvalidReference, err.Error())
+	}
+	_, err = r.c.kube.CoreV1().Pods(r.job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	st := &r.job.Status.Steps[i]
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
+		if st.Reason == ReasonFailedCreatePod {
+			st.Reason, st.Message = "", ""
+		}
+		return nil
+	case apierrors.IsInvalid(err):
+		// The cluster will never accept this Pod: fail, do not retry.
+		return r.failStep(i, ReasonInvalidPod, err.Error())
+	case apierrors.IsForbidden(err):
+		// A missing ServiceAccount, an exhausted ResourceQuota or an
+		// admission webhook: someone can fix it, so the step waits and
+		// retries with the workqueue's backoff, and says why in its
+		// status and an Event, as the Job controller does.
+		st.Reason, st.Message = ReasonFailedCreatePod, err.Error()
+		r.c.recorder.Eventf(r.job, corev1.EventTypeWarning, EventFailedCreatePod, "Step %q: %v", st.Name, err)
+		r.requeue = err
+		return nil
+	}
+	return err
+}
+
+func (r *reconciler) deletePod(ctx context.Context, name string) error {
+	err := r.c.kube.CoreV1().Pods(r.job.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// attemptFailed retries step i after a backoff, or fails it when no retry is left.
+func (r *reconciler) attemptFailed(ctx context.Context, res *resolved, i int, workspace string, at time.Time, reason, msg string) error {
+	step, st := r.job.Status.PipelineSpec.Steps[i], &r.job.Status.Steps[i]
+	if st.Attempts > step.Retries {
+		return r.failStep(i, reason, msg)
+	}
+	next := at.Add(r.c.backoff(st.Attempts))
+	t := metav1.NewTime(next)
+	st.NextAttemptTime = &t
+	st.Reason = reason
+	st.Message = fmt.Sprintf("%s; attempt %d of %d starts at %s", msg, st.Attempts+1, step.Retries+1, next.UTC().Format(time.RFC3339))
+	if !r.now.Before(next) {
+		return r.startAttempt(ctx, res, i, st.Attempts+1, workspace)
+	}
+	r.wake(next)
+	return nil
+}
+
+// backoff is the wait after attempt n failed: RetryBackoff doubled n-1
+// times, at most MaxRetryBackoff.
+func (c *Controller) backoff(n int32) time.Duration {
+	d := c.opts.RetryBackoff
+	for range n - 1 {
+		d *= 2
+		if d >= c.opts.MaxRetryBackoff {
+			return c.opts.MaxRetryBackoff
+		}
+	}
+	return d
+}
+
+// failStep fails step i and the job; later steps are skipped.
+func (r *reconciler) failStep(i int, reason, msg string) error {
+	s := &r.job.Status
+	st := &s.Steps[i]
+	st.Phase = v1alpha1.StepFailed
+	st.Reason, st.Message = reason, msg
+	st.NextAttemptTime = nil
+	st.CompletionTime = r.metaNow()
+	r.skipAfter(i)
+	jobReason := ReasonStepFailed
+	if reason == ReasonTimeout || reason == ReasonInvalidPod || reason == ReasonInvalidReference {
+		jobReason = reason
+	}
+	r.finish(v1alpha1.JobFailed, jobReason, fmt.Sprintf("step %q failed: %s", st.Name, msg))
+	return nil
+}
+
+// stopCurrent ends the running step (deleting its Pod) with phase and
+// reason, and skips the steps after it.
+func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, reason, msg string) error {
+	s := &r.job.Status
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if st.Phase != v1alpha1.StepRunning {
+			continue
+		}
+		if st.Attempts > 0 && st.NextAttemptTime == nil {
+			if err := r.deletePod(ctx, podName(r.job.Name, st.Name, st.Attempts)); err != nil {
+				return err
+			}
+		}
+		st.Phase, st.Reason, st.Message = phase, reason, msg
+		st.NextAttemptTime = nil
+		st.CompletionTime = r.metaNow()
+		r.skipAfter(i)
+		return nil
+	}
+	r.skipAfter(-1)
+	return nil
+}
+
+func (r *reconciler) skipAfter(i int) {
+	for j := i + 1; j < len(r.job.Status.Steps); j++ {
+		if st := &r.job.Status.Steps[j]; st.Phase == v1alpha1.StepPending || st.Phase == "" {
+			st.Phase = v1alpha1.StepSkipped
+		}
+	}
+}
+
+// finish ends the job.
+func (r *reconciler) finish(phase v1alpha1.JobPhase, reason, msg string) {
+	s := &r.job.Status
+	s.Phase = phase
+	s.CompletionTime = r.metaNow()
+	s.Message = msg
+	status := metav1.ConditionFalse
+	if phase == v1alpha1.JobSucceeded {
+		status = metav1.ConditionTrue
+	}
+	r.setCondition(status, reason, msg)
+}
+
+func (r *reconciler) setCondition(status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&r.job.Status.Conditions, metav1.Condition{
+		Type:               v1alpha1.ConditionSucceeded,
+		Status:             status,
+		Reason:             reason,
+		Message:            msg,
+		ObservedGeneration: r.job.Generation,
+		LastTransitionTime: *r.metaNow(),
+	})
+}
+
+// ensureWorkspace creates the job's workspace PVC once, owned by the job.
+func (r *reconciler) ensureWorkspace(ctx context.Context, tpl *corev1.PersistentVolumeClaimTemplate) (string, error) {
+	name := workspaceName(r.job.Name)
+	if _, err := r.c.pvcs.PersistentVolumeClaims(r.job.Namespace).Get(name); err == nil {
+		return name, nil
+	}
+	_, err := r.c.kube.CoreV1().PersistentVolumeClaims(r.job.Namespace).Create(ctx, workspaceClaim(r.job, tpl), metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", err
+	}
+	return name, nil
+}
+
+// actionStatuses reads each action's container status from the Pod.
+func actionStatuses(step v1alpha1.Step, pod *corev1.Pod) []v1alpha1.ActionStatus {
+	byName := map[string]corev1.ContainerStatus{}
+	for _, cs := range pod.Status.InitContainerStatuses {
+		byName[cs.Name] = cs
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		byName[cs.Name] = cs
+	}
+	out := make([]v1alpha1.ActionStatus, 0, len(step.Actions))
+	for _, a := range step.Actions {
+		as := v1alpha1.ActionStatus{Name: a.Name}
+		if cs, ok := byName[a.Name]; ok {
+			switch {
+			case cs.State.Terminated != nil:
+				t := cs.State.Terminated
+				as.ExitCode = &t.ExitCode
+				as.Reason = t.Reason
+				as.StartTime = nonZero(t.StartedAt)
+				as.CompletionTime = nonZero(t.FinishedAt)
+			case cs.State.Running != nil:
+				as.StartTime = nonZero(cs.State.Running.StartedAt)
+			case cs.State.Waiting != nil:
+				as.Reason = cs.State.Waiting.Reason
+			}
+		}
+		out = append(out, as)
+	}
+	return out
+}
+
+func nonZero(t metav1.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// failureMessage names the action that failed and its exit code.
+func failureMessage(step v1alpha1.Step, pod *corev1.Pod) string {
+	for _, as := range actionStatuses(step, pod) {
+		if as.ExitCode != nil && *as.ExitCode != 0 {
+			msg := fmt.Sprintf("action %q exited with code %d", as.Name, *as.ExitCode)
+			if as.Reason != "" && as.Reason != "Error" {
+				msg += " (" + as.Reason + ")"
+			}
+			return msg
+		}
+	}
+	if pod.Status.Message != "" {
+		return fmt.Sprintf("pod %s failed: %s", pod.Name, pod.Status.Message)
+	}
+	return fmt.Sprintf("pod %s failed (%s)", pod.Name, pod.Status.Reason)
+}
+
+// podFinished is when the Pod's last container terminated, or now.
+func podFinished(pod *corev1.Pod, now time.Time) *metav1.Time {
+	var last metav1.Time
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if t := cs.State.Terminated; t != nil && t.FinishedAt.After(last.Time) {
+				last = t.FinishedAt
+			}
+		}
+	}
+	if last.IsZero() {
+		last = metav1.NewTime(now)
+	}
+	return &last
+}
+
+// queueNotifications adds a Pending notification for each webhook of the
+// pipeline that listens to an event this sync caused. The controller writes
+// them with the status, and delivers them after the write, so a restart
+// never loses one.
+func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
+	s := &r.job.Status
+	if s.PipelineSpec == nil {
+		return
+	}
+	var events []v1alpha1.NotifyEvent
+	if before.Phase != v1alpha1.JobRunning && s.StartTime != nil && before.StartTime == nil {
+		events = append(events, v1alpha1.NotifyStarted)
+	}
+	if !finished(before.Phase) && finished(s.Phase) {
+		events = append(events, map[v1alpha1.JobPhase]v1alpha1.NotifyEvent{
+			v1alpha1.JobSucceeded: v1alpha1.NotifySucceeded,
+			v1alpha1.JobFailed:    v1alpha1.NotifyFailed,
+			v1alpha1.JobCancelled: v1alpha1.NotifyCancelled,
+		}[s.Phase])
+	}
+	for _, ev := range events {
+		for _, n := range s.PipelineSpec.Notify {
+			if n.Webhook == nil || !slices.Contains(n.On, ev) {
+				continue
+			}
+			exists := slices.ContainsFunc(s.Notifications, func(x v1alpha1.NotificationStatus) bool {
+				return x.Event == ev && x.URL == n.Webhook.URL
+			})
+			if !exists {
+				s.Notifications = append(s.Notifications, v1alpha1.NotificationStatus{Event: ev, URL: n.Webhook.URL, State: v1alpha1.NotificationPending})
+			}
+		}
+	}
+}
+
+// afterWrite does what follows a status change: Events, metrics, the
+// pipeline's lastJob, and notifications.
+func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob) {
+	after := &job.Status
+	started := before.Phase != v1alpha1.JobRunning && after.Phase == v1alpha1.JobRunning
+	if started {
+		c.markRunning(job)
+		jobsStarted.Inc()
+		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStarted, "Started: %d steps", len(after.Steps))
+	}
+	for i := range after.Steps {
+		var old v1alpha1.StepStatus
+		if i < len(before.Steps) {
+			old = before.Steps[i]
+		}
+		c.stepEvents(job, &old, &after.Steps[i])
+	}
+	if !finished(before.Phase) && finished(after.Phase) {
+		c.markFinished(job)
+		jobsFinished.WithLabelValues(string(after.Phase)).Inc()
+		switch after.Phase {
+		case v1alpha1.JobSucceeded:
+			c.recorder.Event(job, corev1.EventTypeNormal, EventSucceeded, after.Message)
+		case v1alpha1.JobFailed:
+			c.recorder.Event(job, corev1.EventTypeWarning, EventFailed, after.Message)
+		case v1alpha1.JobCancelled:
+			c.recorder.Event(job, corev1.EventTypeNormal, EventCancelled, after.Message)
+		}
+	}
+	if started || (!finished(before.Phase) && finished(after.Phase)) {
+		if err := c.updateLastJob(ctx, job); err != nil {
+			klog.ErrorS(err, "updating the pipeline's lastJob", "job", klog.KObj(job))
+		}
+	}
+	if c.notifier != nil {
+		c.notifier.Dispatch(job)
+	}
+}
+
+func (c *Controller) stepEvents(job *v1alpha1.PipelineJob, old, st *v1alpha1.StepStatus) {
+	if st.Attempts > old.Attempts {
+		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStepStarted, "Step %q started: attempt %d, pod %s", st.Name, st.Attempts, st.PodName)
+	}
+	if st.NextAttemptTime != nil && (old.NextAttemptTime == nil || old.Attempts != st.Attempts) {
+		c.recorder.Eventf(job, corev1.EventTypeWarning, EventStepRetrying, "Step %q: %s", st.Name, st.Message)
+	}
+	if st.Phase == old.Phase {
+		return
+	}
+	switch st.Phase {
+	case v1alpha1.StepSucceeded:
+		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStepSucceeded, "Step %q succeeded", st.Name)
+	case v1alpha1.StepFailed:
+		c.recorder.Eventf(job, corev1.EventTypeWarning, EventStepFailed, "Step %q failed: %s", st.Name, st.Message)
+	default:
+		return
+	}
+	if st.StartTime != nil && st.CompletionTime != nil {
+		stepDuration.WithLabelValues(string(st.Phase)).Observe(st.CompletionTime.Sub(st.StartTime.Time).Seconds())
+	}
+}
+
+// updateLastJob records the job in its Pipeline's status.lastJob: when it
+// starts, and when it finishes unless a newer job has started since.
+func (c *Controller) updateLastJob(ctx context.Context, job *v1alpha1.PipelineJob) error {
+	if job.Spec.PipelineRef == nil {
+		return nil
+	}
+	client := c.sluice.SluiceV1alpha1().Pipelines(job.Namespace)
+	for range 5 {
+		p, err := client.Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if last := p.Status.LastJob; last != nil && last.Name != job.Name && last.StartTime != nil &&
+			job.Status.StartTime != nil && last.StartTime.After(job.Status.StartTime.Time) {
+			return nil // a newer job is the last one
+		}
+		p.Status.LastJob = &v1alpha1.JobSummary{Name: job.Name, Phase: job.Status.Phase, StartTime: job.Status.StartTime, CompletionTime: job.Status.CompletionTime}
+		p.Status.ObservedGeneration = p.Generation
+		_, err = client.UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("pipeline %s/%s kept changing", job.Namespace, job.Spec.PipelineRef.Name)
+}
