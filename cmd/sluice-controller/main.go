@@ -2,13 +2,15 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/component-base/cli"
+
+	"github.com/sluice-dev/sluice/pkg/cmd/controller"
 )
 
 func main() {
-	// The controller is built by the Controller issue (#5); until then the
-	// binary only says so.
-	fmt.Fprintln(os.Stderr, "sluice-controller: not yet available (see issue #5)")
-	os.Exit(1)
+	ctx := genericapiserver.SetupSignalContext()
+	os.Exit(cli.Run(controller.NewCommand(ctx)))
 }

@@ -1,0 +1,220 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
+
+	"github.com/sluice-dev/sluice/pkg/controller"
+	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	sluicescheme "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
+	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+)
+
+// Options are the flags of sluice-controller.
+type Options struct {
+	Kubeconfig        string
+	Workers           int
+	Resync            time.Duration
+	RetryBackoff      time.Duration
+	MaxRetryBackoff   time.Duration
+	NotifyWorkers     int
+	NotifyTimeout     time.Duration
+	NotifyMaxAttempts int32
+	NotifyBackoff     time.Duration
+	BindAddress       string
+
+	LeaderElect         bool
+	LeaseNamespace      string
+	LeaseName           string
+	LeaseDuration       time.Duration
+	RenewDeadline       time.Duration
+	RetryPeriod         time.Duration
+	LeaderElectIdentity string
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		Workers:           4,
+		Resync:            10 * time.Minute,
+		RetryBackoff:      10 * time.Second,
+		MaxRetryBackoff:   5 * time.Minute,
+		NotifyWorkers:     2,
+		NotifyTimeout:     10 * time.Second,
+		NotifyMaxAttempts: 5,
+		NotifyBackoff:     2 * time.Second,
+		BindAddress:       ":8080",
+		LeaderElect:       true,
+		LeaseNamespace:    "sluice-system",
+		LeaseName:         "sluice-controller",
+		LeaseDuration:     15 * time.Second,
+		RenewDeadline:     10 * time.Second,
+		RetryPeriod:       2 * time.Second,
+	}
+}
+
+// AddFlags adds the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig; in-cluster configuration when empty.")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "PipelineJobs synced concurrently.")
+	fs.DurationVar(&o.Resync, "resync", o.Resync, "How often every job is synced even without a change.")
+	fs.DurationVar(&o.RetryBackoff, "retry-backoff", o.RetryBackoff, "Wait before a step's second attempt; it doubles with each further attempt.")
+	fs.DurationVar(&o.MaxRetryBackoff, "max-retry-backoff", o.MaxRetryBackoff, "Longest wait between attempts of a step.")
+	fs.IntVar(&o.NotifyWorkers, "notify-workers", o.NotifyWorkers, "Webhook notifications delivered concurrently.")
+	fs.DurationVar(&o.NotifyTimeout, "notify-timeout", o.NotifyTimeout, "Timeout of one webhook delivery attempt.")
+	fs.Int32Var(&o.NotifyMaxAttempts, "notify-max-attempts", o.NotifyMaxAttempts, "Delivery attempts before a notification is Failed.")
+	fs.DurationVar(&o.NotifyBackoff, "notify-backoff", o.NotifyBackoff, "Wait before the second delivery attempt; it doubles with each further attempt.")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease, so that several replicas are safe.")
+	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the Lease.")
+	fs.StringVar(&o.LeaseName, "leader-elect-name", o.LeaseName, "Name of the Lease.")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a leader's Lease lasts without renewal.")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader tries to renew before it steps down.")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the Lease.")
+	fs.StringVar(&o.LeaderElectIdentity, "leader-elect-identity", o.LeaderElectIdentity, "Identity in the Lease; the hostname and a random suffix when empty.")
+}
+
+// NewCommand returns the sluice-controller command.
+func NewCommand(ctx context.Context) *cobra.Command {
+	o := NewOptions()
+	cmd := &cobra.Command{
+		Use:          "sluice-controller",
+		Short:        "Run PipelineJobs as Pods: ordered steps, retries, timeouts, cancellation, status, Events and webhooks",
+		SilenceUsage: true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Run runs the controller until ctx ends or leadership is lost.
+func (o *Options) Run(ctx context.Context) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("client configuration: %w", err)
+	}
+	cfg.UserAgent = "sluice-controller"
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	sluice, err := sluiceclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+
+	var elector *leaderelection.LeaderElector
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", legacyregistry.Handler())
+	watchdog := leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := watchdog.Check(r); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	l, err := net.Listen("tcp", o.BindAddress)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.BindAddress, err)
+	}
+	klog.InfoS("serving /healthz and /metrics", "address", l.Addr().String())
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(l) }()
+	defer server.Close()
+
+	run := func(ctx context.Context) {
+		if err := o.runController(ctx, kube, sluice); err != nil && !errors.Is(err, context.Canceled) {
+			klog.ErrorS(err, "controller stopped")
+		}
+	}
+	if !o.LeaderElect {
+		run(ctx)
+		return nil
+	}
+	id := o.LeaderElectIdentity
+	if id == "" {
+		host, _ := os.Hostname()
+		id = host + "_" + uuid.NewString()
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	elector, err = leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   o.LeaseDuration,
+		RenewDeadline:   o.RenewDeadline,
+		RetryPeriod:     o.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            o.LeaseName,
+		WatchDog:        watchdog,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: run,
+			OnStoppedLeading: func() { klog.InfoS("no longer the leader", "identity", id) },
+			OnNewLeader:      func(leader string) { klog.InfoS("leader", "identity", leader, "me", leader == id) },
+		},
+	})
+	if err != nil {
+		return err
+	}
+	klog.InfoS("waiting to become the leader", "lease", o.LeaseNamespace+"/"+o.LeaseName, "identity", id)
+	elector.Run(ctx)
+	if ctx.Err() == nil {
+		// Leadership lost while running: stop, so that a restart starts
+		// again from a clean state as a candidate.
+		return errors.New("leadership lost")
+	}
+	return nil
+}
+
+func (o *Options) runController(ctx context.Context, kube kubernetes.Interface, sluice sluiceclient.Interface) error {
+	if err := sluicescheme.AddToScheme(scheme.Scheme); err != nil {
+		return err
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartStructuredLogging(2)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "sluice-controller"})
+
+	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, o.Resync, kubeinformers.WithTweakListOptions(controller.InformerTweak))
+	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
+	notifier := controller.NewNotifier(kube, controller.NotifierOptions{Timeout: o.NotifyTimeout, MaxAttempts: o.NotifyMaxAttempts, Backoff: o.NotifyBackoff})
+	c, err := controller.New(kube, sluice, kubeInformers, sluiceInformers, recorder, notifier,
+		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff})
+	if err != nil {
+		return err
+	}
+	kubeInformers.Start(ctx.Done())
+	sluiceInformers.Start(ctx.Done())
+	defer kubeInformers.Shutdown()
+	defer sluiceInformers.Shutdown()
+	go notifier.Run(ctx, o.NotifyWorkers)
+	return c.Run(ctx, o.Workers)
+}
