@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,13 +45,25 @@ func run(dir string) error {
 		stack.Stop()
 		fmt.Println(">> stopped")
 	}()
-	if _, err := stack.Kubectl(ctx, "apply", "-f", "artifacts/examples/pipeline.yaml"); err != nil {
+	if _, err := stack.Kubectl(ctx, "apply", "-f", "artifacts/examples/deployer.yaml", "-f", "artifacts/examples/pipeline.yaml"); err != nil {
 		return err
 	}
 	job, err := stack.Kubectl(ctx, "create", "-f", "artifacts/examples/pipelinejob.yaml", "-o", "name")
 	if err != nil {
 		return err
 	}
+	job = strings.TrimSpace(job)
+	// The example job runs its three steps as Pods on the kwok nodes;
+	// waiting for it shows the whole path works before handing over.
+	fmt.Printf(">> waiting for %s to run\n", job)
+	if _, err := stack.Kubectl(ctx, "wait", job, "--for=condition=Succeeded", "--timeout=3m"); err != nil {
+		return fmt.Errorf("the example job did not succeed: %w", err)
+	}
+	phases, err := stack.Kubectl(ctx, "get", job, "-o", `jsonpath={range .status.steps[*]}{.name}={.phase} {end}`)
+	if err != nil {
+		return err
+	}
+	fmt.Printf(">> %s succeeded: %s\n", job, phases)
 
 	fmt.Printf(`
 Sluice is up (%s). Logs are in %s/cluster/*.log.
@@ -63,7 +76,7 @@ Try:
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
 
 Press Ctrl-C to stop everything.
-`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job[:len(job)-1])
+`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job)
 	<-ctx.Done()
 	return nil
 }

@@ -41,6 +41,11 @@ type Options struct {
 	ExtraKwokStages []string
 	// APIServerArgs are extra flags for every sluice-apiserver.
 	APIServerArgs []string
+	// Controllers is how many sluice-controller replicas to start; they
+	// elect a leader. Default 1; -1 starts none.
+	Controllers int
+	// ControllerArgs are extra flags for every sluice-controller.
+	ControllerArgs []string
 	// Durable runs PostgreSQL with fsync and synchronous commit on.
 	Durable bool
 	// Log receives progress lines; nil discards them.
@@ -62,8 +67,20 @@ type Stack struct {
 	Scheduler         *controlplane.Process
 	Kwok              *controlplane.Process
 	APIServers        []*APIServer
+	Controllers       []*Controller
 
-	pkiDir string
+	pkiDir               string
+	controllerKubeconfig string
+	controllerSeq        int
+}
+
+// Controller is one sluice-controller process.
+type Controller struct {
+	*controlplane.Process
+	// Identity is its name in the leader-election Lease.
+	Identity string
+	// MetricsURL is http://127.0.0.1:<port>, serving /healthz and /metrics.
+	MetricsURL string
 }
 
 // APIServer is one sluice-apiserver process.
@@ -92,6 +109,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 2
 	}
+	if opts.Controllers == 0 {
+		opts.Controllers = 1
+	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
@@ -102,7 +122,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 		opts.RepoRoot = filepath.Dir(bin)
 	}
-	for _, b := range []string{"kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "sluice-apiserver"} {
+	for _, b := range []string{"kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "sluice-apiserver", "sluice-controller"} {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", b)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build`", b)
 		}
@@ -130,6 +150,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		{"kwok and its nodes", s.startKwok},
 		{"sluice-apiserver", s.startSluiceAPIServers},
 		{"the APIService", s.registerAPIService},
+		{"sluice-controller", s.startSluiceControllers},
 	}
 	for _, step := range steps {
 		start := time.Now()
@@ -256,15 +277,17 @@ func (s *Stack) startKwok(ctx context.Context) error {
 	files := []string{
 		"node/fast/node-initialize.yaml",
 		"node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-		"pod/general/pod-create.yaml",
-		"pod/general/pod-init-container-running.yaml",
-		"pod/general/pod-init-container-completed.yaml",
-		"pod/general/pod-ready.yaml",
-		"pod/general/pod-complete.yaml",
-		"pod/general/pod-delete.yaml",
+		// Pods start at once (init containers complete, the main one
+		// runs) and go when deleted; Sluice's step Pods are ended by
+		// test/e2e/kwok/sluice-stages.yaml.
+		"pod/fast/pod-ready.yaml",
+		"pod/fast/pod-complete.yaml",
+		"pod/fast/pod-delete.yaml",
 	}
 	var config bytes.Buffer
-	for i, f := range append(prefixed(stages, files), s.opts.ExtraKwokStages...) {
+	sluiceStages := filepath.Join(s.opts.RepoRoot, "test", "e2e", "kwok", "sluice-stages.yaml")
+	all := append(append(prefixed(stages, files), sluiceStages), s.opts.ExtraKwokStages...)
+	for i, f := range all {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return fmt.Errorf("kwok stages: %w (run `make tools`)", err)
@@ -534,8 +557,55 @@ func (s *Stack) KubectlAs(ctx context.Context, kubeconfig, stdin string, args ..
 	return stdout.String(), nil
 }
 
+func (s *Stack) startSluiceControllers(ctx context.Context) error {
+	var err error
+	if s.controllerKubeconfig, err = s.userKubeconfig("system:serviceaccount:sluice-system:sluice-controller",
+		"system:serviceaccounts", "system:serviceaccounts:"+sluiceNamespace); err != nil {
+		return err
+	}
+	for range max(s.opts.Controllers, 0) {
+		if _, err := s.StartController(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartController starts one more sluice-controller replica, authenticated
+// as its service account (the RBAC of artifacts/deploy/rbac), and returns
+// once it serves /healthz.
+func (s *Stack) StartController(ctx context.Context) (*Controller, error) {
+	port, err := controlplane.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s.controllerSeq++
+	id := fmt.Sprintf("sluice-controller-%d", s.controllerSeq)
+	args := append([]string{
+		"--kubeconfig=" + s.controllerKubeconfig,
+		"--bind-address=127.0.0.1:" + strconv.Itoa(port),
+		"--leader-elect-namespace=" + sluiceNamespace,
+		"--leader-elect-identity=" + id,
+		"--v=2",
+	}, s.opts.ControllerArgs...)
+	p, err := controlplane.StartProcess(s.ControlPlane.Dir, id, s.bin("sluice-controller"), args)
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{Process: p, Identity: id, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	s.Controllers = append(s.Controllers, c)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return c, p.WaitFor(ctx, "sluice-controller /healthz", func(ctx context.Context) error {
+		return httpGet(ctx, c.MetricsURL+"/healthz")
+	})
+}
+
 // Stop stops everything, newest first.
 func (s *Stack) Stop() {
+	for i := len(s.Controllers) - 1; i >= 0; i-- {
+		_ = s.Controllers[i].Stop(20 * time.Second)
+	}
 	for i := len(s.APIServers) - 1; i >= 0; i-- {
 		_ = s.APIServers[i].Stop(20 * time.Second)
 	}
@@ -563,6 +633,9 @@ func (s *Stack) LogTails(n int) string {
 	}
 	for _, a := range s.APIServers {
 		procs = append(procs, a.Process)
+	}
+	for _, c := range s.Controllers {
+		procs = append(procs, c.Process)
 	}
 	for _, p := range procs {
 		if p != nil {
