@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+	sluicev1alpha1informers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
 )
 
@@ -63,6 +64,10 @@ type Options struct {
 	// doubles with each further attempt, up to MaxRetryBackoff.
 	RetryBackoff    time.Duration
 	MaxRetryBackoff time.Duration
+	// Instance is the value of the sluice.dev/controller-instance label
+	// of the jobs this controller runs; when empty it runs the jobs
+	// without the label.
+	Instance string
 	// Clock is the clock; the real one when nil.
 	Clock clock.Clock
 }
@@ -105,18 +110,28 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	jobs := sluiceInformers.Sluice().V1alpha1().PipelineJobs()
+	// The job informer lists and watches only this instance's jobs: the
+	// selector is answered by the server's label index.
+	jobSelector := "!" + v1alpha1.LabelControllerInstance
+	if opts.Instance != "" {
+		jobSelector = v1alpha1.LabelControllerInstance + "=" + opts.Instance
+	}
+	jobInformer := sluiceInformers.InformerFor(&v1alpha1.PipelineJob{}, func(client sluiceclient.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return sluicev1alpha1informers.NewFilteredPipelineJobInformer(client, metav1.NamespaceAll, resync,
+			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+			func(o *metav1.ListOptions) { o.LabelSelector = jobSelector })
+	})
 	pipelines := sluiceInformers.Sluice().V1alpha1().Pipelines()
 	pods := kubeInformers.Core().V1().Pods()
 	pvcs := kubeInformers.Core().V1().PersistentVolumeClaims()
 	c := &Controller{
 		kube:      kube,
 		sluice:    sluice,
-		jobs:      jobs.Lister(),
+		jobs:      sluicelisters.NewPipelineJobLister(jobInformer.GetIndexer()),
 		pipelines: pipelines.Lister(),
 		pods:      pods.Lister(),
 		pvcs:      pvcs.Lister(),
-		hasSynced: []cache.InformerSynced{jobs.Informer().HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
+		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pipelinejobs"}),
 		recorder: recorder,
@@ -128,7 +143,7 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 	if notifier != nil {
 		notifier.onResult = c.enqueueKey
 	}
-	if _, err := jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := jobInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
 		DeleteFunc: c.jobDeleted,

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -34,6 +35,9 @@ import (
 // Options are the flags of sluice-controller.
 type Options struct {
 	Kubeconfig        string
+	Instance          string
+	KubeAPIQPS        float32
+	KubeAPIBurst      int
 	Workers           int
 	Resync            time.Duration
 	RetryBackoff      time.Duration
@@ -56,6 +60,8 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
+		KubeAPIQPS:        50,
+		KubeAPIBurst:      100,
 		Workers:           4,
 		Resync:            10 * time.Minute,
 		RetryBackoff:      10 * time.Second,
@@ -67,7 +73,6 @@ func NewOptions() *Options {
 		BindAddress:       ":8080",
 		LeaderElect:       true,
 		LeaseNamespace:    "sluice-system",
-		LeaseName:         "sluice-controller",
 		LeaseDuration:     15 * time.Second,
 		RenewDeadline:     10 * time.Second,
 		RetryPeriod:       2 * time.Second,
@@ -77,6 +82,9 @@ func NewOptions() *Options {
 // AddFlags adds the flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig; in-cluster configuration when empty.")
+	fs.StringVar(&o.Instance, "instance", o.Instance, "Run only the PipelineJobs labelled sluice.dev/controller-instance=<instance>; when empty, only those without the label. The Lease is named after it.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "PipelineJobs synced concurrently.")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "How often every job is synced even without a change.")
 	fs.DurationVar(&o.RetryBackoff, "retry-backoff", o.RetryBackoff, "Wait before a step's second attempt; it doubles with each further attempt.")
@@ -88,7 +96,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease, so that several replicas are safe.")
 	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the Lease.")
-	fs.StringVar(&o.LeaseName, "leader-elect-name", o.LeaseName, "Name of the Lease.")
+	fs.StringVar(&o.LeaseName, "leader-elect-name", o.LeaseName, "Name of the Lease; sluice-controller, or sluice-controller-<instance> with --instance, when empty.")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a leader's Lease lasts without renewal.")
 	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader tries to renew before it steps down.")
 	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the Lease.")
@@ -111,13 +119,40 @@ func NewCommand(ctx context.Context) *cobra.Command {
 	return cmd
 }
 
+// Validate checks the flags and fills in the ones derived from others.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Instance != "" {
+		for _, msg := range validation.IsValidLabelValue(o.Instance) {
+			errs = append(errs, fmt.Errorf("--instance: %s", msg))
+		}
+	}
+	if o.Workers < 1 {
+		errs = append(errs, errors.New("--workers must be at least 1"))
+	}
+	if o.RetryBackoff <= 0 || o.MaxRetryBackoff < o.RetryBackoff {
+		errs = append(errs, errors.New("--retry-backoff must be positive and at most --max-retry-backoff"))
+	}
+	if o.LeaseName == "" {
+		o.LeaseName = "sluice-controller"
+		if o.Instance != "" {
+			o.LeaseName += "-" + o.Instance
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Run runs the controller until ctx ends or leadership is lost.
 func (o *Options) Run(ctx context.Context) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("client configuration: %w", err)
 	}
 	cfg.UserAgent = "sluice-controller"
+	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -207,7 +242,7 @@ func (o *Options) runController(ctx context.Context, kube kubernetes.Interface, 
 	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
 	notifier := controller.NewNotifier(kube, controller.NotifierOptions{Timeout: o.NotifyTimeout, MaxAttempts: o.NotifyMaxAttempts, Backoff: o.NotifyBackoff})
 	c, err := controller.New(kube, sluice, kubeInformers, sluiceInformers, recorder, notifier,
-		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff})
+		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, Instance: o.Instance})
 	if err != nil {
 		return err
 	}

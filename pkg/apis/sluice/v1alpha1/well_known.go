@@ -9,6 +9,12 @@ const (
 	LabelJob = "sluice.dev/job"
 	// LabelStep holds the name of the step a Pod runs.
 	LabelStep = "sluice.dev/step"
+	// LabelControllerInstance, set by users on a PipelineJob, hands it to
+	// the sluice-controller started with the same --instance; controllers
+	// without --instance run only jobs without the label. It lets two
+	// controllers share a cluster (a canary of a new version, or jobs that
+	// must be run by nothing at all).
+	LabelControllerInstance = "sluice.dev/controller-instance"
 )
 
 // Condition types.
