@@ -208,7 +208,10 @@ func TestStepTimeout(t *testing.T) {
 	h.sync("j")
 	require.False(t, h.podGone("j-slow-1"))
 
-	h.clock.Step(31 * time.Second)
+	h.clock.Step(30 * time.Second)
+	h.sync("j")
+	require.False(t, h.podGone("j-slow-1"), "the start is known to the second: rounded up, never cut short")
+	h.clock.Step(time.Second)
 	j := h.sync("j")
 	require.True(t, h.podGone("j-slow-1"), "the running Pod is deleted")
 	require.Equal(t, v1alpha1.StepFailed, j.Status.Steps[0].Phase)

@@ -222,7 +222,7 @@ func (r *reconciler) advance(ctx context.Context) error {
 		return nil
 	}
 	if spec.Timeout != nil && s.StartTime != nil {
-		deadline := s.StartTime.Add(spec.Timeout.Duration)
+		deadline := timeoutAt(*s.StartTime, spec.Timeout.Duration)
 		if !r.now.Before(deadline) {
 			msg := fmt.Sprintf("the job exceeded its timeout of %s", spec.Timeout.Duration)
 			if err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonTimeout, msg); err != nil {
@@ -297,7 +297,7 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 	}
 	st.Phase = v1alpha1.StepRunning
 	if step.Timeout != nil {
-		deadline := pod.CreationTimestamp.Add(step.Timeout.Duration)
+		deadline := timeoutAt(pod.CreationTimestamp, step.Timeout.Duration)
 		if !r.now.Before(deadline) {
 			if err := r.deletePod(ctx, pod.Name); err != nil {
 				return false, err
@@ -535,6 +535,13 @@ func failureMessage(step v1alpha1.Step, pod *corev1.Pod) string {
 		return fmt.Sprintf("pod %s failed: %s", pod.Name, pod.Status.Message)
 	}
 	return fmt.Sprintf("pod %s failed (%s)", pod.Name, pod.Status.Reason)
+}
+
+// timeoutAt is when something started at start times out after d. API
+// timestamps are kept to the second, so start may be up to a second
+// early: rounding it up means a timeout never cuts a run short.
+func timeoutAt(start metav1.Time, d time.Duration) time.Time {
+	return start.Add(d + time.Second)
 }
 
 // podFinished is when the Pod's last container terminated, or now.
