@@ -189,6 +189,9 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, binary string, opts 
 		"--service-account-signing-key-file=" + cp.PKI.ServiceAccountKey,
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--authorization-mode=Node,RBAC",
+		// As hardened clusters do: setting blockOwnerDeletion needs
+		// update on the owner's finalizers, which keeps RBAC honest.
+		"--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
 		// The aggregation layer: kube-apiserver proxies to aggregated servers
 		// with this client certificate and identifies the user in headers.
 		"--requestheader-client-ca-file=" + cp.PKI.FrontProxyCA.CertFile,
