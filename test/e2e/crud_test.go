@@ -24,9 +24,11 @@ func pipeline(name string, steps ...string) *v1alpha1.Pipeline {
 	return p
 }
 
+// job is a job for the API tests, which play the controller's part by
+// hand: its controller-instance label keeps the stack's controllers off it.
 func job(name, pipelineName string) *v1alpha1.PipelineJob {
 	return &v1alpha1.PipelineJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{v1alpha1.LabelControllerInstance: "none"}},
 		Spec:       v1alpha1.PipelineJobSpec{PipelineRef: &v1alpha1.PipelineReference{Name: pipelineName}},
 	}
 }
@@ -283,6 +285,7 @@ func TestGenerateName(t *testing.T) {
 		require.NoError(t, err)
 		return strings.ReplaceAll(string(b), "namespace: default", "namespace: "+ns)
 	}
+	kubectlIn(t, example("deployer.yaml"), "apply", "-f", "-")
 	kubectlIn(t, example("pipeline.yaml"), "apply", "-f", "-")
 	for range 3 {
 		out := kubectlIn(t, example("pipelinejob.yaml"), "create", "-f", "-", "-o", "name")

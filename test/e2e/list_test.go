@@ -46,7 +46,7 @@ func TestPaginationAndSelectors(t *testing.T) {
 				}
 				j := job(name, pl)
 				if i%100 == 0 {
-					j.Labels = map[string]string{"tier": "gold"}
+					j.Labels["tier"] = "gold"
 				}
 				created, err := c.PipelineJobs(ns).Create(ctx, j, metav1.CreateOptions{})
 				if err != nil {

@@ -1,9 +1,10 @@
 // Package e2e tests Sluice end to end on the local stack (the one `make
 // run` starts): a real kube-apiserver with the aggregation layer,
-// kube-controller-manager, kube-scheduler, kwok nodes, PostgreSQL, and
-// sluice-apiserver registered through an APIService. Everything goes
-// through kube-apiserver with the pinned kubectl or the generated clientset,
-// except where a test talks to one sluice-apiserver replica on purpose.
+// kube-controller-manager, kube-scheduler, kwok nodes, PostgreSQL,
+// sluice-apiserver registered through an APIService, and two
+// sluice-controller replicas. Everything goes through kube-apiserver with
+// the pinned kubectl or the generated clientset, except where a test talks
+// to one sluice-apiserver replica on purpose.
 //
 // The stack is started once for the package and shared by its tests; each
 // test works in namespaces of its own.
@@ -54,7 +55,14 @@ func run(m *testing.M) int {
 		Dir:        dir,
 		RepoRoot:   filepath.Dir(bin),
 		APIServers: 2, // the second replica is reached directly by the replicas test
-		Log:        os.Stderr,
+		// Two controllers elect a leader; short Lease and backoff times
+		// keep the failover and retry tests quick.
+		Controllers: 2,
+		ControllerArgs: []string{
+			"--leader-elect-lease-duration=6s", "--leader-elect-renew-deadline=4s", "--leader-elect-retry-period=1s",
+			"--retry-backoff=1s", "--max-retry-backoff=5s", "--notify-backoff=500ms", "--workers=8",
+		},
+		Log: os.Stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the local stack: %v\n", err)

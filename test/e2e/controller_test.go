@@ -1,0 +1,730 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/controller"
+	"github.com/sluice-dev/sluice/pkg/testing/localstack"
+)
+
+// These tests run jobs with the sluice-controller replicas of the stack.
+// Step Pods are scheduled onto kwok nodes, where the Stages of
+// test/e2e/kwok/sluice-stages.yaml end them as the env of their last
+// action asks: KWOK_DURATION, KWOK_EXIT_CODE, KWOK_FAIL_FIRST_ATTEMPT.
+
+// runStep is a step of two actions; env goes on the last one, the Pod's
+// main container, which the kwok Stages read.
+func runStep(name string, env ...string) v1alpha1.Step {
+	last := v1alpha1.Action{Name: "run", Image: "alpine:3.20", Command: []string{"sh", "-c", "echo $(step.name)"}}
+	for i := 0; i+1 < len(env); i += 2 {
+		last.Env = append(last.Env, corev1.EnvVar{Name: env[i], Value: env[i+1]})
+	}
+	return v1alpha1.Step{Name: name, Actions: []v1alpha1.Action{
+		{Name: "prepare", Image: "alpine:3.20", Command: []string{"true"}},
+		last,
+	}}
+}
+
+func runPipeline(name string, steps ...v1alpha1.Step) *v1alpha1.Pipeline {
+	return &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.PipelineSpec{Steps: steps}}
+}
+
+// runJob is a job the stack's controllers run (no controller-instance label).
+func runJob(name, pipelineName string) *v1alpha1.PipelineJob {
+	return &v1alpha1.PipelineJob{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       v1alpha1.PipelineJobSpec{PipelineRef: &v1alpha1.PipelineReference{Name: pipelineName}},
+	}
+}
+
+func createPipelineAndJob(t *testing.T, ns string, p *v1alpha1.Pipeline, jobs ...*v1alpha1.PipelineJob) {
+	t.Helper()
+	ctx := testContext(t)
+	c := sluiceAdmin(t).SluiceV1alpha1()
+	_, err := c.Pipelines(ns).Create(ctx, p, metav1.CreateOptions{})
+	require.NoError(t, err)
+	for _, j := range jobs {
+		_, err := c.PipelineJobs(ns).Create(ctx, j, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+}
+
+func getJob(t *testing.T, ns, name string) *v1alpha1.PipelineJob {
+	t.Helper()
+	j, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(testContext(t), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	return j
+}
+
+// waitJob waits for the job to reach phase.
+func waitJob(t *testing.T, ns, name string, phase v1alpha1.JobPhase, timeout time.Duration) *v1alpha1.PipelineJob {
+	t.Helper()
+	var j *v1alpha1.PipelineJob
+	eventually(t, timeout, fmt.Sprintf("job %s/%s to be %s", ns, name, phase), func() error {
+		var err error
+		j, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(testContext(t), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if j.Status.Phase != phase {
+			return fmt.Errorf("phase %s, steps %s, message %q", j.Status.Phase, stepSummary(j), j.Status.Message)
+		}
+		return nil
+	})
+	return j
+}
+
+// waitStep waits for step i of the job to run the Pod of the given attempt.
+func waitStep(t *testing.T, ns, name string, i int, attempt int32) *v1alpha1.PipelineJob {
+	t.Helper()
+	var j *v1alpha1.PipelineJob
+	eventually(t, 2*time.Minute, fmt.Sprintf("step %d of %s to run attempt %d", i, name, attempt), func() error {
+		var err error
+		j, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(testContext(t), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(j.Status.Steps) <= i || j.Status.Steps[i].Phase != v1alpha1.StepRunning || j.Status.Steps[i].Attempts != attempt {
+			return fmt.Errorf("steps %s", stepSummary(j))
+		}
+		return nil
+	})
+	return j
+}
+
+func stepSummary(j *v1alpha1.PipelineJob) string {
+	var out []string
+	for _, s := range j.Status.Steps {
+		out = append(out, fmt.Sprintf("%s=%s/%d", s.Name, s.Phase, s.Attempts))
+	}
+	return strings.Join(out, " ")
+}
+
+func stepPhases(j *v1alpha1.PipelineJob) string {
+	var out []string
+	for _, s := range j.Status.Steps {
+		out = append(out, s.Name+"="+string(s.Phase))
+	}
+	return strings.Join(out, " ")
+}
+
+// jobPods are the names of the job's Pods.
+func jobPods(t *testing.T, ns, job string) []string {
+	t.Helper()
+	pods, err := kube(t).CoreV1().Pods(ns).List(testContext(t), metav1.ListOptions{LabelSelector: v1alpha1.LabelJob + "=" + job})
+	require.NoError(t, err)
+	var names []string
+	for _, p := range pods.Items {
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// jobEvents waits for Events of the job with the given type and reason
+// (recorded asynchronously) and returns all of the job's Events as
+// "Type Reason Message" lines.
+func jobEvents(t *testing.T, ns, job string, want ...string) []string {
+	t.Helper()
+	var out []string
+	eventually(t, time.Minute, fmt.Sprintf("events %v of %s", want, job), func() error {
+		list, err := kube(t).CoreV1().Events(ns).List(testContext(t), metav1.ListOptions{
+			FieldSelector: "involvedObject.kind=PipelineJob,involvedObject.name=" + job,
+		})
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, e := range list.Items {
+			out = append(out, e.Type+" "+e.Reason+" "+e.Message)
+		}
+		for _, w := range want {
+			if !slices.ContainsFunc(out, func(l string) bool { return strings.HasPrefix(l, w) }) {
+				return fmt.Errorf("no %q among %q", w, out)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// liveControllers are the stack's default-instance controllers that run.
+func liveControllers() []*localstack.Controller {
+	var live []*localstack.Controller
+	for _, c := range stack.Controllers {
+		if !c.Exited() && !strings.HasPrefix(c.Identity, "canary") {
+			live = append(live, c)
+		}
+	}
+	return live
+}
+
+// ensureControllers restarts replicas until n run, as a Deployment would
+// (a replica exits when it loses its Lease).
+func ensureControllers(t *testing.T, n int) {
+	t.Helper()
+	for len(liveControllers()) < n {
+		c, err := stack.StartController(testContext(t))
+		require.NoError(t, err)
+		t.Logf("started %s", c.Identity)
+	}
+}
+
+// leader waits for a live controller to hold the Lease and returns it.
+func leader(t *testing.T) *localstack.Controller {
+	t.Helper()
+	var l *localstack.Controller
+	eventually(t, time.Minute, "a live controller to hold the Lease", func() error {
+		lease, err := kube(t).CoordinationV1().Leases("sluice-system").Get(testContext(t), "sluice-controller", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		holder := ""
+		if lease.Spec.HolderIdentity != nil {
+			holder = *lease.Spec.HolderIdentity
+		}
+		for _, c := range liveControllers() {
+			if c.Identity == holder {
+				l = c
+				return nil
+			}
+		}
+		return fmt.Errorf("the Lease is held by %q", holder)
+	})
+	return l
+}
+
+// metric reads one sample of a controller's /metrics: 0 when absent.
+func metric(t *testing.T, c *localstack.Controller, sample string) float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, c.MetricsURL+"/metrics", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	require.NoError(t, sc.Err())
+	return 0
+}
+
+// TestJobSucceeds (scenario 1): a 3-step pipeline of 2 actions per step,
+// driven with kubectl: `kubectl wait --for=condition=Succeeded` returns, and
+// every step shows its Pod and times, in order.
+func TestJobSucceeds(t *testing.T) {
+	ensureControllers(t, 1)
+	ns := namespace(t, "run")
+	kubectlIn(t, `
+apiVersion: sluice.dev/v1alpha1
+kind: Pipeline
+metadata: {name: release}
+spec:
+  params: [{name: revision, default: main}]
+  steps:
+  - name: test
+    actions:
+    - {name: clone, image: alpine/git, args: [clone, --branch=$(params.revision), https://example.com/repo.git, /workspace/src]}
+    - {name: unit, image: golang:1.26, command: [go, test, ./...], env: [{name: KWOK_DURATION, value: 300ms}]}
+  - name: build
+    actions:
+    - {name: clone, image: alpine/git, args: [clone, https://example.com/repo.git, /workspace/src]}
+    - {name: image, image: kaniko, args: [--destination=registry.example.com/web:$(params.revision)], env: [{name: KWOK_DURATION, value: 300ms}]}
+  - name: deploy
+    actions:
+    - {name: render, image: alpine, command: ["true"]}
+    - {name: rollout, image: kubectl, args: [rollout, status, deployment/web, -n, $(job.namespace)], env: [{name: KWOK_DURATION, value: 300ms}]}
+`, "-n", ns, "apply", "-f", "-")
+	kubectlIn(t, `
+apiVersion: sluice.dev/v1alpha1
+kind: PipelineJob
+metadata: {name: release-1}
+spec:
+  pipelineRef: {name: release}
+  params: [{name: revision, value: v1.2.3}]
+`, "-n", ns, "create", "-f", "-")
+
+	kubectl(t, "-n", ns, "wait", "pipelinejob/release-1", "--for=condition=Succeeded", "--timeout=2m")
+
+	j := getJob(t, ns, "release-1")
+	require.Equal(t, v1alpha1.JobSucceeded, j.Status.Phase)
+	require.NotNil(t, j.Status.StartTime)
+	require.NotNil(t, j.Status.CompletionTime)
+	require.Equal(t, "admin", j.Spec.StartedBy.Username)
+	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+	require.Equal(t, metav1.ConditionTrue, c.Status)
+	require.Equal(t, "test=Succeeded build=Succeeded deploy=Succeeded", stepPhases(j))
+	var previousEnd time.Time
+	for _, st := range j.Status.Steps {
+		require.Equal(t, "release-1-"+st.Name+"-1", st.PodName)
+		require.EqualValues(t, 1, st.Attempts)
+		require.NotNil(t, st.StartTime, st.Name)
+		require.NotNil(t, st.CompletionTime, st.Name)
+		require.False(t, st.StartTime.Time.Before(previousEnd.Truncate(time.Second)), "step %s started before the previous one ended", st.Name)
+		require.False(t, st.CompletionTime.Before(st.StartTime), st.Name)
+		previousEnd = st.CompletionTime.Time
+		require.Len(t, st.Actions, 2)
+		for _, a := range st.Actions {
+			require.NotNil(t, a.ExitCode, "%s/%s", st.Name, a.Name)
+			require.EqualValues(t, 0, *a.ExitCode)
+		}
+	}
+
+	// One Pod per step, on a kwok node, shaped as the step says.
+	require.Equal(t, []string{"release-1-build-1", "release-1-deploy-1", "release-1-test-1"}, jobPods(t, ns, "release-1"))
+	pod, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "release-1-build-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, corev1.PodSucceeded, pod.Status.Phase)
+	require.True(t, strings.HasPrefix(pod.Spec.NodeName, "kwok-node-"), pod.Spec.NodeName)
+	require.Equal(t, "clone", pod.Spec.InitContainers[0].Name)
+	require.Equal(t, "image", pod.Spec.Containers[0].Name)
+	require.Equal(t, []string{"--destination=registry.example.com/web:v1.2.3"}, pod.Spec.Containers[0].Args, "params substituted")
+	require.Equal(t, map[string]string{v1alpha1.LabelJob: "release-1", v1alpha1.LabelStep: "build", v1alpha1.LabelPipeline: "release", controller.LabelAttempt: "1"}, pod.Labels)
+	require.Equal(t, j.UID, pod.OwnerReferences[0].UID)
+	deploy, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "release-1-deploy-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Contains(t, deploy.Spec.Containers[0].Args, ns, "$(job.namespace) substituted")
+
+	jobEvents(t, ns, "release-1", "Normal Started", "Normal StepStarted", "Normal StepSucceeded", "Normal Succeeded")
+	out := lines(kubectl(t, "-n", ns, "get", "pipelinejobs"))
+	require.Equal(t, []string{"release-1", "release", "Succeeded", "3/3", "deploy", "admin"}, strings.Fields(out[1])[:6])
+
+	p, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Get(testContext(t), "release", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "release-1", p.Status.LastJob.Name)
+	require.Equal(t, v1alpha1.JobSucceeded, p.Status.LastJob.Phase)
+}
+
+// webhookReceiver is an HTTP server standing in for a team's alerting
+// endpoint: it verifies each delivery's signature and answers 503 to the
+// first one, so the controller has to retry.
+type webhookReceiver struct {
+	*httptest.Server
+	key []byte
+
+	mu         sync.Mutex
+	deliveries []webhookDelivery
+}
+
+type webhookDelivery struct {
+	header      http.Header
+	payload     controller.Payload
+	signatureOK bool
+}
+
+func newWebhookReceiver(t *testing.T, key []byte) *webhookReceiver {
+	r := &webhookReceiver{key: key}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		d := webhookDelivery{header: req.Header.Clone()}
+		d.signatureOK = hmac.Equal([]byte(req.Header.Get(controller.HeaderSignature)), []byte(controller.Sign(r.key, body)))
+		if err := json.Unmarshal(body, &d.payload); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.deliveries = append(r.deliveries, d)
+		first := len(r.deliveries) == 1
+		r.mu.Unlock()
+		if first {
+			http.Error(w, "not now", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *webhookReceiver) received() []webhookDelivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deliveries)
+}
+
+// TestFailedStepAlerts (scenario 2): a failing middle step fails the job,
+// the last step is Skipped, Warning Events are recorded, and the webhook
+// receiver gets a signed notification, retried after a 503, whose delivery
+// is recorded in the job's status.
+func TestFailedStepAlerts(t *testing.T) {
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "fail")
+	key := []byte("team-a-signing-key")
+	hook := newWebhookReceiver(t, key)
+	_, err := kube(t).CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "alerts"},
+		Data:       map[string][]byte{"hmac": key},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	p := runPipeline("release",
+		runStep("test", "KWOK_DURATION", "200ms"),
+		runStep("build", "KWOK_DURATION", "200ms", "KWOK_EXIT_CODE", "3"),
+		runStep("deploy"))
+	p.Spec.Notify = []v1alpha1.Notification{{
+		On:      []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
+		Webhook: &v1alpha1.Webhook{URL: hook.URL + "/alerts", SecretRef: &v1alpha1.SecretKeyRef{Name: "alerts", Key: "hmac"}},
+	}}
+	createPipelineAndJob(t, ns, p, runJob("release-1", "release"))
+
+	j := waitJob(t, ns, "release-1", v1alpha1.JobFailed, 2*time.Minute)
+	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", stepPhases(j))
+	require.Equal(t, []string{"release-1-build-1", "release-1-test-1"}, jobPods(t, ns, "release-1"), "no Pod for the skipped step")
+	build := j.Status.Steps[1]
+	require.Equal(t, controller.ReasonStepFailed, build.Reason)
+	require.EqualValues(t, 3, *build.Actions[1].ExitCode)
+	require.Contains(t, j.Status.Message, `step "build" failed: action "run" exited with code 3`)
+	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+	require.Equal(t, metav1.ConditionFalse, c.Status)
+	require.Equal(t, controller.ReasonStepFailed, c.Reason)
+	require.Equal(t, j.Status.Message, c.Message)
+
+	jobEvents(t, ns, "release-1", "Warning StepFailed", "Warning Failed")
+
+	// Delivered on the second attempt, and recorded in status.
+	j = func() *v1alpha1.PipelineJob {
+		var j *v1alpha1.PipelineJob
+		eventually(t, time.Minute, "the notification to be delivered", func() error {
+			j = getJob(t, ns, "release-1")
+			if len(j.Status.Notifications) != 1 || j.Status.Notifications[0].State != v1alpha1.NotificationDelivered {
+				return fmt.Errorf("notifications %+v", j.Status.Notifications)
+			}
+			return nil
+		})
+		return j
+	}()
+	n := j.Status.Notifications[0]
+	require.Equal(t, v1alpha1.NotifyFailed, n.Event)
+	require.Equal(t, hook.URL+"/alerts", n.URL)
+	require.EqualValues(t, 2, n.Attempts)
+	require.EqualValues(t, http.StatusNoContent, n.ResponseCode)
+
+	got := hook.received()
+	require.Len(t, got, 2)
+	for _, d := range got {
+		require.True(t, d.signatureOK, "X-Sluice-Signature verifies with the Secret's key")
+		require.Equal(t, "Failed", d.header.Get(controller.HeaderEvent))
+		require.Equal(t, "application/json", d.header.Get("Content-Type"))
+	}
+	require.Equal(t, got[0].header.Get(controller.HeaderDelivery), got[1].header.Get(controller.HeaderDelivery), "one delivery id across attempts")
+	pl := got[1].payload
+	require.Equal(t, v1alpha1.NotifyFailed, pl.Event)
+	require.Equal(t, controller.JobRef{Name: "release-1", Namespace: ns, UID: string(j.UID)}, pl.Job)
+	require.Equal(t, "release", pl.Pipeline)
+	require.Equal(t, v1alpha1.JobFailed, pl.Phase)
+	require.Equal(t, "build", pl.FailedStep)
+	require.Equal(t, "run", pl.FailedAction)
+	require.EqualValues(t, 3, *pl.ExitCode)
+	require.Equal(t, "admin", pl.StartedBy)
+	require.Equal(t, fmt.Sprintf("kubectl -n %s logs release-1-build-1 -c run", ns), pl.Logs)
+	require.Equal(t, j.Status.Message, pl.Message)
+}
+
+// TestRetry (scenario 3): the first attempt of a step fails, the second,
+// after the backoff, succeeds.
+func TestRetry(t *testing.T) {
+	ensureControllers(t, 1)
+	ns := namespace(t, "retry")
+	flaky := runStep("flaky", "KWOK_DURATION", "200ms", "KWOK_FAIL_FIRST_ATTEMPT", "true")
+	flaky.Retries = 2
+	createPipelineAndJob(t, ns, runPipeline("p", flaky, runStep("after", "KWOK_DURATION", "200ms")), runJob("j", "p"))
+
+	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
+	st := j.Status.Steps[0]
+	require.EqualValues(t, 2, st.Attempts)
+	require.Equal(t, "j-flaky-2", st.PodName)
+	require.Nil(t, st.NextAttemptTime)
+	require.Equal(t, []string{"j-after-1", "j-flaky-1", "j-flaky-2"}, jobPods(t, ns, "j"))
+	first, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "j-flaky-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, corev1.PodFailed, first.Status.Phase)
+	events := jobEvents(t, ns, "j", "Warning StepRetrying", "Normal Succeeded")
+	require.True(t, slices.ContainsFunc(events, func(e string) bool {
+		return strings.HasPrefix(e, "Warning StepRetrying") && strings.Contains(e, `action "run" exited with code 1; attempt 2 of 3`)
+	}), "%q", events)
+}
+
+// TestStepTimeout (scenario 4): a step that outlives its timeout has its
+// Pod deleted and fails the job with reason Timeout.
+func TestStepTimeout(t *testing.T) {
+	ensureControllers(t, 1)
+	ns := namespace(t, "timeout")
+	slow := runStep("slow", "KWOK_DURATION", "1h")
+	slow.Timeout = &metav1.Duration{Duration: 3 * time.Second}
+	createPipelineAndJob(t, ns, runPipeline("p", slow, runStep("after")), runJob("j", "p"))
+
+	j := waitJob(t, ns, "j", v1alpha1.JobFailed, 2*time.Minute)
+	require.Equal(t, "slow=Failed after=Skipped", stepPhases(j))
+	require.Equal(t, controller.ReasonTimeout, j.Status.Steps[0].Reason)
+	require.Contains(t, j.Status.Steps[0].Message, "timed out after 3s")
+	st := j.Status.Steps[0]
+	require.GreaterOrEqual(t, st.CompletionTime.Sub(st.StartTime.Time), 3*time.Second, "not cut short")
+	require.Equal(t, controller.ReasonTimeout, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
+	eventually(t, time.Minute, "the timed-out Pod to be deleted", func() error {
+		if pods := jobPods(t, ns, "j"); len(pods) > 0 {
+			return fmt.Errorf("pods %v", pods)
+		}
+		return nil
+	})
+}
+
+// TestCancel (scenario 5): spec.cancel on a running job deletes its Pod;
+// the job is Cancelled and its later steps Skipped.
+func TestCancel(t *testing.T) {
+	ensureControllers(t, 1)
+	ns := namespace(t, "cancel")
+	createPipelineAndJob(t, ns, runPipeline("p", runStep("first", "KWOK_DURATION", "200ms"), runStep("long", "KWOK_DURATION", "1h"), runStep("last")), runJob("j", "p"))
+	waitStep(t, ns, "j", 1, 1)
+	eventually(t, time.Minute, "the long step's Pod to run", func() error {
+		p, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "j-long-1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("phase %s", p.Status.Phase)
+		}
+		return nil
+	})
+
+	kubectl(t, "-n", ns, "patch", "pipelinejob", "j", "--type=merge", "-p", `{"spec":{"cancel":true}}`)
+	j := waitJob(t, ns, "j", v1alpha1.JobCancelled, time.Minute)
+	require.Equal(t, "first=Succeeded long=Cancelled last=Skipped", stepPhases(j))
+	require.Equal(t, controller.ReasonCancelled, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
+	eventually(t, time.Minute, "the cancelled step's Pod to be deleted", func() error {
+		if pods := jobPods(t, ns, "j"); !slices.Equal(pods, []string{"j-first-1"}) {
+			return fmt.Errorf("pods %v", pods)
+		}
+		return nil
+	})
+	jobEvents(t, ns, "j", "Normal Cancelled")
+}
+
+// TestControllerRestart (scenario 6): every controller is killed while a
+// step runs; the step's Pod finishes meanwhile; a new controller picks the
+// job up and completes it without creating any Pod twice.
+func TestControllerRestart(t *testing.T) {
+	ensureControllers(t, 1)
+	ns := namespace(t, "restart")
+	createPipelineAndJob(t, ns, runPipeline("p",
+		runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "3s"), runStep("c", "KWOK_DURATION", "200ms")),
+		runJob("j", "p"))
+	waitStep(t, ns, "j", 1, 1)
+
+	for _, c := range liveControllers() {
+		require.NoError(t, c.Kill())
+	}
+	eventually(t, time.Minute, "step b's Pod to finish without a controller", func() error {
+		p, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "j-b-1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodSucceeded {
+			return fmt.Errorf("phase %s", p.Status.Phase)
+		}
+		return nil
+	})
+	require.Equal(t, "a=Succeeded b=Running c=Pending", stepPhases(getJob(t, ns, "j")), "nothing ran the job meanwhile")
+
+	ensureControllers(t, 1)
+	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Equal(t, "a=Succeeded b=Succeeded c=Succeeded", stepPhases(j))
+	require.Equal(t, []string{"j-a-1", "j-b-1", "j-c-1"}, jobPods(t, ns, "j"), "one Pod per step: none created twice")
+	for _, st := range j.Status.Steps {
+		require.EqualValues(t, 1, st.Attempts)
+	}
+}
+
+// TestLeaderElection (scenario 7): of two replicas only the Lease holder
+// runs jobs; when it is killed mid-job, the other takes the Lease over and
+// finishes the job.
+func TestLeaderElection(t *testing.T) {
+	ensureControllers(t, 2)
+	ns := namespace(t, "leader")
+	first := leader(t)
+	var standby *localstack.Controller
+	for _, c := range liveControllers() {
+		if c != first {
+			standby = c
+		}
+	}
+	require.NotNil(t, standby)
+
+	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms")), runJob("warm-up", "p"))
+	waitJob(t, ns, "warm-up", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Positive(t, metric(t, first, "sluice_controller_jobs_started_total"), "the leader ran the job")
+	require.Zero(t, metric(t, standby, "sluice_controller_jobs_started_total"), "the standby ran nothing")
+	require.Zero(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`))
+
+	_, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), runJob("j", "p"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(testContext(t),
+		runPipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms")), metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), runJob("failover", "slow"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	waitStep(t, ns, "failover", 0, 1)
+	require.NoError(t, first.Kill(), "killed: the Lease is not released and must expire")
+
+	require.Equal(t, standby, leader(t), "the standby took the Lease over")
+	j := waitJob(t, ns, "failover", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Equal(t, []string{"failover-a-1", "failover-b-1"}, jobPods(t, ns, "failover"))
+	require.EqualValues(t, 1, j.Status.Steps[0].Attempts)
+	require.Positive(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`), "the new leader finished the job")
+	ensureControllers(t, 2)
+}
+
+// TestJobDeletionCollectsPods (scenario 8): deleting a job deletes its Pods
+// through the garbage collector, which follows their ownerReferences.
+func TestJobDeletionCollectsPods(t *testing.T) {
+	ensureControllers(t, 1)
+	ns := namespace(t, "gcjob")
+	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "200ms")), runJob("j", "p"))
+	waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Len(t, jobPods(t, ns, "j"), 2)
+	kubectl(t, "-n", ns, "delete", "pipelinejob", "j", "--wait=true")
+	eventually(t, 2*time.Minute, "the job's Pods to be garbage-collected", func() error {
+		if pods := jobPods(t, ns, "j"); len(pods) > 0 {
+			return fmt.Errorf("pods %v", pods)
+		}
+		return nil
+	})
+}
+
+// TestControllerInstance: a job labelled sluice.dev/controller-instance is
+// left alone by the default controllers and run by the controller started
+// with that --instance.
+func TestControllerInstance(t *testing.T) {
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "instance")
+	canaryJob := runJob("canary-1", "p")
+	canaryJob.Labels = map[string]string{v1alpha1.LabelControllerInstance: "canary"}
+	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms")), runJob("default-1", "p"), canaryJob)
+
+	waitJob(t, ns, "default-1", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Equal(t, v1alpha1.JobPending, getJob(t, ns, "canary-1").Status.Phase, "not for the default controllers")
+
+	canary, err := stack.StartController(ctx, "--instance=canary", "--leader-elect-identity=canary-1")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = canary.Stop(10 * time.Second) })
+	waitJob(t, ns, "canary-1", v1alpha1.JobSucceeded, 2*time.Minute)
+	lease, err := kube(t).CoordinationV1().Leases("sluice-system").Get(ctx, "sluice-controller-canary", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "canary-1", *lease.Spec.HolderIdentity, "an instance elects its own leader")
+}
+
+// TestForbiddenPodWaits: a step whose ServiceAccount does not exist yet
+// waits with reason FailedCreatePod and runs once the account is created.
+func TestForbiddenPodWaits(t *testing.T) {
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "sa")
+	deploy := runStep("deploy", "KWOK_DURATION", "200ms")
+	deploy.PodTemplate = &v1alpha1.PodTemplate{ServiceAccountName: "deployer"}
+	createPipelineAndJob(t, ns, runPipeline("p", deploy), runJob("j", "p"))
+	eventually(t, time.Minute, "the step to report why it waits", func() error {
+		j := getJob(t, ns, "j")
+		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != controller.ReasonFailedCreatePod {
+			return fmt.Errorf("steps %+v", j.Status.Steps)
+		}
+		return nil
+	})
+	j := getJob(t, ns, "j")
+	require.Contains(t, j.Status.Steps[0].Message, `serviceaccount "deployer" not found`)
+	require.Equal(t, v1alpha1.JobRunning, j.Status.Phase)
+	jobEvents(t, ns, "j", "Warning FailedCreatePod")
+
+	_, err := kube(t).CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	j = waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Empty(t, j.Status.Steps[0].Reason)
+	pod, err := kube(t).CoreV1().Pods(ns).Get(ctx, "j-deploy-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "deployer", pod.Spec.ServiceAccountName)
+}
+
+// TestManyJobs (scenario 9): 200 jobs of a 2-step pipeline submitted at
+// once all succeed, each with exactly its two Pods. The rate is logged for
+// docs/benchmarks.md; it is not asserted.
+func TestManyJobs(t *testing.T) {
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "many")
+	const jobs = 200
+	_, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(ctx,
+		runPipeline("p", runStep("a", "KWOK_DURATION", "100ms"), runStep("b", "KWOK_DURATION", "100ms")), metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				if _, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(ctx, runJob(fmt.Sprintf("j-%03d", i), "p"), metav1.CreateOptions{}); err != nil {
+					t.Errorf("create j-%03d: %v", i, err)
+				}
+			}
+		})
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	submitted := time.Since(start)
+
+	var succeeded int
+	eventually(t, 10*time.Minute, "every job to finish", func() error {
+		list, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		succeeded = 0
+		finished := 0
+		for _, j := range list.Items {
+			switch j.Status.Phase {
+			case v1alpha1.JobSucceeded:
+				succeeded++
+				finished++
+			case v1alpha1.JobFailed, v1alpha1.JobCancelled:
+				finished++
+			}
+		}
+		if finished < jobs {
+			return fmt.Errorf("%d of %d finished", finished, jobs)
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	require.Equal(t, jobs, succeeded)
+	pods, err := kube(t).CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelJob})
+	require.NoError(t, err)
+	require.Len(t, pods.Items, 2*jobs, "two Pods per job, none twice")
+	t.Logf("%d jobs (2 steps each) submitted in %s, all succeeded after %s: %.0f jobs/min",
+		jobs, submitted.Round(time.Millisecond), elapsed.Round(time.Millisecond), float64(jobs)/elapsed.Minutes())
+}
