@@ -47,7 +47,7 @@ test: postgres tools build verify ## Every test: unit, integration and end-to-en
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run
-run: postgres tools build ## Start the local stack (state in .local/) and print a kubeconfig; Ctrl-C stops it.
+run: postgres tools build ## Start the local stack (state in .local/run/) and print a kubeconfig; Ctrl-C stops it.
 	$(GO) run ./hack/local-up
 
 .PHONY: bench

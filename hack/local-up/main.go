@@ -1,5 +1,5 @@
 // Command local-up is `make run`: it starts the whole local stack on
-// 127.0.0.1 with its state under .local/ (see pkg/testing/localstack),
+// 127.0.0.1 with its state under .local/run/ (see pkg/testing/localstack),
 // applies the examples, prints a kubeconfig to use with kubectl, and stops
 // everything cleanly on Ctrl-C.
 package main
@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", ".local", "state directory; emptied at start")
+	dir := flag.String("dir", ".local/run", "state directory; emptied at start")
 	flag.Parse()
 	if err := run(*dir); err != nil {
 		fmt.Fprintf(os.Stderr, "local-up: %v\n", err)
