@@ -572,9 +572,10 @@ func (s *Stack) startSluiceControllers(ctx context.Context) error {
 }
 
 // StartController starts one more sluice-controller replica, authenticated
-// as its service account (the RBAC of artifacts/deploy/rbac), and returns
-// once it serves /healthz.
-func (s *Stack) StartController(ctx context.Context) (*Controller, error) {
+// as its service account (the RBAC of artifacts/deploy/rbac), with
+// Options.ControllerArgs and then extraArgs, and returns once it serves
+// /healthz.
+func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Controller, error) {
 	port, err := controlplane.FreePort()
 	if err != nil {
 		return nil, err
@@ -588,6 +589,7 @@ func (s *Stack) StartController(ctx context.Context) (*Controller, error) {
 		"--leader-elect-identity=" + id,
 		"--v=2",
 	}, s.opts.ControllerArgs...)
+	args = append(args, extraArgs...)
 	p, err := controlplane.StartProcess(s.ControlPlane.Dir, id, s.bin("sluice-controller"), args)
 	if err != nil {
 		return nil, err
