@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +47,17 @@ type Options struct {
 	Controllers int
 	// ControllerArgs are extra flags for every sluice-controller.
 	ControllerArgs []string
-	// Durable runs PostgreSQL with fsync and synchronous commit on.
+	// Durable runs PostgreSQL with fsync and synchronous commit on, and
+	// etcd with fsync.
 	Durable bool
+	// APIOnly starts only what serves the APIs: PostgreSQL, etcd,
+	// kube-apiserver and sluice-apiserver. No kube-controller-manager,
+	// scheduler, kwok or sluice-controller (benchmarks measure the API).
+	APIOnly bool
+	// EtcdQuotaBytes is etcd's backend quota; etcd's default when zero.
+	EtcdQuotaBytes int64
+	// PostgresSettings are extra postgresql.conf parameters.
+	PostgresSettings map[string]string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -153,6 +163,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		{"sluice-controller", s.startSluiceControllers},
 	}
 	for _, step := range steps {
+		if opts.APIOnly && !slices.Contains([]string{"PostgreSQL", "etcd and kube-apiserver", "sluice-apiserver", "the APIService"}, step.what) {
+			continue
+		}
 		start := time.Now()
 		fmt.Fprintf(opts.Log, ">> starting %s\n", step.what)
 		if err := step.fn(ctx); err != nil {
@@ -165,7 +178,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 func (s *Stack) startPostgres(ctx context.Context) error {
 	var err error
-	s.Postgres, err = pgtest.Start(ctx, pgtest.Options{Dir: filepath.Join(s.Dir, "postgres"), Durable: s.opts.Durable})
+	s.Postgres, err = pgtest.Start(ctx, pgtest.Options{Dir: filepath.Join(s.Dir, "postgres"), Durable: s.opts.Durable, Settings: s.opts.PostgresSettings})
 	if err != nil {
 		return err
 	}
@@ -181,6 +194,7 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 	s.ControlPlane, err = controlplane.Start(ctx, controlplane.Options{
 		Dir:               filepath.Join(s.Dir, "cluster"),
 		EtcdUnsafeNoFsync: !s.opts.Durable,
+		EtcdQuotaBytes:    s.opts.EtcdQuotaBytes,
 	})
 	if err != nil {
 		return err

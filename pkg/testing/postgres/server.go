@@ -145,6 +145,19 @@ func (s *Server) start(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// PID is the process id of the postmaster, the parent of every backend.
+func (s *Server) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
+}
+
+// BinDir is the directory of the PostgreSQL programs (pgbench, psql).
+func (s *Server) BinDir() string { return s.binDir }
+
 // DSN returns the URL of database name on this server, as the superuser.
 func (s *Server) DSN(database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, database)
