@@ -50,9 +50,15 @@ test: postgres tools build verify ## Every test: unit, integration and end-to-en
 run: postgres tools build ## Start the local stack (state in .local/run/) and print a kubeconfig; Ctrl-C stops it.
 	$(GO) run ./hack/local-up
 
+BENCH_SCALE ?= small
+
 .PHONY: bench
-bench: ## Benchmark Sluice against CRDs (not yet available).
-	@echo "make bench: not yet available — the benchmark lands with the Benchmark issue (#6)." >&2; exit 1
+bench: postgres tools build ## Benchmark Sluice against the same types as CRDs (BENCH_SCALE=small|medium|large); results in docs/benchmarks.md.
+	BENCH_SCALE=$(BENCH_SCALE) $(GO) run ./hack/bench -update-docs
+
+.PHONY: bench-storage
+bench-storage: postgres tools ## Storage-engine microbenchmarks, PostgreSQL store beside the etcd3 store (hack/bench-storage.sh).
+	hack/bench-storage.sh
 
 .PHONY: image
 image: ## Build the container image with both binaries (needs a Docker engine).

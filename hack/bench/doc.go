@@ -1,0 +1,19 @@
+// Command bench is `make bench`: it measures Sluice against the same types
+// served as CustomResourceDefinitions by kube-apiserver and etcd, side by
+// side in one run, both reached through kube-apiserver as a user reaches
+// them.
+//
+// For each object count it starts a fresh API-only local stack (PostgreSQL,
+// etcd with an 8 GiB quota, kube-apiserver, sluice-apiserver; all durable),
+// installs the CRDs of package crd, and runs the same workload against
+// sluice.dev and then crd.sluice.dev: creates at 1, 16 and 64 clients and of
+// 5 KiB objects, status updates, gets, a paginated full list, label- and
+// field-selected lists, and watch delivery latency to 100 watchers; then it
+// reads the memory of every server and the size of both databases. A system
+// that fails (errors, a server exiting, memory beyond 3/4 of the machine) is
+// recorded with where and how, and is not attempted at larger counts.
+//
+// Output: bench-results.json, results.md (a table of Sluice ÷ CRD ratios
+// with the absolute numbers) and chart.png, in .local/bench; with
+// -update-docs also in docs/bench/ and docs/benchmarks.md.
+package main

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Memory is what a process (or, for PostgreSQL, the postmaster and all its
+// backends) holds, in bytes.
+type Memory struct {
+	// RSS is the resident set now; for PostgreSQL the sum of PSS, which
+	// counts shared buffers once instead of once per backend.
+	RSS int64 `json:"rssBytes"`
+	// Peak is the high-water mark of RSS (VmHWM); for PostgreSQL the sum
+	// of the backends' peaks, an upper bound.
+	Peak int64 `json:"peakBytes"`
+}
+
+// processMemory reads /proc for one process.
+func processMemory(pid int) (Memory, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Memory{}, err
+	}
+	defer f.Close()
+	var m Memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			m.RSS = kib(v)
+		case "VmHWM":
+			m.Peak = kib(v)
+		}
+	}
+	return m, sc.Err()
+}
+
+// treeMemory sums the PSS and peaks of a process and its children, as
+// PostgreSQL's backends are.
+func treeMemory(pid int) (Memory, error) {
+	pids := []int{pid}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return Memory{}, err
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, err := parentOf(child); err == nil && ppid == pid {
+			pids = append(pids, child)
+		}
+	}
+	var total Memory
+	for _, p := range pids {
+		pss, err := pssOf(p)
+		if err != nil {
+			continue // a backend that exited meanwhile
+		}
+		m, err := processMemory(p)
+		if err != nil {
+			continue
+		}
+		total.RSS += pss
+		total.Peak += m.Peak
+	}
+	return total, nil
+}
+
+func parentOf(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// pid (comm) state ppid ...; comm may contain spaces and parentheses.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	return strconv.Atoi(fields[1])
+}
+
+func pssOf(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Pss:"); ok {
+			return kib(v), nil
+		}
+	}
+	return 0, fmt.Errorf("no Pss in /proc/%d/smaps_rollup", pid)
+}
+
+func kib(v string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+	return n * 1024
+}
+
+// etcdDBSize reads etcd's backend size (total, including free pages, and
+// in use) from its metrics.
+func etcdDBSize(ctx context.Context, etcdURL string) (total, inUse int64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, etcdURL+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		f, perr := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if perr != nil {
+			continue
+		}
+		switch name {
+		case "etcd_mvcc_db_total_size_in_bytes":
+			total = int64(f)
+		case "etcd_mvcc_db_total_size_in_use_in_bytes":
+			inUse = int64(f)
+		}
+	}
+	return total, inUse, nil
+}
+
+// postgresDBSize is the size of the database on disk: tables, indexes and
+// TOAST of Sluice's schema.
+func postgresDBSize(ctx context.Context, dsn string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var size int64
+	err = conn.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&size)
+	return size, err
+}
+
+func serverVersion(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var v string
+	err = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
+	return v, err
+}
