@@ -4,8 +4,10 @@
 package fuzzer
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeserializer "k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/randfill"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
@@ -35,6 +37,14 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 			c.FillNoCustom(s)
 			phases := []sluice.JobPhase{sluice.JobPending, sluice.JobRunning, sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled}
 			s.Phase = phases[c.Intn(len(phases))]
+		},
+		// v1alpha1 defaults what core/v1 marks +default (the only one in
+		// our types: a file key's optional), so a fuzzed object has it set.
+		func(s *corev1.FileKeySelector, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.Optional == nil {
+				s.Optional = ptr.To(false)
+			}
 		},
 		// Quantities only round-trip through their canonical form.
 		func(q *resource.Quantity, c randfill.Continue) {
