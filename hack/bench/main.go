@@ -43,6 +43,10 @@ type config struct {
 	// memoryLimit stops a system whose server grows beyond it, before the
 	// machine runs out of memory; the stop is recorded as its ceiling.
 	memoryLimit int64
+	// profile names the phases during which sluice-apiserver's CPU is
+	// profiled, into out/profiles.
+	profile map[string]bool
+	out     string
 }
 
 // scales are the object counts of BENCH_SCALE.
@@ -59,9 +63,16 @@ func main() {
 		out        = flag.String("out", ".local/bench", "directory for bench-results.json, results.md and chart.png")
 		updateDocs = flag.Bool("update-docs", false, "also write the results into docs/benchmarks.md and docs/bench/")
 		watchRate  = flag.Int("watch-rate", 500, "writes per second during the watch latency measurement")
+		profile    = flag.String("profile", "", "comma-separated phases (creates, watch, ...) during which to take a CPU profile of sluice-apiserver, into <out>/profiles")
 	)
 	flag.Parse()
-	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10}
+	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10, out: *out}
+	if *profile != "" {
+		cfg.profile = map[string]bool{}
+		for _, p := range strings.Split(*profile, ",") {
+			cfg.profile[strings.TrimSpace(p)] = true
+		}
+	}
 	if *objects != "" {
 		for _, f := range strings.Split(*objects, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -228,6 +239,9 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 			server = stack.ControlPlane.APIServer
 		}
 		w := &workload{system: system, gvr: gvr, client: dyn, restCfg: cfgREST, httpClient: httpClient, objects: n, cfg: cfg, log: logf}
+		if system == "sluice" && len(cfg.profile) > 0 {
+			w.profiler = newProfiler(stack.DirectConfig(stack.APIServers[0], "admin", "system:masters"), filepath.Join(cfg.out, "profiles"))
+		}
 		guarded, cancel := guardMemory(ctx, system, server.Pid(), cfg.memoryLimit)
 		r := w.run(guarded)
 		cancel()

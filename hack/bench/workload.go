@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,10 @@ type workload struct {
 	log        func(format string, args ...any)
 
 	rvs []string // resourceVersion of each created job, for status updates
+
+	// profiler, when set, profiles sluice-apiserver during the phases
+	// cfg.profile names.
+	profiler *profiler
 }
 
 func (w *workload) jobs(ns string) dynamic.ResourceInterface {
@@ -144,7 +149,15 @@ func (w *workload) run(ctx context.Context) *Run {
 	for _, p := range phases {
 		start := time.Now()
 		w.log("%s, %d objects: %s", w.system, w.objects, p.name)
-		if err := p.fn(ctx, r); err != nil {
+		var stopProfile func()
+		if w.profiler != nil && w.cfg.profile[strings.Fields(p.name)[0]] {
+			stopProfile = w.profiler.start(ctx, fmt.Sprintf("sluice-apiserver-%d-%s", w.objects, strings.Fields(p.name)[0]))
+		}
+		err := p.fn(ctx, r)
+		if stopProfile != nil {
+			stopProfile()
+		}
+		if err != nil {
 			if cause := context.Cause(ctx); cause != nil {
 				err = cause // the memory guard's reason, rather than "context canceled"
 			}
