@@ -248,8 +248,15 @@ func markdown(res *Results) string {
 			}
 		}
 		if s.Watch != nil && c.Watch != nil {
-			fmt.Fprintf(&b, "\nWatch: %d writes/s targeted; achieved %.0f/s (Sluice) and %.0f/s (CRD).\n",
+			fmt.Fprintf(&b, "\nWatch: %d writes/s targeted; achieved %.0f/s (Sluice) and %.0f/s (CRD).",
 				s.Watch.TargetRate, s.Watch.AchievedRate, c.Watch.AchievedRate)
+			for _, r := range []*Run{s, c} {
+				if r.Watch.Delivered < r.Watch.Expected {
+					fmt.Fprintf(&b, " %s delivered %d of %d events within 30s of the last write; %d of %d streams were closed by the server (first: %s).",
+						label(r.System), r.Watch.Delivered, r.Watch.Expected, r.Watch.ClosedEarly, r.Watch.Watchers, r.Watch.FirstClose)
+				}
+			}
+			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "Object sizes (JSON): %d B, %d B (5 KiB class), %d B with a finished status.\n",
 			s.ObjectBytes["1KiB"], s.ObjectBytes["5KiB"], s.ObjectBytes["1KiB+status"])

@@ -72,7 +72,12 @@ type WatchResult struct {
 	Sent         int     `json:"sent"`
 	Delivered    int     `json:"delivered"`
 	Expected     int     `json:"expected"`
-	Latency      Latency `json:"latency"`
+	// ClosedEarly counts watch streams the server ended before they had
+	// received every event (kube-apiserver's watch cache closes watchers
+	// that fall behind; clients then re-list); FirstClose says how.
+	ClosedEarly int     `json:"closedEarly"`
+	FirstClose  string  `json:"firstClose,omitempty"`
+	Latency     Latency `json:"latency"`
 }
 
 // workload runs the measurements against one system.
@@ -358,7 +363,24 @@ func (w *workload) watch(ctx context.Context, r *Run) error {
 					} `json:"object"`
 				}
 				if err := dec.Decode(&ev); err != nil {
+					if wctx.Err() == nil {
+						mu.Lock()
+						res.ClosedEarly++
+						if res.FirstClose == "" {
+							res.FirstClose = fmt.Sprintf("after %d events: %v", len(local), err)
+						}
+						mu.Unlock()
+					}
 					break // the stream ended or was cancelled
+				}
+				if ev.Type == string(watch.Error) {
+					mu.Lock()
+					res.ClosedEarly++
+					if res.FirstClose == "" {
+						res.FirstClose = fmt.Sprintf("after %d events: an ERROR event", len(local))
+					}
+					mu.Unlock()
+					break
 				}
 				if ev.Type != string(watch.Added) {
 					continue
@@ -425,8 +447,8 @@ func (w *workload) watch(ctx context.Context, r *Run) error {
 	}
 	res.Delivered = len(latencies)
 	res.Latency = summarise(latencies)
-	w.log("   %d watchers, %.0f writes/s: p50 %.1f ms, p99 %.1f ms, %d of %d delivered",
-		res.Watchers, res.AchievedRate, res.Latency.P50, res.Latency.P99, res.Delivered, res.Expected)
+	w.log("   %d watchers, %.0f writes/s: p50 %.1f ms, p99 %.1f ms, %d of %d delivered, %d streams closed early %s",
+		res.Watchers, res.AchievedRate, res.Latency.P50, res.Latency.P99, res.Delivered, res.Expected, res.ClosedEarly, res.FirstClose)
 	if sendErrs > 0 {
 		return fmt.Errorf("%d creates failed, first: %v", sendErrs, firstErr)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/apis/example"
@@ -139,7 +140,9 @@ func TestDatabaseOutage(t *testing.T) {
 			rv := mustRV(t, store, ev.Object)
 			require.Greater(t, rv, last)
 			last = rv
-			seen["/pods/ns/"+ev.Object.(*example.Pod).Name] = true
+			accessor, err := meta.Accessor(ev.Object) // events carry shared objects
+			require.NoError(t, err)
+			seen["/pods/ns/"+accessor.GetName()] = true
 		case <-ctx.Done():
 			t.Fatalf("replay stopped after %d of %d events", len(seen), len(stored))
 		}

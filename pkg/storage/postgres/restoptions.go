@@ -109,6 +109,9 @@ func (g *RESTOptionsGetter) decorator(indexedFields []string) generic.StorageDec
 			Transformer:    config.Transformer,
 			AttrFunc:       getAttrsFunc,
 			IndexedFields:  indexedFields,
+			// Without the watch cache, the registry serves watches
+			// from the store: encode each event once for them all.
+			SharedWatchObjects: !g.WatchCache,
 		})
 		if err != nil {
 			return nil, nil, err

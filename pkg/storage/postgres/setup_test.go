@@ -130,6 +130,9 @@ func newStoreOn(t testing.TB, b *Backend, o setupOptions) *Store {
 		Transformer:    storagetesting.NewPrefixTransformer([]byte(testTransformPrefix), false),
 		AttrFunc:       o.attrFunc,
 		IndexedFields:  o.indexedFields,
+		// As sluice-apiserver runs without the watch cache; the upstream
+		// suite unwraps runtime.CacheableObject in its checks.
+		SharedWatchObjects: true,
 	})
 	require.NoError(t, err)
 	return s

@@ -39,6 +39,12 @@ type StoreConfig struct {
 	// IndexedFields names the ones field selectors are pushed down for.
 	AttrFunc      storage.AttrFunc
 	IndexedFields []string
+	// SharedWatchObjects hands watchers objects that cache their
+	// serializations (runtime.CacheableObject), so that an apiserver
+	// serving watches straight from this store encodes each event once
+	// for all its watchers. Leave it off under the watch cache, which
+	// wants plain objects and wraps them itself.
+	SharedWatchObjects bool
 }
 
 // Store is storage.Interface for one resource, on a Backend.
@@ -54,6 +60,7 @@ type Store struct {
 	newListFunc    func() runtime.Object
 	attrFunc       storage.AttrFunc
 	indexedFields  map[string]bool
+	shareWatched   bool
 
 	statsOnce sync.Once
 	stats     *statsTracker
@@ -84,6 +91,7 @@ func (b *Backend) NewStore(cfg StoreConfig) (*Store, error) {
 		newListFunc:    cfg.NewListFunc,
 		attrFunc:       cfg.AttrFunc,
 		indexedFields:  map[string]bool{},
+		shareWatched:   cfg.SharedWatchObjects,
 	}
 	for _, f := range cfg.IndexedFields {
 		s.indexedFields[f] = true

@@ -84,7 +84,11 @@ func (s *subscription) close()         { s.failLocked(nil) }
 // it: objects in watch events are read-only, as in the apiserver's watch cache.
 type decodedEvent struct {
 	cur, prev runtime.Object
-	err       error
+	// sharedCur and sharedPrev are cur and prev as sent to watchers: with
+	// SharedWatchObjects, wrapped to cache their serializations, so that
+	// an event is encoded once for all the watchers that receive it.
+	sharedCur, sharedPrev runtime.Object
+	err                   error
 }
 
 // decode decodes e with s's codec once, however many of s's watchers see it.
@@ -103,10 +107,12 @@ func (e *event) decode(ctx context.Context, s *Store, needPrev bool) *decodedEve
 		e.decoded[s] = d
 		if e.typ != evDelete {
 			d.cur, d.err = s.decodeValue(ctx, e.key, e.value, e.rv, nil)
+			d.sharedCur = s.share(d.cur)
 		}
 	}
 	if d.err == nil && needPrev && len(e.prevValue) > 0 && d.prev == nil {
 		d.prev, d.err = s.decodeValue(ctx, e.key, e.prevValue, e.rv, nil)
+		d.sharedPrev = s.share(d.prev)
 	}
 	return d
 }
@@ -335,29 +341,30 @@ func (w *watcher) sendEvent(e *event) bool {
 		w.sendError(d.err)
 		return false
 	}
+	// Predicates see the decoded objects; watchers get the shared ones.
 	var ev *watch.Event
 	switch e.typ {
 	case evDelete:
 		if w.matches(d.prev) {
-			ev = &watch.Event{Type: watch.Deleted, Object: d.prev}
+			ev = &watch.Event{Type: watch.Deleted, Object: d.sharedPrev}
 		}
 	case evCreate:
 		if w.matches(d.cur) {
-			ev = &watch.Event{Type: watch.Added, Object: d.cur}
+			ev = &watch.Event{Type: watch.Added, Object: d.sharedCur}
 		}
 	default:
 		if !filtered {
-			ev = &watch.Event{Type: watch.Modified, Object: d.cur}
+			ev = &watch.Event{Type: watch.Modified, Object: d.sharedCur}
 			break
 		}
 		cur, prev := w.matches(d.cur), d.prev != nil && w.matches(d.prev)
 		switch {
 		case cur && prev:
-			ev = &watch.Event{Type: watch.Modified, Object: d.cur}
+			ev = &watch.Event{Type: watch.Modified, Object: d.sharedCur}
 		case cur:
-			ev = &watch.Event{Type: watch.Added, Object: d.cur}
+			ev = &watch.Event{Type: watch.Added, Object: d.sharedCur}
 		case prev:
-			ev = &watch.Event{Type: watch.Deleted, Object: d.prev}
+			ev = &watch.Event{Type: watch.Deleted, Object: d.sharedPrev}
 		}
 	}
 	if ev == nil {
