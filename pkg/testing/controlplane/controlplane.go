@@ -85,10 +85,12 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	if err := os.MkdirAll(pkiDir, 0o755); err != nil {
 		return nil, err
 	}
-	cp = &ControlPlane{Dir: opts.Dir}
+	started := &ControlPlane{Dir: opts.Dir}
+	cp = started
 	defer func() {
 		if err != nil {
-			cp.Stop()
+			// Stop what did start: cp is already nil on an error return.
+			started.Stop()
 			cp = nil
 		}
 	}()

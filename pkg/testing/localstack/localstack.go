@@ -143,10 +143,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	s = &Stack{Dir: opts.Dir, opts: opts}
+	started := &Stack{Dir: opts.Dir, opts: opts}
+	s = started
 	defer func() {
 		if err != nil {
-			s.Stop()
+			// Stop what did start: s is already nil on an error return.
+			started.Stop()
 			s = nil
 		}
 	}()
