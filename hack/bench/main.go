@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -63,9 +64,24 @@ func main() {
 		out        = flag.String("out", ".local/bench", "directory for bench-results.json, results.md and chart.png")
 		updateDocs = flag.Bool("update-docs", false, "also write the results into docs/benchmarks.md and docs/bench/")
 		watchRate  = flag.Int("watch-rate", 500, "writes per second during the watch latency measurement")
+		render     = flag.String("render", "", "render the table and chart of an earlier bench-results.json instead of running")
 		profile    = flag.String("profile", "", "comma-separated phases (creates, watch, ...) during which to take a CPU profile of sluice-apiserver, into <out>/profiles")
 	)
 	flag.Parse()
+	if *render != "" {
+		b, err := os.ReadFile(*render)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		var res Results
+		if err := json.Unmarshal(b, &res); err != nil {
+			fatalf("%s: %v", *render, err)
+		}
+		if err := writeResults(&res, *out, *updateDocs); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10, out: *out}
 	if *profile != "" {
 		cfg.profile = map[string]bool{}
@@ -183,7 +199,10 @@ var postgresVersion string
 // and stops it. Sluice goes first so that kube-apiserver does not yet hold
 // the CRD objects while Sluice is measured through it.
 func runScale(ctx context.Context, root string, cfg config, n int, failed map[string]string) (runs []*Run, pg *PGBench, err error) {
-	dir := filepath.Join(root, ".local", "bench", "stack")
+	// A directory of its own per stack: client-go caches TLS transports by
+	// the paths of their certificate files, so a new CA at an old path
+	// would meet a transport that trusts the old one.
+	dir := filepath.Join(root, ".local", "bench", fmt.Sprintf("stack-%d", n))
 	logf("== %d objects: starting the stack in %s", n, dir)
 	stack, err := localstack.Start(ctx, localstack.Options{
 		Dir: dir, RepoRoot: root, APIOnly: true, Durable: true,

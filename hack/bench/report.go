@@ -343,7 +343,11 @@ func chartPNG(res *Results) ([]byte, error) {
 		pl.X.Label.Text = "objects"
 		pl.Y.Label.Text = p.unit
 		pl.X.Scale = plot.LogScale{}
-		pl.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		var ticks []plot.Tick
+		for _, n := range res.Objects {
+			ticks = append(ticks, plot.Tick{Value: float64(n), Label: count(n)})
+		}
+		pl.X.Tick.Marker = plot.ConstantTicks(ticks)
 		pl.Legend.Top = true
 		pl.Y.Min = 0
 		var args []any

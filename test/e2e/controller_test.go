@@ -215,6 +215,19 @@ func leader(t *testing.T) *localstack.Controller {
 // metric reads one sample of a controller's /metrics: 0 when absent.
 func metric(t *testing.T, c *localstack.Controller, sample string) float64 {
 	t.Helper()
+	v, _ := readMetric(t, c, sample)
+	return v
+}
+
+// hasMetric says whether a controller's /metrics has the sample.
+func hasMetric(t *testing.T, c *localstack.Controller, sample string) bool {
+	t.Helper()
+	_, ok := readMetric(t, c, sample)
+	return ok
+}
+
+func readMetric(t *testing.T, c *localstack.Controller, sample string) (float64, bool) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, c.MetricsURL+"/metrics", nil)
 	require.NoError(t, err)
 	resp, err := http.DefaultClient.Do(req)
@@ -226,11 +239,11 @@ func metric(t *testing.T, c *localstack.Controller, sample string) float64 {
 		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			require.NoError(t, err)
-			return f
+			return f, true
 		}
 	}
 	require.NoError(t, sc.Err())
-	return 0
+	return 0, false
 }
 
 // TestJobSucceeds (scenario 1): a 3-step pipeline of 2 actions per step,
@@ -576,6 +589,11 @@ func TestLeaderElection(t *testing.T) {
 	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms")), runJob("warm-up", "p"))
 	waitJob(t, ns, "warm-up", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Positive(t, metric(t, first, "sluice_controller_jobs_started_total"), "the leader ran the job")
+	require.Positive(t, metric(t, first, `sluice_controller_jobs_finished_total{phase="Succeeded"}`))
+	require.Positive(t, metric(t, first, `sluice_controller_step_duration_seconds_count{phase="Succeeded"}`))
+	require.Positive(t, metric(t, first, `workqueue_adds_total{name="pipelinejobs"}`), "the workqueue's metrics are served")
+	require.True(t, hasMetric(t, first, `workqueue_depth{name="pipelinejobs"}`))
+	require.True(t, hasMetric(t, first, "sluice_controller_reconcile_errors_total"))
 	require.Zero(t, metric(t, standby, "sluice_controller_jobs_started_total"), "the standby ran nothing")
 	require.Zero(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`))
 
