@@ -81,10 +81,12 @@ func runPGBench(ctx context.Context, binDir, dsn, dir string, objects int) (*PGB
 	list = fmt.Sprintf("\\set c random(0, %d)\n", cohorts-1) + oneLine(list) + ";\n"
 
 	res := &PGBench{Objects: objects}
-	if res.Insert, err = pgbench(ctx, binDir, dsn, dir, "insert", insert, 16); err != nil {
+	// As sluice-apiserver runs them: writes as cached prepared statements,
+	// selective lists as unnamed ones, planned for their values.
+	if res.Insert, err = pgbench(ctx, binDir, dsn, dir, "insert", insert, 16, "prepared"); err != nil {
 		return res, err
 	}
-	if res.Select, err = pgbench(ctx, binDir, dsn, dir, "select", list, 1); err != nil {
+	if res.Select, err = pgbench(ctx, binDir, dsn, dir, "select", list, 1, "extended"); err != nil {
 		return res, err
 	}
 	logf("   pgbench: %.0f inserts/s (16 clients), label-selected list %.2f ms (1 client)", res.Insert.TPS, res.Select.LatencyMs)
@@ -96,13 +98,13 @@ func oneLine(sql string) string {
 	return strings.Join(strings.Fields(sql), " ")
 }
 
-func pgbench(ctx context.Context, binDir, dsn, dir, name, script string, clients int) (PGBenchResult, error) {
+func pgbench(ctx context.Context, binDir, dsn, dir, name, script string, clients int, protocol string) (PGBenchResult, error) {
 	r := PGBenchResult{Clients: clients, Seconds: 10, Script: script}
 	file := filepath.Join(dir, "pgbench-"+name+".sql")
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		return r, err
 	}
-	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "pgbench"), "--no-vacuum", "--protocol=prepared",
+	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "pgbench"), "--no-vacuum", "--protocol="+protocol,
 		"--client="+strconv.Itoa(clients), "--jobs="+strconv.Itoa(min(clients, 2)), "--time="+strconv.Itoa(r.Seconds),
 		"--file="+file, dsn).CombinedOutput()
 	if err != nil {

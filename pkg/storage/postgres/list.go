@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/conversion"
@@ -137,6 +138,15 @@ func (s *Store) scanAt(ctx context.Context, rv int64, r keyRange, pred storage.S
 	for {
 		query := fmt.Sprintf(listAtSQL, r.where(2, 3), filter.where)
 		args := append([]any{rv, r.from, r.to, batch}, filter.args...)
+		if filter.where != "" {
+			// A selector must be planned with its values. A cached
+			// statement soon gets PostgreSQL's generic plan, which cannot
+			// see that `labels @> $5` is selective and walks the whole key
+			// range in order instead of asking the GIN index: 100 ms
+			// against 1.3 ms for a 0.1% selector over 100k objects. An
+			// unnamed statement is planned for the values it runs with.
+			args = append([]any{pgx.QueryExecModeDescribeExec}, args...)
+		}
 		n := 0
 		var last string
 		err := s.b.timed("list", func() error {
