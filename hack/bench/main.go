@@ -47,7 +47,12 @@ type config struct {
 	// profile names the phases during which sluice-apiserver's CPU is
 	// profiled, into out/profiles.
 	profile map[string]bool
-	out     string
+	// systems are measured in this order: "sluice", "crd" or both.
+	systems []string
+	// keep leaves each stack running after its measurements until the run
+	// is interrupted, to look into it.
+	keep bool
+	out  string
 }
 
 // scales are the object counts of BENCH_SCALE.
@@ -65,6 +70,8 @@ func main() {
 		updateDocs = flag.Bool("update-docs", false, "also write the results into docs/benchmarks.md and docs/bench/")
 		watchRate  = flag.Int("watch-rate", 500, "writes per second during the watch latency measurement")
 		render     = flag.String("render", "", "render the table and chart of an earlier bench-results.json instead of running")
+		systems    = flag.String("systems", "sluice,crd", "comma-separated systems to measure: sluice, crd")
+		keep       = flag.Bool("keep", false, "leave each stack running after its measurements until interrupted, to look into it")
 		profile    = flag.String("profile", "", "comma-separated phases (creates, watch, ...) during which to take a CPU profile of sluice-apiserver, into <out>/profiles")
 	)
 	flag.Parse()
@@ -82,12 +89,19 @@ func main() {
 		}
 		return
 	}
-	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10, out: *out}
+	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10, out: *out, keep: *keep}
 	if *profile != "" {
 		cfg.profile = map[string]bool{}
 		for _, p := range strings.Split(*profile, ",") {
 			cfg.profile[strings.TrimSpace(p)] = true
 		}
+	}
+	for _, sys := range strings.Split(*systems, ",") {
+		sys = strings.TrimSpace(sys)
+		if sys != "sluice" && sys != "crd" {
+			fatalf("-systems: %q is not sluice or crd", sys)
+		}
+		cfg.systems = append(cfg.systems, sys)
 	}
 	if *objects != "" {
 		for _, f := range strings.Split(*objects, ",") {
@@ -214,6 +228,10 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 		return nil, nil, err
 	}
 	defer func() {
+		if cfg.keep {
+			logf("keeping the stack until interrupted: PostgreSQL at %s, kubeconfig %s", stack.DatabaseURL, stack.Kubeconfig)
+			<-ctx.Done()
+		}
 		stack.Stop()
 		_ = os.RemoveAll(dir)
 	}()
@@ -246,7 +264,7 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 		return nil, nil, fmt.Errorf("installing the CRDs: %w", err)
 	}
 
-	for _, system := range []string{"sluice", "crd"} {
+	for _, system := range cfg.systems {
 		if why := failed[system]; why != "" {
 			runs = append(runs, &Run{System: system, Objects: n, Failure: "not attempted: " + why})
 			continue
@@ -274,7 +292,7 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 			if err := stack.APIServers[0].Stop(30 * time.Second); err != nil {
 				return runs, pg, fmt.Errorf("stopping sluice-apiserver: %w", err)
 			}
-			if pg, err = runPGBench(ctx, stack.Postgres.BinDir(), stack.DatabaseURL, stack.Dir, n); err != nil {
+			if pg, err = runPGBench(ctx, stack.Postgres.BinDir(), stack.DatabaseURL, stack.Dir, cfg.out, n); err != nil {
 				return runs, pg, err
 			}
 		}
