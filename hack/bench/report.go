@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -348,6 +349,9 @@ func chartPNG(res *Results) ([]byte, error) {
 			ticks = append(ticks, plot.Tick{Value: float64(n), Label: count(n)})
 		}
 		pl.X.Tick.Marker = plot.ConstantTicks(ticks)
+		// The whole range of counts, whether or not a system has a value at
+		// each: a log axis needs a positive range even for an empty panel.
+		pl.X.Min, pl.X.Max = float64(slices.Min(res.Objects))/1.25, float64(slices.Max(res.Objects))*1.25
 		pl.Legend.Top = true
 		pl.Y.Min = 0
 		var args []any
@@ -368,6 +372,9 @@ func chartPNG(res *Results) ([]byte, error) {
 			if err := plotutil.AddLinePoints(pl, args...); err != nil {
 				return nil, err
 			}
+		} else {
+			pl.Title.Text += " (no data)"
+			pl.Y.Max = 1
 		}
 		row = append(row, pl)
 		if len(row) == 2 {
