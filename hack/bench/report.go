@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -244,7 +245,11 @@ func markdown(res *Results) string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.name, value(sv, sok, m.unit), value(cv, cok, m.unit), ratio, better)
 		}
 		for _, r := range []*Run{s, c} {
-			if r.Failure != "" {
+			switch {
+			case r.Failure != "" && r.Stored > 0:
+				fmt.Fprintf(&b, "\n**%s failed** with %s of %s jobs stored: %s. Its figures above were measured then, so the ratios compare them with %s's at %s.\n",
+					label(r.System), thousands(r.Stored), thousands(n), r.Failure, label(other(r.System)), thousands(n))
+			case r.Failure != "":
 				fmt.Fprintf(&b, "\n**%s failed**: %s\n", label(r.System), r.Failure)
 			}
 		}
@@ -279,6 +284,22 @@ func markdown(res *Results) string {
 	}
 	b.WriteString("¹ sluice-apiserver for Sluice, kube-apiserver for the CRDs. ² PostgreSQL (PSS of all backends) for Sluice, etcd for the CRDs.\n")
 	return b.String()
+}
+
+func other(system string) string {
+	if system == "crd" {
+		return "sluice"
+	}
+	return "crd"
+}
+
+// thousands writes n with thousands separators: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func label(system string) string {
@@ -360,7 +381,13 @@ func chartPNG(res *Results) ([]byte, error) {
 			for _, n := range res.Objects {
 				if r := find(res, system, n); r != nil {
 					if v, ok := p.get(r); ok && !math.IsNaN(v) {
-						xys = append(xys, plotter.XY{X: float64(n), Y: v})
+						// A run that stopped on the way was measured with
+						// fewer objects: plot it where it stopped.
+						x := float64(n)
+						if r.Failure != "" && r.Stored > 0 && r.Stored < n {
+							x = float64(r.Stored)
+						}
+						xys = append(xys, plotter.XY{X: x, Y: v})
 					}
 				}
 			}
@@ -372,6 +399,7 @@ func chartPNG(res *Results) ([]byte, error) {
 			if err := plotutil.AddLinePoints(pl, args...); err != nil {
 				return nil, err
 			}
+			pl.Y.Max *= 1.25 // room for the legend above the highest point
 		} else {
 			pl.Title.Text += " (no data)"
 			pl.Y.Max = 1

@@ -92,7 +92,7 @@ func TestMarkdownRecordsACeiling(t *testing.T) {
 			Memory:      map[string]Memory{"sluice-apiserver": {RSS: 100 << 20}, "kube-apiserver": {RSS: 300 << 20}},
 		}
 	}
-	crdAtLimit := &Run{System: "crd", Objects: 1000, Ceiling: true,
+	crdAtLimit := &Run{System: "crd", Objects: 1000, Stored: 477, Ceiling: true,
 		Failure: "creates: the crd server's RSS reached 18.1 GiB, over the limit of 18.0 GiB (3/4 of the machine)"}
 	res := &Results{
 		Date: "2026-11-22T00:00:00Z", Command: "make bench BENCH_SCALE=large", Scale: "large",
@@ -109,7 +109,7 @@ func TestMarkdownRecordsACeiling(t *testing.T) {
 
 	assert.Contains(t, md, "| creates/s, 16 clients | 900/s | 600/s | 1.50 | higher |")
 	assert.Contains(t, md, "| creates/s, 16 clients | 880/s | failed | – | higher |")
-	assert.Contains(t, md, "**CRD failed**: creates: the crd server's RSS reached 18.1 GiB")
+	assert.Contains(t, md, "**CRD failed** with 477 of 1,000 jobs stored: creates: the crd server's RSS reached 18.1 GiB")
 	assert.Contains(t, md, "**CRD failed**: not attempted: failed at 1000 objects")
 	assert.Contains(t, md, "of which Sluice's creates reach 10%; the label-selected list in 1.50 ms (10.0 ms through")
 	for _, heading := range []string{"#### 100 objects", "#### 1k objects", "#### 10k objects"} {
@@ -120,6 +120,12 @@ func TestMarkdownRecordsACeiling(t *testing.T) {
 	png, err := chartPNG(res)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(png), "\x89PNG"), "chart is a PNG")
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 477098: "477,098", 1000000: "1,000,000"} {
+		assert.Equal(t, want, thousands(n))
+	}
 }
 
 func TestCount(t *testing.T) {
