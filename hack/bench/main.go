@@ -52,7 +52,12 @@ type config struct {
 	// keep leaves each stack running after its measurements until the run
 	// is interrupted, to look into it.
 	keep bool
-	out  string
+	// pgbenchSeconds is how long each pgbench script runs.
+	pgbenchSeconds int
+	// stacks is the directory the stacks live in, one subdirectory per
+	// object count; .local/bench under the checkout when empty.
+	stacks string
+	out    string
 }
 
 // scales are the object counts of BENCH_SCALE.
@@ -89,7 +94,8 @@ func main() {
 		}
 		return
 	}
-	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10, out: *out, keep: *keep}
+	cfg := config{scale: *scale, gets: 5000, selectorLists: 20, watchers: 100, watchRate: *watchRate, watchSeconds: 10,
+		pgbenchSeconds: 10, out: *out, keep: *keep}
 	if *profile != "" {
 		cfg.profile = map[string]bool{}
 		for _, p := range strings.Split(*profile, ",") {
@@ -216,7 +222,11 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 	// A directory of its own per stack: client-go caches TLS transports by
 	// the paths of their certificate files, so a new CA at an old path
 	// would meet a transport that trusts the old one.
-	dir := filepath.Join(root, ".local", "bench", fmt.Sprintf("stack-%d", n))
+	stacks := cfg.stacks
+	if stacks == "" {
+		stacks = filepath.Join(root, ".local", "bench")
+	}
+	dir := filepath.Join(stacks, fmt.Sprintf("stack-%d", n))
 	logf("== %d objects: starting the stack in %s", n, dir)
 	stack, err := localstack.Start(ctx, localstack.Options{
 		Dir: dir, RepoRoot: root, APIOnly: true, Durable: true,
@@ -292,7 +302,7 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 			if err := stack.APIServers[0].Stop(30 * time.Second); err != nil {
 				return runs, pg, fmt.Errorf("stopping sluice-apiserver: %w", err)
 			}
-			if pg, err = runPGBench(ctx, stack.Postgres.BinDir(), stack.DatabaseURL, stack.Dir, cfg.out, n); err != nil {
+			if pg, err = runPGBench(ctx, stack.Postgres.BinDir(), stack.DatabaseURL, stack.Dir, cfg.out, n, cfg.pgbenchSeconds); err != nil {
 				return runs, pg, err
 			}
 		}

@@ -42,7 +42,7 @@ type PGBenchResult struct {
 //
 // It also writes the plan of the list statement, as sluice-apiserver has it
 // planned, with EXPLAIN ANALYZE into out/explain-list-<objects>.txt.
-func runPGBench(ctx context.Context, binDir, dsn, dir, out string, objects int) (*PGBench, error) {
+func runPGBench(ctx context.Context, binDir, dsn, dir, out string, objects, seconds int) (*PGBench, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -96,10 +96,10 @@ func runPGBench(ctx context.Context, binDir, dsn, dir, out string, objects int) 
 	// The select goes first: rows the inserts add after rv would join its
 	// scan of the history for changes since rv, which no list by
 	// sluice-apiserver at the current revision meets.
-	if res.Select, err = pgbench(ctx, binDir, dsn, dir, "select", list, 1, "extended"); err != nil {
+	if res.Select, err = pgbench(ctx, binDir, dsn, dir, "select", list, 1, "extended", seconds); err != nil {
 		return res, err
 	}
-	if res.Insert, err = pgbench(ctx, binDir, dsn, dir, "insert", insert, 16, "prepared"); err != nil {
+	if res.Insert, err = pgbench(ctx, binDir, dsn, dir, "insert", insert, 16, "prepared", seconds); err != nil {
 		return res, err
 	}
 	logf("   pgbench: %.0f inserts/s (16 clients), label-selected list %.2f ms (1 client)", res.Insert.TPS, res.Select.LatencyMs)
@@ -128,8 +128,8 @@ func oneLine(sql string) string {
 	return strings.Join(strings.Fields(sql), " ")
 }
 
-func pgbench(ctx context.Context, binDir, dsn, dir, name, script string, clients int, protocol string) (PGBenchResult, error) {
-	r := PGBenchResult{Clients: clients, Seconds: 10, Script: script}
+func pgbench(ctx context.Context, binDir, dsn, dir, name, script string, clients int, protocol string, seconds int) (PGBenchResult, error) {
+	r := PGBenchResult{Clients: clients, Seconds: seconds, Script: script}
 	file := filepath.Join(dir, "pgbench-"+name+".sql")
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		return r, err
