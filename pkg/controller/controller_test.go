@@ -24,9 +24,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
 )
 
 var everything = labels.Everything()
@@ -309,6 +311,28 @@ func TestSubstitution(t *testing.T) {
 	require.Equal(t, "all", c.Env[0].Value)
 	require.NotNil(t, c.Env[1].ValueFrom)
 	require.Equal(t, "250m", c.Resources.Requests.Cpu().String())
+}
+
+// TestStartWithAPipelineTheCacheHasNotSeen: the job and pipeline caches
+// fill independently, so a job created right after its pipeline can reach
+// the controller first. The job starts; only a pipeline the API does not
+// have fails it.
+func TestStartWithAPipelineTheCacheHasNotSeen(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("p", steps("a")...))
+	// A pipeline cache that has not caught up yet.
+	h.c.pipelines = sluicelisters.NewPipelineLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}))
+
+	h.createJob(jobOf("j", "p"))
+	j := h.sync("j")
+	require.Equal(t, v1alpha1.JobRunning, j.Status.Phase, j.Status.Message)
+	require.Equal(t, []string{"j-a-1"}, h.podNames())
+
+	h.createJob(jobOf("k", "missing"))
+	k := h.sync("k")
+	require.Equal(t, v1alpha1.JobFailed, k.Status.Phase)
+	require.Equal(t, ReasonPipelineNotFound, meta.FindStatusCondition(k.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
 }
 
 // TestStartErrors: a missing pipeline, unknown or missing params and an

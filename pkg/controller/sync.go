@@ -115,6 +115,12 @@ func (r *reconciler) start(ctx context.Context) error {
 	} else {
 		p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
 		if apierrors.IsNotFound(err) {
+			// The job and pipeline caches fill independently: a job created
+			// right after its pipeline can arrive first. Failing a job is
+			// final, so ask the API before believing the cache.
+			p, err = c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+		}
+		if apierrors.IsNotFound(err) {
 			r.finish(v1alpha1.JobFailed, ReasonPipelineNotFound,
 				fmt.Sprintf("pipeline %q not found in namespace %q", job.Spec.PipelineRef.Name, job.Namespace))
 			return nil
