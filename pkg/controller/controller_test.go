@@ -167,6 +167,34 @@ func TestRetries(t *testing.T) {
 	require.Equal(t, time.Minute, h.c.backoff(10), "the backoff is capped")
 }
 
+// TestRetrySeenLate: a failure the controller sees only after its backoff
+// has passed (a busy or restarted controller) starts the next attempt at
+// once, and still says so with a StepRetrying Event, exactly once.
+func TestRetrySeenLate(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("flaky")...)
+	p.Spec.Steps[0].Retries = 1
+	h.createPipeline(p)
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.finishPod("j-flaky-1", 3)
+	h.clock.Step(time.Minute) // well past the 10s backoff
+
+	j := h.sync("j")
+	require.EqualValues(t, 2, j.Status.Steps[0].Attempts)
+	require.Nil(t, j.Status.Steps[0].NextAttemptTime, "no wait: the backoff has passed")
+	require.ElementsMatch(t, []string{"j-flaky-1", "j-flaky-2"}, h.podNames())
+	h.sync("j")
+	retrying := 0
+	for _, e := range h.events() {
+		if strings.HasPrefix(e, "Warning StepRetrying") {
+			retrying++
+			require.Contains(t, e, `Step "flaky": action "run" exited with code 3; attempt 2 of 2`)
+		}
+	}
+	require.Equal(t, 1, retrying, "events: %q", h.events())
+}
+
 // TestFailure: a step that fails with no retries left fails the job; the
 // later steps are skipped, and the job says which step and action failed.
 func TestFailure(t *testing.T) {

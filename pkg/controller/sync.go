@@ -66,6 +66,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
+		for _, msg := range r.retries {
+			c.recorder.Event(updated, corev1.EventTypeWarning, EventStepRetrying, msg)
+		}
 		c.afterWrite(ctx, &cached.Status, updated)
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
@@ -92,6 +95,11 @@ type reconciler struct {
 	// requeue, when set, is returned after the status is written, so the
 	// job is retried with the workqueue's rate limit.
 	requeue error
+	// retries are the StepRetrying Events of this sync, sent once its
+	// status is written. They are recorded where the retry is decided, not
+	// read from the status: a failure seen after its backoff has passed
+	// starts the next attempt at once and never shows a nextAttemptTime.
+	retries []string
 }
 
 func (r *reconciler) wake(at time.Time) {
@@ -382,6 +390,7 @@ func (r *reconciler) attemptFailed(ctx context.Context, res *resolved, i int, wo
 	st.NextAttemptTime = &t
 	st.Reason = reason
 	st.Message = fmt.Sprintf("%s; attempt %d of %d starts at %s", msg, st.Attempts+1, step.Retries+1, next.UTC().Format(time.RFC3339))
+	r.retries = append(r.retries, fmt.Sprintf("Step %q: %s", st.Name, st.Message))
 	if !r.now.Before(next) {
 		return r.startAttempt(ctx, res, i, st.Attempts+1, workspace)
 	}
@@ -643,9 +652,6 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 func (c *Controller) stepEvents(job *v1alpha1.PipelineJob, old, st *v1alpha1.StepStatus) {
 	if st.Attempts > old.Attempts {
 		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStepStarted, "Step %q started: attempt %d, pod %s", st.Name, st.Attempts, st.PodName)
-	}
-	if st.NextAttemptTime != nil && (old.NextAttemptTime == nil || old.Attempts != st.Attempts) {
-		c.recorder.Eventf(job, corev1.EventTypeWarning, EventStepRetrying, "Step %q: %s", st.Name, st.Message)
 	}
 	if st.Phase == old.Phase {
 		return
