@@ -66,10 +66,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		for _, msg := range r.retries {
-			c.recorder.Event(updated, corev1.EventTypeWarning, EventStepRetrying, msg)
-		}
-		c.afterWrite(ctx, &cached.Status, updated)
+		c.afterWrite(ctx, &cached.Status, updated, r.retries)
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
 	}
@@ -610,10 +607,14 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 	}
 }
 
-// afterWrite does what follows a status change: Events, metrics, the
-// pipeline's lastJob, and notifications.
-func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob) {
+// afterWrite does what follows a status change: Events (retries are the
+// StepRetrying messages of the sync), metrics, the pipeline's lastJob, and
+// notifications.
+func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob, retries []string) {
 	after := &job.Status
+	for _, msg := range retries {
+		c.recorder.Event(job, corev1.EventTypeWarning, EventStepRetrying, msg)
+	}
 	started := before.Phase != v1alpha1.JobRunning && after.Phase == v1alpha1.JobRunning
 	if started {
 		c.markRunning(job)
