@@ -1,17 +1,15 @@
 package pipeline
 
 import (
-	"context"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
 )
 
@@ -20,13 +18,8 @@ type REST struct {
 	*genericregistry.Store
 }
 
-// StatusREST is the storage of pipelines/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 // NewREST returns the storage of pipelines and of their status subresource.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *status.REST, error) {
 	strategy := NewStrategy(scheme)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &sluice.Pipeline{} },
@@ -45,11 +38,7 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, nil, err
 	}
-	statusStore := *store
-	status := NewStatusStrategy(strategy)
-	statusStore.UpdateStrategy = status
-	statusStore.ResetFieldsStrategy = status
-	return &REST{store}, &StatusREST{&statusStore}, nil
+	return &REST{store}, status.NewREST(store, NewStatusStrategy(strategy)), nil
 }
 
 // ShortNames lets `kubectl get pl` work.
@@ -57,34 +46,6 @@ func (r *REST) ShortNames() []string { return []string{"pl"} }
 
 // Categories puts pipelines in `kubectl get sluice`.
 func (r *REST) Categories() []string { return []string{"sluice"} }
-
-// New returns an empty Pipeline.
-func (r *StatusREST) New() runtime.Object { return &sluice.Pipeline{} }
-
-// Destroy cleans up; the main resource owns the storage.
-func (r *StatusREST) Destroy() {}
-
-// Get retrieves the object for the status subresource.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update changes the status of a pipeline; spec changes are ignored.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
-	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// Status updates never create.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields lists what the status subresource ignores.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable prints the status subresource like the resource.
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
-}
 
 // Table prints pipelines: NAME, STEPS, LAST-JOB, LAST-PHASE, AGE.
 var Table = table.Convertor{
