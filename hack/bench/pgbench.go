@@ -71,8 +71,8 @@ func runPGBench(ctx context.Context, binDir, dsn, dir, out string, objects, seco
 	}
 	insert = "\\set n random(1, 9000000000000000000)\n" + oneLine(insert) + ";\n"
 
-	sel := labels.SelectorFromSet(labels.Set{labelCohort: "c0000"})
-	list, err := postgres.ListStatement(prefix, rv, sel, 500).Inline(func(n int, _ any) string {
+	listStatement := postgres.ListStatement(prefix, rv, labels.SelectorFromSet(labels.Set{labelCohort: "c0000"}), 500)
+	list, err := listStatement.Inline(func(n int, _ any) string {
 		if n == 5 {
 			// Immutable all the way (unlike jsonb_build_object), so the
 			// planner folds it to a constant for each run, as it sees
@@ -86,7 +86,7 @@ func runPGBench(ctx context.Context, binDir, dsn, dir, out string, objects, seco
 	}
 	list = fmt.Sprintf("\\set c random(0, %d)\n", cohorts-1) + oneLine(list) + ";\n"
 
-	if err := explainList(ctx, conn, postgres.ListStatement(prefix, rv, sel, 500), filepath.Join(out, fmt.Sprintf("explain-list-%d.txt", objects))); err != nil {
+	if err := explainList(ctx, conn, listStatement, filepath.Join(out, fmt.Sprintf("explain-list-%d.txt", objects))); err != nil {
 		return nil, err
 	}
 
