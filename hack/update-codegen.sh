@@ -9,7 +9,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 module=github.com/sluice-dev/sluice
 
+# `go list -m` prints the module's directory only once it is downloaded, and
+# nothing else in the build downloads code-generator: fetch it first.
+go mod download k8s.io/code-generator
 codegen_pkg=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+[[ -f "$codegen_pkg/kube_codegen.sh" ]] || { echo "k8s.io/code-generator has no kube_codegen.sh at '$codegen_pkg'" >&2; exit 1; }
 # The generators are installed here, not in the user's GOPATH/bin.
 export GOBIN="$root/bin/codegen"
 mkdir -p "$GOBIN"

@@ -66,8 +66,19 @@ for tool in "${wanted[@]}"; do
 	kwok)
 		v=$(module_version sigs.k8s.io/kwok)
 		build kwok sigs.k8s.io/kwok/cmd/kwok "$v"
-		# kwok needs Stage definitions; its module ships them.
-		ln -sfn "$(cd "$tools_dir" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage" "$bin_dir/kwok-stages"
+		# kwok needs the Stage definitions its module ships. They are copied
+		# into the cache beside the binary: with a cached binary the module
+		# itself may never have been downloaded on this machine.
+		stages="$cache_root/kwok-$v-$go_version/stage"
+		if [[ ! -d "$stages" ]]; then
+			src=$(cd "$tools_dir" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+			[[ -d "$src/kustomize/stage" ]] || { echo "sigs.k8s.io/kwok $v has no kustomize/stage at '$src'" >&2; exit 1; }
+			tmp=$(mktemp -d "$cache_root/.stages-kwok.XXXXXX")
+			cp -r "$src/kustomize/stage/." "$tmp/"
+			chmod -R u+w "$tmp"
+			mv "$tmp" "$stages"
+		fi
+		ln -sfn "$stages" "$bin_dir/kwok-stages"
 		;;
 	*)
 		echo "unknown tool: $tool (known: ${all[*]})" >&2
