@@ -48,6 +48,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
 	pgtest "github.com/sluice-dev/sluice/pkg/testing/postgres"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 var (
@@ -165,7 +166,7 @@ func startBenchEtcd(b *testing.B) *kubernetes.Client {
 }
 
 func freeURL(b *testing.B) string {
-	port, err := controlplane.FreePort()
+	port, err := testutil.FreePort()
 	must(b, err)
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }

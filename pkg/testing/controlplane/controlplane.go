@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 // Options configure a control plane.
@@ -122,11 +121,11 @@ func (cp *ControlPlane) makePKI(dir string) error {
 }
 
 func (cp *ControlPlane) startEtcd(ctx context.Context, binary string, opts Options) error {
-	clientPort, err := FreePort()
+	clientPort, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}
-	peerPort, err := FreePort()
+	peerPort, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}
@@ -154,13 +153,13 @@ func (cp *ControlPlane) startEtcd(ctx context.Context, binary string, opts Optio
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	return cp.Etcd.WaitFor(ctx, "etcd health", func(ctx context.Context) error {
-		return httpOK(ctx, http.DefaultClient, cp.EtcdURL+"/health", `"health":"true"`)
+		return testutil.GetOK(ctx, nil, cp.EtcdURL+"/health", `"health":"true"`)
 	})
 }
 
 func (cp *ControlPlane) startAPIServer(ctx context.Context, binary string, opts Options) error {
 	pkiDir := filepath.Join(cp.Dir, "pki")
-	port, err := FreePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}
@@ -254,21 +253,4 @@ func WriteKubeconfig(path string, cfg *rest.Config, name string) error {
 		return err
 	}
 	return clientcmd.WriteToFile(*c, path)
-}
-
-func httpOK(ctx context.Context, client *http.Client, url, want string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, body)
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,16 +108,6 @@ func (p *Process) WaitFor(ctx context.Context, what string, check func(context.C
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // BinDir finds the directory holding the pinned control-plane binaries:

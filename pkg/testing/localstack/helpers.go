@@ -1,39 +1,9 @@
 package localstack
 
 import (
-	"context"
 	encbase64 "encoding/base64"
-	"fmt"
 	"net/http"
-
-	"github.com/jackc/pgx/v5"
 )
-
-func execSQL(ctx context.Context, dsn, sql string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
-
-func httpGet(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
-}
 
 func base64(b []byte) string { return encbase64.StdEncoding.EncodeToString(b) }
 

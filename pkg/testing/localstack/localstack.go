@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
 	pgtest "github.com/sluice-dev/sluice/pkg/testing/postgres"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 // Options configure a stack.
@@ -184,7 +185,7 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := execSQL(ctx, s.Postgres.DSN("postgres"), "CREATE DATABASE sluice"); err != nil {
+	if err := testutil.ExecSQL(ctx, s.Postgres.DSN("postgres"), "CREATE DATABASE sluice"); err != nil {
 		return err
 	}
 	s.DatabaseURL = s.Postgres.DSN("sluice")
@@ -317,7 +318,7 @@ func (s *Stack) startKwok(ctx context.Context) error {
 	if err := os.WriteFile(configFile, config.Bytes(), 0o644); err != nil {
 		return err
 	}
-	port, err := controlplane.FreePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}
@@ -423,7 +424,7 @@ func (s *Stack) startSluiceAPIServers(ctx context.Context) error {
 		return err
 	}
 	for i := range s.opts.APIServers {
-		port, err := controlplane.FreePort()
+		port, err := testutil.FreePort()
 		if err != nil {
 			return err
 		}
@@ -592,7 +593,7 @@ func (s *Stack) startSluiceControllers(ctx context.Context) error {
 // Options.ControllerArgs and then extraArgs, and returns once it serves
 // /healthz.
 func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Controller, error) {
-	port, err := controlplane.FreePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -615,7 +616,7 @@ func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Cont
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	return c, p.WaitFor(ctx, "sluice-controller /healthz", func(ctx context.Context) error {
-		return httpGet(ctx, c.MetricsURL+"/healthz")
+		return testutil.GetOK(ctx, nil, c.MetricsURL+"/healthz", "")
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 // Options configure a throw-away server.
@@ -92,7 +93,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	// few times before giving up.
 	for attempt := 0; ; attempt++ {
 		if opts.Port == 0 {
-			if s.Port, err = freePort(); err != nil {
+			if s.Port, err = testutil.FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -245,15 +246,6 @@ func chownTo(dir, username string) error {
 		}
 		return os.Lchown(path, uid, gid)
 	})
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // reapOrphans stops and removes servers left behind by test processes that
