@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
 )
 
 func pipeline(name string, steps ...string) *v1alpha1.Pipeline {
@@ -258,7 +262,11 @@ func TestColumns(t *testing.T) {
 	require.Equal(t, []string{"release", "3", "<none>", "<none>"}, strings.Fields(out[1])[:4])
 }
 
-// TestKubectlWait waits on a jsonpath condition that a status update makes true.
+// TestKubectlWait waits on a jsonpath condition, then on a condition, that a
+// status update makes true. The update is written only once kubectl's watch
+// is open (its -v=6 request log shows the watch request answered 200), so
+// the test proves that the watch delivers the change rather than that a
+// first GET happened to see it.
 func TestKubectlWait(t *testing.T) {
 	ctx := testContext(t)
 	ns := namespace(t, "wait")
@@ -267,14 +275,59 @@ func TestKubectlWait(t *testing.T) {
 	require.NoError(t, err)
 	j, err := c.PipelineJobs(ns).Create(ctx, job("j", "p"), metav1.CreateOptions{})
 	require.NoError(t, err)
-	go func() {
-		time.Sleep(500 * time.Millisecond)
-		j.Status.Phase = v1alpha1.JobSucceeded
-		j.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionSucceeded, Status: metav1.ConditionTrue, Reason: "Completed", LastTransitionTime: metav1.Now()}}
-		_, _ = c.PipelineJobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{})
-	}()
-	kubectl(t, "-n", ns, "wait", "pipelinejob/j", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=60s")
-	kubectl(t, "-n", ns, "wait", "pipelinejob/j", "--for=condition=Succeeded", "--timeout=60s")
+
+	bin, err := controlplane.BinDir()
+	require.NoError(t, err)
+	waitFor := func(condition string) (watching <-chan struct{}, done <-chan error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), "--kubeconfig="+stack.Kubeconfig, "-v=6",
+			"-n", ns, "wait", "pipelinejob/j", "--for="+condition, "--timeout=60s")
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		w, d := make(chan struct{}), make(chan error, 1)
+		var log strings.Builder
+		go func() {
+			opened := false
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				line := sc.Text()
+				log.WriteString(line + "\n")
+				if !opened && strings.Contains(line, "watch=true") && strings.Contains(line, "200 OK") {
+					opened = true
+					close(w)
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				d <- fmt.Errorf("kubectl wait --for=%s: %w\n%s", condition, err, log.String())
+			}
+			close(d)
+		}()
+		return w, d
+	}
+	opened := func(watching <-chan struct{}, done <-chan error) {
+		t.Helper()
+		select {
+		case <-watching:
+		case err := <-done:
+			t.Fatalf("kubectl wait ended before it opened a watch: %v", err)
+		case <-ctx.Done():
+			t.Fatal("kubectl wait opened no watch")
+		}
+	}
+
+	watching, done := waitFor("jsonpath={.status.phase}=Succeeded")
+	opened(watching, done)
+	j.Status.Phase = v1alpha1.JobSucceeded
+	j, err = c.PipelineJobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+
+	watching, done = waitFor("condition=Succeeded")
+	opened(watching, done)
+	j.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionSucceeded, Status: metav1.ConditionTrue, Reason: "Completed", LastTransitionTime: metav1.Now()}}
+	_, err = c.PipelineJobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, <-done)
 }
 
 // TestGenerateName creates jobs the way the README does.
