@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	kubeinformers "k8s.io/client-go/informers"
@@ -39,19 +40,27 @@ const (
 	ReasonInvalidPod           = "InvalidPod"
 	ReasonFailedCreatePod      = "FailedCreatePod"
 	ReasonConcurrencyForbidden = "ConcurrencyForbidden"
+	// ReasonPodConflict: a Pod the job does not control has the name of
+	// the step's attempt.
+	ReasonPodConflict = "PodConflict"
+	// ReasonWorkspaceConflict: a PVC the job does not control has the name
+	// of the job's workspace claim.
+	ReasonWorkspaceConflict = "WorkspaceConflict"
 )
 
 // Event reasons recorded on PipelineJobs.
 const (
-	EventStarted         = "Started"
-	EventStepStarted     = "StepStarted"
-	EventStepSucceeded   = "StepSucceeded"
-	EventStepFailed      = "StepFailed"
-	EventStepRetrying    = "StepRetrying"
-	EventSucceeded       = "Succeeded"
-	EventFailed          = "Failed"
-	EventCancelled       = "Cancelled"
-	EventFailedCreatePod = "FailedCreatePod"
+	EventStarted           = "Started"
+	EventStepStarted       = "StepStarted"
+	EventStepSucceeded     = "StepSucceeded"
+	EventStepFailed        = "StepFailed"
+	EventStepRetrying      = "StepRetrying"
+	EventSucceeded         = "Succeeded"
+	EventFailed            = "Failed"
+	EventCancelled         = "Cancelled"
+	EventFailedCreatePod   = "FailedCreatePod"
+	EventPodConflict       = "PodConflict"
+	EventWorkspaceConflict = "WorkspaceConflict"
 )
 
 // AnnotationCancelReason says why the controller set spec.cancel on a job
@@ -150,11 +159,11 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 	}); err != nil {
 		return nil, err
 	}
-	// A Pod or PVC wakes the job named in its sluice.dev/job label.
+	// A Pod or PVC wakes the job that controls it.
 	owned := cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueOwner,
-		UpdateFunc: func(_, obj any) { c.enqueueOwner(obj) },
-		DeleteFunc: c.enqueueOwner,
+		AddFunc:    func(obj any) { c.enqueueController(obj, false) },
+		UpdateFunc: func(_, obj any) { c.enqueueController(obj, false) },
+		DeleteFunc: func(obj any) { c.enqueueController(obj, true) },
 	}
 	if _, err := pods.Informer().AddEventHandler(owned); err != nil {
 		return nil, err
@@ -180,20 +189,42 @@ func (c *Controller) enqueue(obj any) {
 
 func (c *Controller) enqueueKey(key string) { c.queue.Add(key) }
 
-func (c *Controller) enqueueOwner(obj any) {
+func (c *Controller) enqueueController(obj any, deleted bool) {
+	if key, ok := c.controllingJob(obj, deleted); ok {
+		c.queue.Add(key)
+	}
+}
+
+// controllingJob is the key of the job a Pod or PVC event concerns. As in
+// sample-controller, that is the job its controller reference names, and
+// only while a job of that name has the reference's UID: the
+// sluice.dev/job label only narrows what the informers cache, and anyone
+// can set it. When an object controlled by an earlier job of the same name
+// goes, the current job is woken too: it may be waiting for the name.
+func (c *Controller) controllingJob(obj any, deleted bool) (string, bool) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	m, ok := obj.(interface {
-		GetNamespace() string
-		GetLabels() map[string]string
-	})
+	o, ok := obj.(metav1.Object)
 	if !ok {
-		return
+		return "", false
 	}
-	if job := m.GetLabels()[v1alpha1.LabelJob]; job != "" {
-		c.queue.Add(m.GetNamespace() + "/" + job)
+	ref := metav1.GetControllerOf(o)
+	if ref == nil || !isJobRef(ref) {
+		return "", false
 	}
+	job, err := c.jobs.PipelineJobs(o.GetNamespace()).Get(ref.Name)
+	if err != nil || (job.UID != ref.UID && !deleted) {
+		return "", false
+	}
+	return o.GetNamespace() + "/" + ref.Name, true
+}
+
+// isJobRef reports whether an owner reference names a PipelineJob, of any
+// version of the sluice.dev group.
+func isJobRef(ref *metav1.OwnerReference) bool {
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == v1alpha1.GroupName && ref.Kind == "PipelineJob"
 }
 
 func (c *Controller) jobDeleted(obj any) {

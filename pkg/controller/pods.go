@@ -46,10 +46,12 @@ func shortName(base, suffix, key string) string {
 	return prefix + hashed
 }
 
-// resolved is a job's pipeline with its params resolved.
+// resolved is a job's pipeline with its params resolved and every step's
+// actions expanded into containers.
 type resolved struct {
-	spec   *v1alpha1.PipelineSpec
-	params map[string]string // "params.NAME" -> value, plus job.name and job.namespace
+	spec       *v1alpha1.PipelineSpec
+	params     map[string]string    // "params.NAME" -> value, plus job.name and job.namespace
+	containers [][]corev1.Container // by step: the actions, references expanded
 }
 
 // resolve checks a job's params against its pipeline and every reference
@@ -95,11 +97,14 @@ func resolve(job *v1alpha1.PipelineJob, spec *v1alpha1.PipelineSpec) (*resolved,
 		return nil, ReasonInvalidParams, fmt.Errorf("required param(s) not set: %s", strings.Join(missing, ", "))
 	}
 	r := &resolved{spec: spec, params: values}
-	// Every reference must resolve now; the Pods are built from the same values.
+	// Every reference must resolve now: the Pods are built from these
+	// containers, so building a Pod cannot fail later.
 	for i := range spec.Steps {
-		if _, err := r.podSpec(job, i, 1, ""); err != nil {
+		containers, err := r.expandStep(i)
+		if err != nil {
 			return nil, ReasonInvalidReference, err
 		}
+		r.containers = append(r.containers, containers)
 	}
 	return r, "", nil
 }
@@ -124,9 +129,9 @@ func (r *resolved) expand(s, step, where string) (string, error) {
 	return out, nil
 }
 
-// podSpec builds the Pod of one attempt of step i. workspacePVC is the name
-// of the job's workspace claim, or empty for an emptyDir.
-func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, workspacePVC string) (*corev1.Pod, error) {
+// expandStep builds the containers of step i from its actions, with every
+// reference expanded, or fails naming the first unknown one and where.
+func (r *resolved) expandStep(i int) ([]corev1.Container, error) {
 	step := r.spec.Steps[i]
 	mount := corev1.VolumeMount{Name: "workspace", MountPath: v1alpha1.WorkspaceMountPath}
 	var containers []corev1.Container
@@ -171,7 +176,17 @@ func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, work
 		}
 		containers = append(containers, c)
 	}
+	return containers, nil
+}
 
+// podSpec builds the Pod of one attempt of step i. workspacePVC is the name
+// of the job's workspace claim, or empty for an emptyDir.
+func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, workspacePVC string) *corev1.Pod {
+	step := r.spec.Steps[i]
+	containers := make([]corev1.Container, len(r.containers[i]))
+	for k := range r.containers[i] {
+		r.containers[i][k].DeepCopyInto(&containers[k])
+	}
 	labels := map[string]string{
 		v1alpha1.LabelJob:  job.Name,
 		v1alpha1.LabelStep: step.Name,
@@ -207,7 +222,7 @@ func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, work
 		pod.Spec.SecurityContext = t.SecurityContext
 		pod.Spec.ImagePullSecrets = t.ImagePullSecrets
 	}
-	return pod, nil
+	return pod
 }
 
 // ownerRef makes the job the controller owner of what it creates, so the

@@ -808,7 +808,7 @@ func TestRecreatedJobRunsItsOwnPods(t *testing.T) {
 		if finished := j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Phase == v1alpha1.JobFailed; finished {
 			t.Fatalf("the new job finished while the old job's Pod still exists: %s: %s", j.Status.Phase, j.Status.Message)
 		}
-		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != "PodConflict" {
+		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != controller.ReasonPodConflict {
 			return fmt.Errorf("phase %s, steps %+v", j.Status.Phase, j.Status.Steps)
 		}
 		return nil
