@@ -87,23 +87,21 @@ type Controller struct {
 	kube   kubernetes.Interface
 	sluice sluiceclient.Interface
 
-	jobs       sluicelisters.PipelineJobLister
-	pipelines  sluicelisters.PipelineLister
-	pods       corelisters.PodLister
-	pvcs       corelisters.PersistentVolumeClaimLister
-	hasSynced  []cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
-	recorder   record.EventRecorder
-	notifier   *Notifier
-	clock      clock.Clock
-	opts       Options
+	jobs      sluicelisters.PipelineJobLister
+	pipelines sluicelisters.PipelineLister
+	pods      corelisters.PodLister
+	pvcs      corelisters.PersistentVolumeClaimLister
+	hasSynced []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+	recorder  record.EventRecorder
+	notifier  *Notifier
+	clock     clock.Clock
+	opts      Options
+	// jobSelector selects this instance's jobs (see Options.Instance).
+	jobSelector string
+	// startLocks serialise the starts of one pipeline's jobs within this
+	// process; see sync.
 	startLocks keyedMutex
-
-	// running holds the jobs this controller started, by pipeline, until
-	// they finish: the job informer may not show them Running yet when the
-	// next job of the same pipeline starts.
-	runningMu sync.Mutex
-	running   map[string]map[string]bool
 }
 
 // New wires the controller to its informers. Start the informer factories
@@ -143,11 +141,11 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pipelinejobs"}),
-		recorder: recorder,
-		notifier: notifier,
-		clock:    opts.Clock,
-		opts:     opts,
-		running:  map[string]map[string]bool{},
+		recorder:    recorder,
+		notifier:    notifier,
+		clock:       opts.Clock,
+		opts:        opts,
+		jobSelector: jobSelector,
 	}
 	if notifier != nil {
 		notifier.onResult = c.enqueueKey
@@ -231,11 +229,8 @@ func (c *Controller) jobDeleted(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	if job, ok := obj.(*v1alpha1.PipelineJob); ok {
-		c.markFinished(job)
-		if c.notifier != nil {
-			c.notifier.Forget(job.Namespace + "/" + job.Name)
-		}
+	if job, ok := obj.(*v1alpha1.PipelineJob); ok && c.notifier != nil {
+		c.notifier.Forget(job)
 	}
 }
 
@@ -284,50 +279,38 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	return true
 }
 
-// keyedMutex serialises work per key.
+// keyedMutex serialises work per key. A key's mutex lives only while
+// someone holds or waits for it, so the map does not grow with every key
+// ever locked.
 type keyedMutex struct {
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks map[string]*refMutex
 }
 
-func (k *keyedMutex) lock(key string) func() {
+type refMutex struct {
+	sync.Mutex
+	refs int // holders and waiters; guarded by keyedMutex.mu
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
 	k.mu.Lock()
 	if k.locks == nil {
-		k.locks = map[string]*sync.Mutex{}
+		k.locks = map[string]*refMutex{}
 	}
 	m := k.locks[key]
 	if m == nil {
-		m = &sync.Mutex{}
+		m = &refMutex{}
 		k.locks[key] = m
 	}
+	m.refs++
 	k.mu.Unlock()
 	m.Lock()
-	return m.Unlock
-}
-
-// markRunning and markFinished keep the jobs this controller started, by pipeline.
-func (c *Controller) markRunning(job *v1alpha1.PipelineJob) {
-	if job.Spec.PipelineRef == nil {
-		return
-	}
-	c.runningMu.Lock()
-	defer c.runningMu.Unlock()
-	key := job.Namespace + "/" + job.Spec.PipelineRef.Name
-	if c.running[key] == nil {
-		c.running[key] = map[string]bool{}
-	}
-	c.running[key][job.Name] = true
-}
-
-func (c *Controller) markFinished(job *v1alpha1.PipelineJob) {
-	if job.Spec.PipelineRef == nil {
-		return
-	}
-	c.runningMu.Lock()
-	defer c.runningMu.Unlock()
-	key := job.Namespace + "/" + job.Spec.PipelineRef.Name
-	delete(c.running[key], job.Name)
-	if len(c.running[key]) == 0 {
-		delete(c.running, key)
+	return func() {
+		m.Unlock()
+		k.mu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
 	}
 }

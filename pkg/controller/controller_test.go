@@ -786,3 +786,97 @@ func TestOwnedObjectsWakeTheirController(t *testing.T) {
 		assert.Equal(t, c.want, key, c.name)
 	}
 }
+
+// TestConcurrencyPolicyWithAStaleCache: a job started by the last sync
+// counts as running even when the job cache still shows it Pending, as it
+// does on a busy controller right after the write: the running jobs are
+// read from the API, so no memory of them is kept between syncs.
+func TestConcurrencyPolicyWithAStaleCache(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("a")...)
+	p.Spec.ConcurrencyPolicy = v1alpha1.ForbidConcurrent
+	h.createPipeline(p)
+	h.createJob(jobOf("first", "p"))
+	h.createJob(jobOf("second", "p"))
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, name := range []string{"first", "second"} {
+		j, err := h.c.jobs.PipelineJobs(ns).Get(name)
+		require.NoError(t, err)
+		require.NoError(t, stale.Add(j))
+	}
+
+	require.NoError(t, h.c.sync(h.ctx, ns+"/first"))
+	require.Equal(t, v1alpha1.JobRunning, h.job("first").Status.Phase)
+	h.c.jobs = sluicelisters.NewPipelineJobLister(stale) // still shows first Pending
+	require.NoError(t, h.c.sync(h.ctx, ns+"/second"))
+	second := h.job("second")
+	require.Equal(t, v1alpha1.JobFailed, second.Status.Phase)
+	require.Equal(t, `pipeline "p" forbids concurrent jobs and first is running`, second.Status.Message)
+}
+
+// TestKeyedMutex: one holder per key at a time, and a key's mutex is gone
+// once nobody holds or waits for it.
+func TestKeyedMutex(t *testing.T) {
+	var k keyedMutex
+	unlock := k.lock("a")
+	got := make(chan struct{})
+	go func() {
+		defer k.lock("a")()
+		close(got)
+	}()
+	require.Eventually(t, func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.locks["a"].refs == 2
+	}, 10*time.Second, time.Millisecond, "the second locker waits")
+	select {
+	case <-got:
+		t.Fatal("a second holder of the same key")
+	default:
+	}
+	k.lock("b")() // other keys are free
+	unlock()
+	<-got
+	require.Eventually(t, func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return len(k.locks) == 0
+	}, 10*time.Second, time.Millisecond)
+}
+
+// TestNotifierKeepsIncarnationsApart: a job deleted and created again under
+// the same name never gets the delivery results of the earlier job.
+func TestNotifierKeepsIncarnationsApart(t *testing.T) {
+	n := NewNotifier(kubefake.NewClientset(), NotifierOptions{})
+	job := func(uid types.UID) *v1alpha1.PipelineJob {
+		return &v1alpha1.PipelineJob{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "j", UID: uid},
+			Status: v1alpha1.PipelineJobStatus{
+				PipelineSpec: &v1alpha1.PipelineSpec{Notify: []v1alpha1.Notification{{On: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
+					Webhook: &v1alpha1.Webhook{URL: "https://hooks.example.com/", SecretRef: &v1alpha1.SecretKeyRef{Name: "s", Key: "k"}}}}},
+				Notifications: []v1alpha1.NotificationStatus{{Event: v1alpha1.NotifyFailed, URL: "https://hooks.example.com/", State: v1alpha1.NotificationPending}},
+			},
+		}
+	}
+	earlier := job("uid-earlier")
+	n.Dispatch(earlier)
+	n.mu.Lock()
+	require.Len(t, n.deliveries, 1)
+	for _, d := range n.deliveries {
+		d.result.State, d.result.Attempts = v1alpha1.NotificationDelivered, 1
+	}
+	n.mu.Unlock()
+
+	current := job("uid-current")
+	n.Merge(current)
+	require.Equal(t, v1alpha1.NotificationPending, current.Status.Notifications[0].State, "not the earlier job's result")
+	n.Merge(earlier)
+	require.Equal(t, v1alpha1.NotificationDelivered, earlier.Status.Notifications[0].State)
+
+	n.Forget(current)
+	n.mu.Lock()
+	require.Len(t, n.deliveries, 1, "forgetting a job keeps another incarnation's deliveries")
+	n.mu.Unlock()
+	n.Forget(earlier)
+	require.Empty(t, n.deliveries)
+}

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -58,7 +57,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	r.queueNotifications(&cached.Status)
 	if c.notifier != nil {
-		c.notifier.Merge(key, job.Status.Notifications)
+		c.notifier.Merge(job)
 	}
 	job.Status.ObservedGeneration = job.Generation
 
@@ -142,8 +141,8 @@ func (r *reconciler) start(ctx context.Context) error {
 		return nil
 	}
 
-	if job.Spec.PipelineRef != nil {
-		running, err := c.runningJobs(job)
+	if job.Spec.PipelineRef != nil && spec.ConcurrencyPolicy != v1alpha1.AllowConcurrent && spec.ConcurrencyPolicy != "" {
+		running, err := c.runningJobs(ctx, job)
 		if err != nil {
 			return err
 		}
@@ -177,30 +176,23 @@ func (r *reconciler) start(ctx context.Context) error {
 	return nil
 }
 
-// runningJobs are the other jobs of the same pipeline that run now.
-func (c *Controller) runningJobs(job *v1alpha1.PipelineJob) ([]string, error) {
-	sel := labels.SelectorFromSet(labels.Set{v1alpha1.LabelPipeline: job.Spec.PipelineRef.Name})
-	jobs, err := c.jobs.PipelineJobs(job.Namespace).List(sel)
+// runningJobs are the other jobs of the same pipeline (and controller
+// instance) that run now. They are listed from the API, not the cache: a
+// job this controller started in the previous sync may not be in the cache
+// yet, and a list without a resourceVersion is a consistent read that
+// holds every status write made before it. Starts of one pipeline's jobs
+// are serialised (see sync), so the job started before this one is always
+// seen, and no memory of it need be kept between syncs.
+func (c *Controller) runningJobs(ctx context.Context, job *v1alpha1.PipelineJob) ([]string, error) {
+	sel := v1alpha1.LabelPipeline + "=" + job.Spec.PipelineRef.Name + "," + c.jobSelector
+	jobs, err := c.sluice.SluiceV1alpha1().PipelineJobs(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var out []string
-	for _, j := range jobs {
+	for _, j := range jobs.Items {
 		if j.Name != job.Name && j.Status.Phase == v1alpha1.JobRunning {
-			seen[j.Name] = true
 			out = append(out, j.Name)
-		}
-	}
-	c.runningMu.Lock()
-	defer c.runningMu.Unlock()
-	for name := range c.running[job.Namespace+"/"+job.Spec.PipelineRef.Name] {
-		if name != job.Name && !seen[name] {
-			// Started by us; only skip it if the cache already shows it finished.
-			if j, err := c.jobs.PipelineJobs(job.Namespace).Get(name); err == nil && finished(j.Status.Phase) {
-				continue
-			}
-			out = append(out, name)
 		}
 	}
 	return out, nil
@@ -728,7 +720,6 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 	}
 	started := before.Phase != v1alpha1.JobRunning && after.Phase == v1alpha1.JobRunning
 	if started {
-		c.markRunning(job)
 		jobsStarted.Inc()
 		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStarted, "Started: %d steps", len(after.Steps))
 	}
@@ -740,7 +731,6 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 		c.stepEvents(job, &old, &after.Steps[i])
 	}
 	if !finished(before.Phase) && finished(after.Phase) {
-		c.markFinished(job)
 		jobsFinished.WithLabelValues(string(after.Phase)).Inc()
 		switch after.Phase {
 		case v1alpha1.JobSucceeded:
