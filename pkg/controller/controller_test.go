@@ -380,9 +380,12 @@ func TestStartErrors(t *testing.T) {
 		message string
 	}{
 		{jobOf("no-pipeline", "missing"), ReasonPipelineNotFound, `pipeline "missing" not found in namespace "team-a"`},
-		{jobOf("missing-param", "p"), ReasonInvalidParams, "required param(s) not set: version"},
+		// The messages are the apiserver's for the same params in an inline pipeline.
+		{jobOf("missing-param", "p"), ReasonInvalidParams, `spec.params: Required value: param "version" has no default and must be set`},
 		{jobOf("unknown-param", "p", v1alpha1.Param{Name: "version", Value: "1"}, v1alpha1.Param{Name: "colour", Value: "blue"}),
-			ReasonInvalidParams, "unknown param(s) colour; the pipeline declares: version"},
+			ReasonInvalidParams, `spec.params[1].name: Unsupported value: "colour": supported values: "version"`},
+		{jobOf("both", "p", v1alpha1.Param{Name: "colour", Value: "blue"}),
+			ReasonInvalidParams, `[spec.params[0].name: Unsupported value: "colour": supported values: "version", spec.params: Required value: param "version" has no default and must be set]`},
 	}
 	inline := jobOf("bad-ref", "")
 	inline.Spec.PipelineRef = nil
