@@ -426,7 +426,7 @@ func describeController(obj metav1.Object) string {
 }
 
 // deleteOwnPod deletes the named Pod if the job controls it, and only that
-// Pod: the UID precondition keeps a Pod created under the same name since
+// Pod: the UID precondition spares a Pod created under the same name after
 // it was read.
 func (r *reconciler) deleteOwnPod(ctx context.Context, name string) error {
 	pods := r.c.kube.CoreV1().Pods(r.job.Namespace)
