@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	kubeinformers "k8s.io/client-go/informers"
@@ -39,19 +40,27 @@ const (
 	ReasonInvalidPod           = "InvalidPod"
 	ReasonFailedCreatePod      = "FailedCreatePod"
 	ReasonConcurrencyForbidden = "ConcurrencyForbidden"
+	// ReasonPodConflict: a Pod the job does not control has the name of
+	// the step's attempt.
+	ReasonPodConflict = "PodConflict"
+	// ReasonWorkspaceConflict: a PVC the job does not control has the name
+	// of the job's workspace claim.
+	ReasonWorkspaceConflict = "WorkspaceConflict"
 )
 
 // Event reasons recorded on PipelineJobs.
 const (
-	EventStarted         = "Started"
-	EventStepStarted     = "StepStarted"
-	EventStepSucceeded   = "StepSucceeded"
-	EventStepFailed      = "StepFailed"
-	EventStepRetrying    = "StepRetrying"
-	EventSucceeded       = "Succeeded"
-	EventFailed          = "Failed"
-	EventCancelled       = "Cancelled"
-	EventFailedCreatePod = "FailedCreatePod"
+	EventStarted           = "Started"
+	EventStepStarted       = "StepStarted"
+	EventStepSucceeded     = "StepSucceeded"
+	EventStepFailed        = "StepFailed"
+	EventStepRetrying      = "StepRetrying"
+	EventSucceeded         = "Succeeded"
+	EventFailed            = "Failed"
+	EventCancelled         = "Cancelled"
+	EventFailedCreatePod   = "FailedCreatePod"
+	EventPodConflict       = "PodConflict"
+	EventWorkspaceConflict = "WorkspaceConflict"
 )
 
 // AnnotationCancelReason says why the controller set spec.cancel on a job
@@ -78,23 +87,21 @@ type Controller struct {
 	kube   kubernetes.Interface
 	sluice sluiceclient.Interface
 
-	jobs       sluicelisters.PipelineJobLister
-	pipelines  sluicelisters.PipelineLister
-	pods       corelisters.PodLister
-	pvcs       corelisters.PersistentVolumeClaimLister
-	hasSynced  []cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
-	recorder   record.EventRecorder
-	notifier   *Notifier
-	clock      clock.Clock
-	opts       Options
+	jobs      sluicelisters.PipelineJobLister
+	pipelines sluicelisters.PipelineLister
+	pods      corelisters.PodLister
+	pvcs      corelisters.PersistentVolumeClaimLister
+	hasSynced []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+	recorder  record.EventRecorder
+	notifier  *Notifier
+	clock     clock.Clock
+	opts      Options
+	// jobSelector selects this instance's jobs (see Options.Instance).
+	jobSelector string
+	// startLocks serialise the starts of one pipeline's jobs within this
+	// process; see sync.
 	startLocks keyedMutex
-
-	// running holds the jobs this controller started, by pipeline, until
-	// they finish: the job informer may not show them Running yet when the
-	// next job of the same pipeline starts.
-	runningMu sync.Mutex
-	running   map[string]map[string]bool
 }
 
 // New wires the controller to its informers. Start the informer factories
@@ -134,11 +141,11 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pipelinejobs"}),
-		recorder: recorder,
-		notifier: notifier,
-		clock:    opts.Clock,
-		opts:     opts,
-		running:  map[string]map[string]bool{},
+		recorder:    recorder,
+		notifier:    notifier,
+		clock:       opts.Clock,
+		opts:        opts,
+		jobSelector: jobSelector,
 	}
 	if notifier != nil {
 		notifier.onResult = c.enqueueKey
@@ -150,11 +157,11 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 	}); err != nil {
 		return nil, err
 	}
-	// A Pod or PVC wakes the job named in its sluice.dev/job label.
+	// A Pod or PVC wakes the job that controls it.
 	owned := cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueOwner,
-		UpdateFunc: func(_, obj any) { c.enqueueOwner(obj) },
-		DeleteFunc: c.enqueueOwner,
+		AddFunc:    func(obj any) { c.enqueueController(obj, false) },
+		UpdateFunc: func(_, obj any) { c.enqueueController(obj, false) },
+		DeleteFunc: func(obj any) { c.enqueueController(obj, true) },
 	}
 	if _, err := pods.Informer().AddEventHandler(owned); err != nil {
 		return nil, err
@@ -180,31 +187,50 @@ func (c *Controller) enqueue(obj any) {
 
 func (c *Controller) enqueueKey(key string) { c.queue.Add(key) }
 
-func (c *Controller) enqueueOwner(obj any) {
+func (c *Controller) enqueueController(obj any, deleted bool) {
+	if key, ok := c.controllingJob(obj, deleted); ok {
+		c.queue.Add(key)
+	}
+}
+
+// controllingJob is the key of the job a Pod or PVC event concerns. As in
+// sample-controller, that is the job its controller reference names, and
+// only while a job of that name has the reference's UID: the
+// sluice.dev/job label only narrows what the informers cache, and anyone
+// can set it. When an object controlled by an earlier job of the same name
+// goes, the current job is woken too: it may be waiting for the name.
+func (c *Controller) controllingJob(obj any, deleted bool) (string, bool) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	m, ok := obj.(interface {
-		GetNamespace() string
-		GetLabels() map[string]string
-	})
+	o, ok := obj.(metav1.Object)
 	if !ok {
-		return
+		return "", false
 	}
-	if job := m.GetLabels()[v1alpha1.LabelJob]; job != "" {
-		c.queue.Add(m.GetNamespace() + "/" + job)
+	ref := metav1.GetControllerOf(o)
+	if ref == nil || !isJobRef(ref) {
+		return "", false
 	}
+	job, err := c.jobs.PipelineJobs(o.GetNamespace()).Get(ref.Name)
+	if err != nil || (job.UID != ref.UID && !deleted) {
+		return "", false
+	}
+	return o.GetNamespace() + "/" + ref.Name, true
+}
+
+// isJobRef reports whether an owner reference names a PipelineJob, of any
+// version of the sluice.dev group.
+func isJobRef(ref *metav1.OwnerReference) bool {
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == v1alpha1.GroupName && ref.Kind == "PipelineJob"
 }
 
 func (c *Controller) jobDeleted(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	if job, ok := obj.(*v1alpha1.PipelineJob); ok {
-		c.markFinished(job)
-		if c.notifier != nil {
-			c.notifier.Forget(job.Namespace + "/" + job.Name)
-		}
+	if job, ok := obj.(*v1alpha1.PipelineJob); ok && c.notifier != nil {
+		c.notifier.Forget(job)
 	}
 }
 
@@ -253,50 +279,38 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	return true
 }
 
-// keyedMutex serialises work per key.
+// keyedMutex serialises work per key. A key's mutex lives only while
+// someone holds or waits for it, so the map does not grow with every key
+// ever locked.
 type keyedMutex struct {
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks map[string]*refMutex
 }
 
-func (k *keyedMutex) lock(key string) func() {
+type refMutex struct {
+	sync.Mutex
+	refs int // holders and waiters; guarded by keyedMutex.mu
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
 	k.mu.Lock()
 	if k.locks == nil {
-		k.locks = map[string]*sync.Mutex{}
+		k.locks = map[string]*refMutex{}
 	}
 	m := k.locks[key]
 	if m == nil {
-		m = &sync.Mutex{}
+		m = &refMutex{}
 		k.locks[key] = m
 	}
+	m.refs++
 	k.mu.Unlock()
 	m.Lock()
-	return m.Unlock
-}
-
-// markRunning and markFinished keep the jobs this controller started, by pipeline.
-func (c *Controller) markRunning(job *v1alpha1.PipelineJob) {
-	if job.Spec.PipelineRef == nil {
-		return
-	}
-	c.runningMu.Lock()
-	defer c.runningMu.Unlock()
-	key := job.Namespace + "/" + job.Spec.PipelineRef.Name
-	if c.running[key] == nil {
-		c.running[key] = map[string]bool{}
-	}
-	c.running[key][job.Name] = true
-}
-
-func (c *Controller) markFinished(job *v1alpha1.PipelineJob) {
-	if job.Spec.PipelineRef == nil {
-		return
-	}
-	c.runningMu.Lock()
-	defer c.runningMu.Unlock()
-	key := job.Namespace + "/" + job.Spec.PipelineRef.Name
-	delete(c.running[key], job.Name)
-	if len(c.running[key]) == 0 {
-		delete(c.running, key)
+	return func() {
+		m.Unlock()
+		k.mu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
 	}
 }

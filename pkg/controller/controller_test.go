@@ -23,11 +23,14 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	sluicefake "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
 )
 
@@ -377,9 +380,12 @@ func TestStartErrors(t *testing.T) {
 		message string
 	}{
 		{jobOf("no-pipeline", "missing"), ReasonPipelineNotFound, `pipeline "missing" not found in namespace "team-a"`},
-		{jobOf("missing-param", "p"), ReasonInvalidParams, "required param(s) not set: version"},
+		// The messages are the apiserver's for the same params in an inline pipeline.
+		{jobOf("missing-param", "p"), ReasonInvalidParams, `spec.params: Required value: param "version" has no default and must be set`},
 		{jobOf("unknown-param", "p", v1alpha1.Param{Name: "version", Value: "1"}, v1alpha1.Param{Name: "colour", Value: "blue"}),
-			ReasonInvalidParams, "unknown param(s) colour; the pipeline declares: version"},
+			ReasonInvalidParams, `spec.params[1].name: Unsupported value: "colour": supported values: "version"`},
+		{jobOf("both", "p", v1alpha1.Param{Name: "colour", Value: "blue"}),
+			ReasonInvalidParams, `[spec.params[0].name: Unsupported value: "colour": supported values: "version", spec.params: Required value: param "version" has no default and must be set]`},
 	}
 	inline := jobOf("bad-ref", "")
 	inline.Spec.PipelineRef = nil
@@ -597,4 +603,283 @@ func TestForbiddenPodCreateWaits(t *testing.T) {
 	require.Empty(t, j.Status.Steps[0].Reason, "the reason goes once the Pod exists")
 	h.finishPod("j-a-1", 0)
 	require.Equal(t, v1alpha1.JobSucceeded, h.sync("j").Status.Phase)
+}
+
+// squatter is a finished, successful Pod under the name the job's first
+// attempt of step "a" would get, with the given owners: counting it would
+// finish the step without running it.
+func squatter(labelled bool, owners ...metav1.OwnerReference) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "j-a-1", Namespace: ns, UID: "uid-squatter", OwnerReferences: owners},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "run", Image: "alpine:3.20"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodSucceeded},
+	}
+	if labelled {
+		p.Labels = map[string]string{v1alpha1.LabelJob: "j"}
+	}
+	return p
+}
+
+// earlierJob is the controller reference of a deleted job that had the same name.
+var earlierJob = ownerRef(&v1alpha1.PipelineJob{ObjectMeta: metav1.ObjectMeta{Name: "j", UID: "uid-earlier-j"}})
+
+// TestPodNotControlledByTheJob: a Pod under the name of a step's attempt
+// counts only when the job controls it (its controller reference names the
+// job's UID). A Pod of an earlier job of the same name, which the garbage
+// collector is deleting, makes the step wait; any other Pod fails the step.
+// Either way with reason PodConflict and a Warning Event, never success.
+func TestPodNotControlledByTheJob(t *testing.T) {
+	replicaSet := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "j", UID: "uid-rs", Controller: ptr.To(true)}
+	notController := earlierJob
+	notController.Controller = nil
+	cases := []struct {
+		name string
+		pod  *corev1.Pod
+		wait bool
+	}{
+		{"no owner", squatter(true), false},
+		{"no owner, not in the cache", squatter(false), false},
+		{"controlled by another kind", squatter(true, replicaSet), false},
+		{"owned but not controlled by an earlier job", squatter(true, notController), false},
+		{"controlled by an earlier job of the same name", squatter(true, earlierJob), true},
+		{"controlled by an earlier job, not in the cache", squatter(false, earlierJob), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarnessWith(t, kubefake.NewClientset(c.pod), sluicefake.NewClientset())
+			h.createPipeline(pipelineOf("p", steps("a")...))
+			h.createJob(jobOf("j", "p"))
+
+			err := h.c.sync(h.ctx, ns+"/j")
+			j := h.job("j")
+			st := j.Status.Steps[0]
+			require.Equal(t, ReasonPodConflict, st.Reason, st.Message)
+			require.Contains(t, st.Message, "pod j-a-1")
+			require.Contains(t, strings.Join(h.events(), "\n"), "Warning PodConflict")
+			pod := h.pod("j-a-1")
+			require.Equal(t, c.pod.OwnerReferences, pod.OwnerReferences, "the Pod is left alone")
+			require.Equal(t, types.UID("uid-squatter"), pod.UID)
+			require.Nil(t, st.Actions[0].ExitCode, "nothing read from the Pod")
+
+			if !c.wait {
+				require.NoError(t, err)
+				require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
+				require.Equal(t, v1alpha1.StepFailed, st.Phase)
+				require.Contains(t, j.Status.Message, "not controlled by this job")
+				return
+			}
+			require.Error(t, err, "returned so the workqueue retries until the name is free")
+			require.Equal(t, v1alpha1.JobRunning, j.Status.Phase)
+			require.Equal(t, v1alpha1.StepRunning, st.Phase)
+			require.Contains(t, st.Message, "uid-earlier-j")
+
+			// The garbage collector deletes the earlier job's Pod.
+			require.NoError(t, h.kube.CoreV1().Pods(ns).Delete(h.ctx, "j-a-1", metav1.DeleteOptions{}))
+			h.eventually("pod gone from the cache", func() bool { _, err := h.c.pods.Pods(ns).Get("j-a-1"); return apierrors.IsNotFound(err) })
+			h.eventually("job status in cache", func() bool {
+				c, err := h.c.jobs.PipelineJobs(ns).Get("j")
+				return err == nil && c.Status.Steps != nil && c.Status.Steps[0].Reason == ReasonPodConflict
+			})
+			j = h.sync("j")
+			require.Empty(t, j.Status.Steps[0].Reason, "the reason goes once the job's own Pod exists")
+			require.True(t, metav1.IsControlledBy(h.pod("j-a-1"), j), "the job created its own Pod")
+			h.finishPod("j-a-1", 0)
+			require.Equal(t, v1alpha1.JobSucceeded, h.sync("j").Status.Phase)
+		})
+	}
+}
+
+// TestWorkspaceNotControlledByTheJob: the workspace PVC counts only when the
+// job controls it. A claim of an earlier job of the same name makes the job
+// wait; any other claim fails it. Either way with reason WorkspaceConflict
+// and a Warning Event; no step runs on someone else's claim.
+func TestWorkspaceNotControlledByTheJob(t *testing.T) {
+	claim := func(owners ...metav1.OwnerReference) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{
+			Name: "j-workspace", Namespace: ns, UID: "uid-squatter", OwnerReferences: owners,
+			Labels: map[string]string{v1alpha1.LabelJob: "j"},
+		}}
+	}
+	cases := []struct {
+		name string
+		pvc  *corev1.PersistentVolumeClaim
+		wait bool
+	}{
+		{"no owner", claim(), false},
+		{"controlled by an earlier job of the same name", claim(earlierJob), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarnessWith(t, kubefake.NewClientset(c.pvc), sluicefake.NewClientset())
+			p := pipelineOf("p", steps("a")...)
+			p.Spec.Workspace = &v1alpha1.WorkspaceSpec{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{}}
+			h.createPipeline(p)
+			h.createJob(jobOf("j", "p"))
+
+			err := h.c.sync(h.ctx, ns+"/j")
+			j := h.job("j")
+			require.Empty(t, h.podNames(), "no step runs on a claim the job does not control")
+			require.Contains(t, strings.Join(h.events(), "\n"), "Warning WorkspaceConflict")
+			cond := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
+			require.Equal(t, ReasonWorkspaceConflict, cond.Reason)
+			require.Contains(t, cond.Message, "j-workspace")
+			if !c.wait {
+				require.NoError(t, err)
+				require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
+				require.Contains(t, j.Status.Message, "not controlled by this job")
+				return
+			}
+			require.Error(t, err, "returned so the workqueue retries until the name is free")
+			require.Equal(t, v1alpha1.JobRunning, j.Status.Phase)
+			require.Equal(t, metav1.ConditionUnknown, cond.Status)
+
+			require.NoError(t, h.kube.CoreV1().PersistentVolumeClaims(ns).Delete(h.ctx, "j-workspace", metav1.DeleteOptions{}))
+			h.eventually("claim gone from the cache", func() bool {
+				_, err := h.c.pvcs.PersistentVolumeClaims(ns).Get("j-workspace")
+				return apierrors.IsNotFound(err)
+			})
+			h.eventually("job status in cache", func() bool {
+				c, err := h.c.jobs.PipelineJobs(ns).Get("j")
+				return err == nil && c.Status.Phase == v1alpha1.JobRunning
+			})
+			j = h.sync("j")
+			pvc, err := h.kube.CoreV1().PersistentVolumeClaims(ns).Get(h.ctx, "j-workspace", metav1.GetOptions{})
+			require.NoError(t, err)
+			require.True(t, metav1.IsControlledBy(pvc, j), "the job created its own claim")
+			require.Equal(t, []string{"j-a-1"}, h.podNames())
+			require.Equal(t, ReasonRunning, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
+		})
+	}
+}
+
+// TestOwnedObjectsWakeTheirController: a Pod or PVC event wakes the job its
+// controller reference names, by UID; an object of an earlier job of the
+// same name wakes the current job only when it goes, since that job may be
+// waiting for the name.
+func TestOwnedObjectsWakeTheirController(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createJob(jobOf("j", "p"))
+	current := ownerRef(h.job("j"))
+	other := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "j", UID: "uid-rs", Controller: ptr.To(true)}
+	gone := earlierJob
+	gone.Name = "gone"
+	cases := []struct {
+		name    string
+		obj     any
+		deleted bool
+		want    string
+	}{
+		{"own pod", squatter(false, current), false, ns + "/j"},
+		{"own claim", &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, OwnerReferences: []metav1.OwnerReference{current}}}, false, ns + "/j"},
+		{"labelled, no owner", squatter(true), false, ""},
+		{"another kind of the same name", squatter(true, other), false, ""},
+		{"an earlier job's pod changes", squatter(true, earlierJob), false, ""},
+		{"an earlier job's pod goes", squatter(true, earlierJob), true, ns + "/j"},
+		{"an earlier job's pod goes, final state unknown", cache.DeletedFinalStateUnknown{Key: ns + "/j-a-1", Obj: squatter(true, earlierJob)}, true, ns + "/j"},
+		{"a job that no longer exists", squatter(true, gone), true, ""},
+	}
+	for _, c := range cases {
+		key, ok := h.c.controllingJob(c.obj, c.deleted)
+		if c.want == "" {
+			assert.False(t, ok, c.name)
+			continue
+		}
+		assert.True(t, ok, c.name)
+		assert.Equal(t, c.want, key, c.name)
+	}
+}
+
+// TestConcurrencyPolicyWithAStaleCache: a job started by the last sync
+// counts as running even when the job cache still shows it Pending, as it
+// does on a busy controller right after the write: the running jobs are
+// read from the API, so no memory of them is kept between syncs.
+func TestConcurrencyPolicyWithAStaleCache(t *testing.T) {
+	h := newHarness(t)
+	p := pipelineOf("p", steps("a")...)
+	p.Spec.ConcurrencyPolicy = v1alpha1.ForbidConcurrent
+	h.createPipeline(p)
+	h.createJob(jobOf("first", "p"))
+	h.createJob(jobOf("second", "p"))
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, name := range []string{"first", "second"} {
+		j, err := h.c.jobs.PipelineJobs(ns).Get(name)
+		require.NoError(t, err)
+		require.NoError(t, stale.Add(j))
+	}
+
+	require.NoError(t, h.c.sync(h.ctx, ns+"/first"))
+	require.Equal(t, v1alpha1.JobRunning, h.job("first").Status.Phase)
+	h.c.jobs = sluicelisters.NewPipelineJobLister(stale) // still shows first Pending
+	require.NoError(t, h.c.sync(h.ctx, ns+"/second"))
+	second := h.job("second")
+	require.Equal(t, v1alpha1.JobFailed, second.Status.Phase)
+	require.Equal(t, `pipeline "p" forbids concurrent jobs and first is running`, second.Status.Message)
+}
+
+// TestKeyedMutex: one holder per key at a time, and a key's mutex is gone
+// once nobody holds or waits for it.
+func TestKeyedMutex(t *testing.T) {
+	var k keyedMutex
+	unlock := k.lock("a")
+	got := make(chan struct{})
+	go func() {
+		defer k.lock("a")()
+		close(got)
+	}()
+	require.Eventually(t, func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.locks["a"].refs == 2
+	}, 10*time.Second, time.Millisecond, "the second locker waits")
+	select {
+	case <-got:
+		t.Fatal("a second holder of the same key")
+	default:
+	}
+	k.lock("b")() // other keys are free
+	unlock()
+	<-got
+	require.Eventually(t, func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return len(k.locks) == 0
+	}, 10*time.Second, time.Millisecond)
+}
+
+// TestNotifierKeepsIncarnationsApart: a job deleted and created again under
+// the same name never gets the delivery results of the earlier job.
+func TestNotifierKeepsIncarnationsApart(t *testing.T) {
+	n := NewNotifier(kubefake.NewClientset(), NotifierOptions{})
+	job := func(uid types.UID) *v1alpha1.PipelineJob {
+		return &v1alpha1.PipelineJob{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "j", UID: uid},
+			Status: v1alpha1.PipelineJobStatus{
+				PipelineSpec: &v1alpha1.PipelineSpec{Notify: []v1alpha1.Notification{{On: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
+					Webhook: &v1alpha1.Webhook{URL: "https://hooks.example.com/", SecretRef: &v1alpha1.SecretKeyRef{Name: "s", Key: "k"}}}}},
+				Notifications: []v1alpha1.NotificationStatus{{Event: v1alpha1.NotifyFailed, URL: "https://hooks.example.com/", State: v1alpha1.NotificationPending}},
+			},
+		}
+	}
+	earlier := job("uid-earlier")
+	n.Dispatch(earlier)
+	n.mu.Lock()
+	require.Len(t, n.deliveries, 1)
+	for _, d := range n.deliveries {
+		d.result.State, d.result.Attempts = v1alpha1.NotificationDelivered, 1
+	}
+	n.mu.Unlock()
+
+	current := job("uid-current")
+	n.Merge(current)
+	require.Equal(t, v1alpha1.NotificationPending, current.Status.Notifications[0].State, "not the earlier job's result")
+	n.Merge(earlier)
+	require.Equal(t, v1alpha1.NotificationDelivered, earlier.Status.Notifications[0].State)
+
+	n.Forget(current)
+	n.mu.Lock()
+	require.Len(t, n.deliveries, 1, "forgetting a job keeps another incarnation's deliveries")
+	n.mu.Unlock()
+	n.Forget(earlier)
+	require.Empty(t, n.deliveries)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -65,8 +66,12 @@ type notification struct {
 	url   string
 }
 
+// deliveryKey names a delivery. The job's UID is part of it, so that a job
+// deleted and created again under the same name never gets the results of
+// the earlier job's deliveries.
 type deliveryKey struct {
 	job string // namespace/name
+	uid types.UID
 	notification
 }
 
@@ -82,6 +87,15 @@ type delivery struct {
 // each delivery's latest result in memory and asks the controller to sync
 // the job, whose sync merges the result into status.notifications: the
 // controller stays the only writer of job status.
+//
+// What it keeps in memory is only a cache of work under way: what must be
+// delivered is in status.notifications (written Pending with the status
+// change that caused it), and every sync hands the job to Dispatch. A new
+// leader, or a restarted controller, syncs every job once its caches are
+// filled and so starts again every notification still Pending, counting
+// attempts on from the status. A result not yet written is lost with the
+// process and the attempt is made again, with the same X-Sluice-Delivery
+// id: delivery is at least once.
 type Notifier struct {
 	kube        kubernetes.Interface
 	client      *http.Client
@@ -156,7 +170,7 @@ func (n *Notifier) Dispatch(job *v1alpha1.PipelineJob) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, ns := range job.Status.Notifications {
-		k := deliveryKey{key, notification{ns.Event, ns.URL}}
+		k := deliveryKey{key, job.UID, notification{ns.Event, ns.URL}}
 		d, known := n.deliveries[k]
 		switch {
 		case ns.State != v1alpha1.NotificationPending && ns.State != "":
@@ -180,23 +194,25 @@ func (n *Notifier) Dispatch(job *v1alpha1.PipelineJob) {
 	}
 }
 
-// Merge copies the latest delivery results into a job's notification statuses.
-func (n *Notifier) Merge(job string, list []v1alpha1.NotificationStatus) {
+// Merge copies the latest delivery results into the job's notification statuses.
+func (n *Notifier) Merge(job *v1alpha1.PipelineJob) {
+	key := job.Namespace + "/" + job.Name
+	list := job.Status.Notifications
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for i := range list {
-		if d, ok := n.deliveries[deliveryKey{job, notification{list[i].Event, list[i].URL}}]; ok && d.result.Attempts >= list[i].Attempts {
+		if d, ok := n.deliveries[deliveryKey{key, job.UID, notification{list[i].Event, list[i].URL}}]; ok && d.result.Attempts >= list[i].Attempts {
 			list[i] = d.result
 		}
 	}
 }
 
 // Forget drops a deleted job's deliveries.
-func (n *Notifier) Forget(job string) {
+func (n *Notifier) Forget(job *v1alpha1.PipelineJob) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for k := range n.deliveries {
-		if k.job == job {
+		if k.uid == job.UID {
 			delete(n.deliveries, k)
 		}
 	}

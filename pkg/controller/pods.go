@@ -3,12 +3,12 @@ package controller
 import (
 	"fmt"
 	"hash/fnv"
-	"sort"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -46,60 +46,43 @@ func shortName(base, suffix, key string) string {
 	return prefix + hashed
 }
 
-// resolved is a job's pipeline with its params resolved.
+// resolved is a job's pipeline with its params resolved and every step's
+// actions expanded into containers.
 type resolved struct {
-	spec   *v1alpha1.PipelineSpec
-	params map[string]string // "params.NAME" -> value, plus job.name and job.namespace
+	spec       *v1alpha1.PipelineSpec
+	params     map[string]string    // "params.NAME" -> value, plus job.name and job.namespace
+	containers [][]corev1.Container // by step: the actions, references expanded
 }
 
-// resolve checks a job's params against its pipeline and every reference
-// in the pipeline against the params, as at job start: unknown params,
-// missing required params and unknown references are errors, never empty
-// strings in a running Pod.
+// resolve checks a job's params against its pipeline, by the same rule as
+// the apiserver (substitution.ResolveParams), and every reference in the
+// pipeline against the params, as at job start: unknown params, missing
+// required params and unknown references are errors, never empty strings
+// in a running Pod.
 func resolve(job *v1alpha1.PipelineJob, spec *v1alpha1.PipelineSpec) (*resolved, string, error) {
-	declared := map[string]v1alpha1.ParamSpec{}
-	var names []string
+	declared := make([]substitution.Declared, 0, len(spec.Params))
 	for _, p := range spec.Params {
-		declared[p.Name] = p
-		names = append(names, p.Name)
+		declared = append(declared, substitution.Declared{Name: p.Name, Default: p.Default})
 	}
-	values := map[string]string{
-		"job.name":      job.Name,
-		"job.namespace": job.Namespace,
-	}
-	var unknown []string
+	given := make([]substitution.Given, 0, len(job.Spec.Params))
 	for _, p := range job.Spec.Params {
-		if _, ok := declared[p.Name]; !ok {
-			unknown = append(unknown, p.Name)
-			continue
-		}
-		values[substitution.ParamsPrefix+p.Name] = p.Value
+		given = append(given, substitution.Given{Name: p.Name, Value: p.Value})
 	}
-	if len(unknown) > 0 {
-		sort.Strings(names)
-		return nil, ReasonInvalidParams, fmt.Errorf("unknown param(s) %s; the pipeline declares: %s", strings.Join(unknown, ", "), strings.Join(names, ", "))
+	values, errs := substitution.ResolveParams(declared, given, field.NewPath("spec", "params"))
+	if len(errs) > 0 {
+		return nil, ReasonInvalidParams, errs.ToAggregate()
 	}
-	var missing []string
-	for _, p := range spec.Params {
-		key := substitution.ParamsPrefix + p.Name
-		if _, ok := values[key]; ok {
-			continue
-		}
-		if p.Default == nil {
-			missing = append(missing, p.Name)
-			continue
-		}
-		values[key] = *p.Default
-	}
-	if len(missing) > 0 {
-		return nil, ReasonInvalidParams, fmt.Errorf("required param(s) not set: %s", strings.Join(missing, ", "))
-	}
+	values["job.name"] = job.Name
+	values["job.namespace"] = job.Namespace
 	r := &resolved{spec: spec, params: values}
-	// Every reference must resolve now; the Pods are built from the same values.
+	// Every reference must resolve now: the Pods are built from these
+	// containers, so building a Pod cannot fail later.
 	for i := range spec.Steps {
-		if _, err := r.podSpec(job, i, 1, ""); err != nil {
+		containers, err := r.expandStep(i)
+		if err != nil {
 			return nil, ReasonInvalidReference, err
 		}
+		r.containers = append(r.containers, containers)
 	}
 	return r, "", nil
 }
@@ -124,9 +107,9 @@ func (r *resolved) expand(s, step, where string) (string, error) {
 	return out, nil
 }
 
-// podSpec builds the Pod of one attempt of step i. workspacePVC is the name
-// of the job's workspace claim, or empty for an emptyDir.
-func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, workspacePVC string) (*corev1.Pod, error) {
+// expandStep builds the containers of step i from its actions, with every
+// reference expanded, or fails naming the first unknown one and where.
+func (r *resolved) expandStep(i int) ([]corev1.Container, error) {
 	step := r.spec.Steps[i]
 	mount := corev1.VolumeMount{Name: "workspace", MountPath: v1alpha1.WorkspaceMountPath}
 	var containers []corev1.Container
@@ -171,7 +154,17 @@ func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, work
 		}
 		containers = append(containers, c)
 	}
+	return containers, nil
+}
 
+// podSpec builds the Pod of one attempt of step i. workspacePVC is the name
+// of the job's workspace claim, or empty for an emptyDir.
+func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, workspacePVC string) *corev1.Pod {
+	step := r.spec.Steps[i]
+	containers := make([]corev1.Container, len(r.containers[i]))
+	for k := range r.containers[i] {
+		r.containers[i][k].DeepCopyInto(&containers[k])
+	}
 	labels := map[string]string{
 		v1alpha1.LabelJob:  job.Name,
 		v1alpha1.LabelStep: step.Name,
@@ -207,7 +200,7 @@ func (r *resolved) podSpec(job *v1alpha1.PipelineJob, i int, attempt int32, work
 		pod.Spec.SecurityContext = t.SecurityContext
 		pod.Spec.ImagePullSecrets = t.ImagePullSecrets
 	}
-	return pod, nil
+	return pod
 }
 
 // ownerRef makes the job the controller owner of what it creates, so the

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -11,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -57,7 +57,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	r.queueNotifications(&cached.Status)
 	if c.notifier != nil {
-		c.notifier.Merge(key, job.Status.Notifications)
+		c.notifier.Merge(job)
 	}
 	job.Status.ObservedGeneration = job.Generation
 
@@ -141,8 +141,8 @@ func (r *reconciler) start(ctx context.Context) error {
 		return nil
 	}
 
-	if job.Spec.PipelineRef != nil {
-		running, err := c.runningJobs(job)
+	if job.Spec.PipelineRef != nil && spec.ConcurrencyPolicy != v1alpha1.AllowConcurrent && spec.ConcurrencyPolicy != "" {
+		running, err := c.runningJobs(ctx, job)
 		if err != nil {
 			return err
 		}
@@ -176,30 +176,23 @@ func (r *reconciler) start(ctx context.Context) error {
 	return nil
 }
 
-// runningJobs are the other jobs of the same pipeline that run now.
-func (c *Controller) runningJobs(job *v1alpha1.PipelineJob) ([]string, error) {
-	sel := labels.SelectorFromSet(labels.Set{v1alpha1.LabelPipeline: job.Spec.PipelineRef.Name})
-	jobs, err := c.jobs.PipelineJobs(job.Namespace).List(sel)
+// runningJobs are the other jobs of the same pipeline (and controller
+// instance) that run now. They are listed from the API, not the cache: a
+// job this controller started in the previous sync may not be in the cache
+// yet, and a list without a resourceVersion is a consistent read that
+// holds every status write made before it. Starts of one pipeline's jobs
+// are serialised (see sync), so the job started before this one is always
+// seen, and no memory of it need be kept between syncs.
+func (c *Controller) runningJobs(ctx context.Context, job *v1alpha1.PipelineJob) ([]string, error) {
+	sel := v1alpha1.LabelPipeline + "=" + job.Spec.PipelineRef.Name + "," + c.jobSelector
+	jobs, err := c.sluice.SluiceV1alpha1().PipelineJobs(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var out []string
-	for _, j := range jobs {
+	for _, j := range jobs.Items {
 		if j.Name != job.Name && j.Status.Phase == v1alpha1.JobRunning {
-			seen[j.Name] = true
 			out = append(out, j.Name)
-		}
-	}
-	c.runningMu.Lock()
-	defer c.runningMu.Unlock()
-	for name := range c.running[job.Namespace+"/"+job.Spec.PipelineRef.Name] {
-		if name != job.Name && !seen[name] {
-			// Started by us; only skip it if the cache already shows it finished.
-			if j, err := c.jobs.PipelineJobs(job.Namespace).Get(name); err == nil && finished(j.Status.Phase) {
-				continue
-			}
-			out = append(out, name)
 		}
 	}
 	return out, nil
@@ -252,7 +245,8 @@ func (r *reconciler) advance(ctx context.Context) error {
 	}
 	workspace := ""
 	if spec.Workspace != nil && spec.Workspace.VolumeClaimTemplate != nil {
-		if workspace, err = r.ensureWorkspace(ctx, spec.Workspace.VolumeClaimTemplate); err != nil {
+		var ready bool
+		if workspace, ready, err = r.ensureWorkspace(ctx, spec.Workspace.VolumeClaimTemplate); err != nil || !ready {
 			return err
 		}
 	}
@@ -296,6 +290,13 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 	if err != nil {
 		return false, err
 	}
+	if !metav1.IsControlledBy(pod, r.job) {
+		// Only a Pod this job controls tells how the attempt went.
+		return false, r.podConflict(i, pod)
+	}
+	if st.Reason == ReasonPodConflict {
+		st.Reason, st.Message = "", ""
+	}
 	st.Actions = actionStatuses(step, pod)
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:
@@ -310,7 +311,7 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 	if step.Timeout != nil {
 		deadline := timeoutAt(pod.CreationTimestamp, step.Timeout.Duration)
 		if !r.now.Before(deadline) {
-			if err := r.deletePod(ctx, pod.Name); err != nil {
+			if err := r.deleteOwnPod(ctx, pod.Name); err != nil {
 				return false, err
 			}
 			return false, r.attemptFailed(ctx, res, i, workspace, r.now, ReasonTimeout,
@@ -340,15 +341,25 @@ func (r *reconciler) startAttempt(ctx context.Context, res *resolved, i int, n i
 }
 
 func (r *reconciler) createPod(ctx context.Context, res *resolved, i int, n int32, workspace string) error {
-	pod, err := res.podSpec(r.job, i, n, workspace)
-	if err != nil {
-		return r.failStep(i, ReasonInvalidReference, err.Error())
-	}
-	_, err = r.c.kube.CoreV1().Pods(r.job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	pod := res.podSpec(r.job, i, n, workspace)
+	_, err := r.c.kube.CoreV1().Pods(r.job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	st := &r.job.Status.Steps[i]
+	if apierrors.IsAlreadyExists(err) {
+		// Our own Pod, created by an earlier sync the cache has not caught
+		// up with, or a Pod someone else created under this name (perhaps
+		// without the label our cache selects on): ask the API which.
+		existing, getErr := r.c.kube.CoreV1().Pods(r.job.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if getErr != nil {
+			return getErr // NotFound too: it went meanwhile, and the retry creates ours
+		}
+		if !metav1.IsControlledBy(existing, r.job) {
+			return r.podConflict(i, existing)
+		}
+		err = nil
+	}
 	switch {
-	case err == nil, apierrors.IsAlreadyExists(err):
-		if st.Reason == ReasonFailedCreatePod {
+	case err == nil:
+		if st.Reason == ReasonFailedCreatePod || st.Reason == ReasonPodConflict {
 			st.Reason, st.Message = "", ""
 		}
 		return nil
@@ -368,10 +379,74 @@ func (r *reconciler) createPod(ctx context.Context, res *resolved, i int, n int3
 	return err
 }
 
-func (r *reconciler) deletePod(ctx context.Context, name string) error {
-	err := r.c.kube.CoreV1().Pods(r.job.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+// podConflict handles a Pod under the name of step i's attempt that the job
+// does not control. Its status says nothing about this job, so it never
+// counts, and the controller never deletes it.
+//
+// A Pod controlled by an earlier job of the same name (deleted, then
+// created again) is on its way out: the garbage collector deletes every
+// object whose owner's UID no longer exists, whether or not it has started
+// to. The step waits for it, retried with the workqueue's backoff and woken
+// when the Pod goes. Failing instead would make "delete and create again" a
+// race against the garbage collector.
+//
+// Any other Pod (no controller, or another one) stays until someone removes
+// it, so the step fails at once, saying which Pod is in the way.
+func (r *reconciler) podConflict(i int, pod *corev1.Pod) error {
+	st := &r.job.Status.Steps[i]
+	if earlier := earlierIncarnation(pod, r.job); earlier != "" {
+		st.Reason = ReasonPodConflict
+		st.Message = fmt.Sprintf("pod %s belongs to an earlier job %s (uid %s); waiting for it to be deleted", pod.Name, r.job.Name, earlier)
+		r.c.recorder.Eventf(r.job, corev1.EventTypeWarning, EventPodConflict, "Step %q: %s", st.Name, st.Message)
+		r.requeue = errors.New(st.Message)
+		return nil
+	}
+	msg := fmt.Sprintf("pod %s exists and is not controlled by this job (%s)", pod.Name, describeController(pod))
+	r.c.recorder.Eventf(r.job, corev1.EventTypeWarning, EventPodConflict, "Step %q: %s", st.Name, msg)
+	return r.failStep(i, ReasonPodConflict, msg)
+}
+
+// earlierIncarnation is the UID of the earlier job of the same name that
+// controls obj, or "" when obj is controlled by something else or nothing.
+func earlierIncarnation(obj metav1.Object, job *v1alpha1.PipelineJob) types.UID {
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil || !isJobRef(ref) || ref.Name != job.Name || ref.UID == job.UID {
+		return ""
+	}
+	return ref.UID
+}
+
+// describeController names obj's controller for a message.
+func describeController(obj metav1.Object) string {
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil {
+		return "it has no controller"
+	}
+	return fmt.Sprintf("its controller is %s %s, uid %s", ref.Kind, ref.Name, ref.UID)
+}
+
+// deleteOwnPod deletes the named Pod if the job controls it, and only that
+// Pod: the UID precondition spares a Pod created under the same name after
+// it was read.
+func (r *reconciler) deleteOwnPod(ctx context.Context, name string) error {
+	pods := r.c.kube.CoreV1().Pods(r.job.Namespace)
+	pod, err := r.c.pods.Pods(r.job.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		// Perhaps created by the last sync and not in the cache yet.
+		pod, err = pods.Get(ctx, name, metav1.GetOptions{})
+	}
 	if apierrors.IsNotFound(err) {
 		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !metav1.IsControlledBy(pod, r.job) {
+		return nil
+	}
+	err = pods.Delete(ctx, name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(pod.UID))})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // gone, or replaced by a Pod that is not ours
 	}
 	return err
 }
@@ -418,7 +493,7 @@ func (r *reconciler) failStep(i int, reason, msg string) error {
 	st.CompletionTime = r.metaNow()
 	r.skipAfter(i)
 	jobReason := ReasonStepFailed
-	if reason == ReasonTimeout || reason == ReasonInvalidPod || reason == ReasonInvalidReference {
+	if reason == ReasonTimeout || reason == ReasonInvalidPod || reason == ReasonPodConflict {
 		jobReason = reason
 	}
 	r.finish(v1alpha1.JobFailed, jobReason, fmt.Sprintf("step %q failed: %s", st.Name, msg))
@@ -435,7 +510,7 @@ func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, 
 			continue
 		}
 		if st.Attempts > 0 && st.NextAttemptTime == nil {
-			if err := r.deletePod(ctx, podName(r.job.Name, st.Name, st.Attempts)); err != nil {
+			if err := r.deleteOwnPod(ctx, podName(r.job.Name, st.Name, st.Attempts)); err != nil {
 				return err
 			}
 		}
@@ -481,17 +556,45 @@ func (r *reconciler) setCondition(status metav1.ConditionStatus, reason, msg str
 	})
 }
 
-// ensureWorkspace creates the job's workspace PVC once, owned by the job.
-func (r *reconciler) ensureWorkspace(ctx context.Context, tpl *corev1.PersistentVolumeClaimTemplate) (string, error) {
+// ensureWorkspace creates the job's workspace PVC once, controlled by the
+// job, and reports whether the steps can use it. A claim of that name the
+// job does not control is handled as a Pod is (see podConflict): the job
+// waits while the claim of an earlier job of the same name is deleted, and
+// fails when any other claim is in the way.
+func (r *reconciler) ensureWorkspace(ctx context.Context, tpl *corev1.PersistentVolumeClaimTemplate) (string, bool, error) {
 	name := workspaceName(r.job.Name)
-	if _, err := r.c.pvcs.PersistentVolumeClaims(r.job.Namespace).Get(name); err == nil {
-		return name, nil
+	pvc, err := r.c.pvcs.PersistentVolumeClaims(r.job.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		claims := r.c.kube.CoreV1().PersistentVolumeClaims(r.job.Namespace)
+		pvc, err = claims.Create(ctx, workspaceClaim(r.job, tpl), metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// Ours, not yet in the cache, or someone else's: ask the API.
+			pvc, err = claims.Get(ctx, name, metav1.GetOptions{})
+		}
 	}
-	_, err := r.c.kube.CoreV1().PersistentVolumeClaims(r.job.Namespace).Create(ctx, workspaceClaim(r.job, tpl), metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", err
+	if err != nil {
+		return "", false, err
 	}
-	return name, nil
+	if metav1.IsControlledBy(pvc, r.job) {
+		if c := meta.FindStatusCondition(r.job.Status.Conditions, v1alpha1.ConditionSucceeded); c != nil && c.Reason == ReasonWorkspaceConflict {
+			r.setCondition(metav1.ConditionUnknown, ReasonRunning, fmt.Sprintf("running %d steps", len(r.job.Status.Steps)))
+		}
+		return name, true, nil
+	}
+	if earlier := earlierIncarnation(pvc, r.job); earlier != "" {
+		msg := fmt.Sprintf("workspace claim %s belongs to an earlier job %s (uid %s); waiting for it to be deleted", name, r.job.Name, earlier)
+		r.setCondition(metav1.ConditionUnknown, ReasonWorkspaceConflict, msg)
+		r.c.recorder.Event(r.job, corev1.EventTypeWarning, EventWorkspaceConflict, msg)
+		r.requeue = errors.New(msg)
+		return "", false, nil
+	}
+	msg := fmt.Sprintf("workspace claim %s exists and is not controlled by this job (%s)", name, describeController(pvc))
+	r.c.recorder.Event(r.job, corev1.EventTypeWarning, EventWorkspaceConflict, msg)
+	if err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonWorkspaceConflict, msg); err != nil {
+		return "", false, err
+	}
+	r.finish(v1alpha1.JobFailed, ReasonWorkspaceConflict, msg)
+	return "", false, nil
 }
 
 // actionStatuses reads each action's container status from the Pod.
@@ -617,7 +720,6 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 	}
 	started := before.Phase != v1alpha1.JobRunning && after.Phase == v1alpha1.JobRunning
 	if started {
-		c.markRunning(job)
 		jobsStarted.Inc()
 		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStarted, "Started: %d steps", len(after.Steps))
 	}
@@ -629,7 +731,6 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 		c.stepEvents(job, &old, &after.Steps[i])
 	}
 	if !finished(before.Phase) && finished(after.Phase) {
-		c.markFinished(job)
 		jobsFinished.WithLabelValues(string(after.Phase)).Inc()
 		switch after.Phase {
 		case v1alpha1.JobSucceeded:

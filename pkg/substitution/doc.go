@@ -10,4 +10,9 @@
 // The validation package uses Unknown to reject a pipeline that refers to
 // something that does not exist; the controller uses Expand when it builds a
 // step's Pod, so an unknown reference never silently becomes "".
+//
+// ResolveParams is the rule for a job's param values against the params its
+// pipeline declares. The validation package applies it on create to a job
+// with an inline pipeline and the controller at start to a job with a
+// pipelineRef, so both reject the same params with the same errors.
 package substitution

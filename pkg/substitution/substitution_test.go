@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestReferences(t *testing.T) {
@@ -45,4 +46,41 @@ func TestExpand(t *testing.T) {
 	// A value that itself looks like a reference is not expanded again.
 	out, _ = Expand("$(params.v)", map[string]string{"params.v": "$(job.name)"})
 	assert.Equal(t, "$(job.name)", out)
+}
+
+func TestResolveParams(t *testing.T) {
+	def := func(s string) *string { return &s }
+	declared := []Declared{{Name: "version"}, {Name: "env", Default: def("staging")}, {Name: "empty", Default: def("")}}
+	path := field.NewPath("spec", "params")
+	cases := []struct {
+		name  string
+		given []Given
+		want  map[string]string
+		errs  []string
+	}{
+		{"defaults fill in", []Given{{"version", "1.2"}},
+			map[string]string{"params.version": "1.2", "params.env": "staging", "params.empty": ""}, nil},
+		{"a given value wins over the default", []Given{{"version", "1.2"}, {"env", "prod"}, {"empty", "x"}},
+			map[string]string{"params.version": "1.2", "params.env": "prod", "params.empty": "x"}, nil},
+		{"an empty value is a value", []Given{{"version", ""}},
+			map[string]string{"params.version": "", "params.env": "staging", "params.empty": ""}, nil},
+		{"required and missing", nil, nil,
+			[]string{`spec.params: Required value: param "version" has no default and must be set`}},
+		{"unknown, then missing", []Given{{"colour", "blue"}}, nil, []string{
+			`spec.params[0].name: Unsupported value: "colour": supported values: "version", "env", "empty"`,
+			`spec.params: Required value: param "version" has no default and must be set`,
+		}},
+	}
+	for _, c := range cases {
+		got, errs := ResolveParams(declared, c.given, path)
+		assert.Equal(t, c.want, got, c.name)
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		assert.Equal(t, c.errs, msgs, c.name)
+	}
+	got, errs := ResolveParams(nil, nil, path)
+	assert.Empty(t, errs)
+	assert.Empty(t, got, "a pipeline without params")
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/hmac"
 	"encoding/json"
 	"fmt"
@@ -17,8 +18,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/controller"
@@ -745,4 +748,84 @@ func TestManyJobs(t *testing.T) {
 	require.Len(t, pods.Items, 2*jobs, "two Pods per job, none twice")
 	t.Logf("%d jobs (2 steps each) submitted in %s, all succeeded after %s: %.0f jobs/min",
 		jobs, submitted.Round(time.Millisecond), elapsed.Round(time.Millisecond), float64(jobs)/elapsed.Minutes())
+}
+
+// TestRecreatedJobRunsItsOwnPods: a job deleted and created again under the
+// same name, while the old job's Pod still exists, never takes that Pod for
+// its own. The old Pod is held by a finalizer after the garbage collector
+// deleted it; the new job waits for the name with reason PodConflict, then
+// runs its own Pod and gets its own result.
+func TestRecreatedJobRunsItsOwnPods(t *testing.T) {
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "recreate")
+	jobs := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns)
+	pods := kube(t).CoreV1().Pods(ns)
+	inline := func(env ...string) *v1alpha1.PipelineJob {
+		return &v1alpha1.PipelineJob{
+			ObjectMeta: metav1.ObjectMeta{Name: "j"},
+			Spec:       v1alpha1.PipelineJobSpec{PipelineSpec: &v1alpha1.PipelineSpec{Steps: []v1alpha1.Step{runStep("s", env...)}}},
+		}
+	}
+
+	old, err := jobs.Create(ctx, inline("KWOK_DURATION", "200ms", "KWOK_EXIT_CODE", "1"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	waitJob(t, ns, "j", v1alpha1.JobFailed, 2*time.Minute)
+	const hold = "sluice.dev/e2e-hold"
+	_, err = pods.Patch(ctx, "j-s-1", types.MergePatchType, []byte(`{"metadata":{"finalizers":["`+hold+`"]}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	release := func() {
+		_, err := pods.Patch(context.Background(), "j-s-1", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("releasing the old Pod: %v", err)
+		}
+	}
+	t.Cleanup(release)
+
+	require.NoError(t, jobs.Delete(ctx, "j", metav1.DeleteOptions{}))
+	eventually(t, 2*time.Minute, "the garbage collector to delete the old job's Pod", func() error {
+		if _, err := jobs.Get(ctx, "j", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("old job still there: %v", err)
+		}
+		p, err := pods.Get(ctx, "j-s-1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.DeletionTimestamp == nil {
+			return fmt.Errorf("pod j-s-1 not terminating yet")
+		}
+		return nil
+	})
+
+	created, err := jobs.Create(ctx, inline("KWOK_DURATION", "200ms"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NotEqual(t, old.UID, created.UID)
+	eventually(t, time.Minute, "the new job to wait for the old Pod's name", func() error {
+		j, err := jobs.Get(ctx, "j", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if finished := j.Status.Phase == v1alpha1.JobSucceeded || j.Status.Phase == v1alpha1.JobFailed; finished {
+			t.Fatalf("the new job finished while the old job's Pod still exists: %s: %s", j.Status.Phase, j.Status.Message)
+		}
+		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != controller.ReasonPodConflict {
+			return fmt.Errorf("phase %s, steps %+v", j.Status.Phase, j.Status.Steps)
+		}
+		return nil
+	})
+	p, err := pods.Get(ctx, "j-s-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, old.UID, metav1.GetControllerOf(p).UID, "the old Pod is still there, untouched")
+	jobEvents(t, ns, "j", "Warning PodConflict")
+
+	release()
+	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
+	require.Equal(t, created.UID, j.UID)
+	require.Equal(t, "s=Succeeded", stepPhases(j))
+	require.EqualValues(t, 1, j.Status.Steps[0].Attempts)
+	require.Empty(t, j.Status.Steps[0].Reason)
+	p, err = pods.Get(ctx, "j-s-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, created.UID, metav1.GetControllerOf(p).UID, "the step ran in the new job's own Pod")
+	require.Equal(t, corev1.PodSucceeded, p.Status.Phase)
 }

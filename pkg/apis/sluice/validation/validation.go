@@ -458,28 +458,18 @@ func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, fldPath *field.Path) 
 }
 
 // ValidateParamValues checks a job's param values against the params a
-// pipeline declares: every value names a declared param, and every param
-// without a default has a value.
+// pipeline declares, by substitution.ResolveParams, the rule the controller
+// applies at start too.
 func ValidateParamValues(declared []sluice.ParamSpec, values []sluice.Param, fldPath *field.Path) field.ErrorList {
-	var allErrs field.ErrorList
-	decl := make(map[string]sluice.ParamSpec, len(declared))
-	names := make([]string, 0, len(declared))
+	decl := make([]substitution.Declared, 0, len(declared))
 	for _, d := range declared {
-		decl[d.Name] = d
-		names = append(names, d.Name)
+		decl = append(decl, substitution.Declared{Name: d.Name, Default: d.Default})
 	}
-	given := sets.New[string]()
-	for i, v := range values {
-		given.Insert(v.Name)
-		if _, ok := decl[v.Name]; !ok {
-			allErrs = append(allErrs, field.NotSupported(fldPath.Index(i).Child("name"), v.Name, names))
-		}
+	given := make([]substitution.Given, 0, len(values))
+	for _, v := range values {
+		given = append(given, substitution.Given{Name: v.Name, Value: v.Value})
 	}
-	for _, d := range declared {
-		if d.Default == nil && !given.Has(d.Name) {
-			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf("param %q has no default and must be set", d.Name)))
-		}
-	}
+	_, allErrs := substitution.ResolveParams(decl, given, fldPath)
 	return allErrs
 }
 
