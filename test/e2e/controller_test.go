@@ -81,9 +81,9 @@ func getJob(t *testing.T, ns, name string) *v1alpha1.PipelineJob {
 func waitJob(t *testing.T, ns, name string, phase v1alpha1.JobPhase, timeout time.Duration) *v1alpha1.PipelineJob {
 	t.Helper()
 	var j *v1alpha1.PipelineJob
-	eventually(t, timeout, fmt.Sprintf("job %s/%s to be %s", ns, name, phase), func() error {
+	eventually(t, timeout, fmt.Sprintf("job %s/%s to be %s", ns, name, phase), func(ctx context.Context) error {
 		var err error
-		j, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(testContext(t), name, metav1.GetOptions{})
+		j, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -99,9 +99,9 @@ func waitJob(t *testing.T, ns, name string, phase v1alpha1.JobPhase, timeout tim
 func waitStep(t *testing.T, ns, name string, i int, attempt int32) *v1alpha1.PipelineJob {
 	t.Helper()
 	var j *v1alpha1.PipelineJob
-	eventually(t, 2*time.Minute, fmt.Sprintf("step %d of %s to run attempt %d", i, name, attempt), func() error {
+	eventually(t, 2*time.Minute, fmt.Sprintf("step %d of %s to run attempt %d", i, name, attempt), func(ctx context.Context) error {
 		var err error
-		j, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(testContext(t), name, metav1.GetOptions{})
+		j, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -148,8 +148,8 @@ func jobPods(t *testing.T, ns, job string) []string {
 func jobEvents(t *testing.T, ns, job string, want ...string) []string {
 	t.Helper()
 	var out []string
-	eventually(t, time.Minute, fmt.Sprintf("events %v of %s", want, job), func() error {
-		list, err := kube(t).CoreV1().Events(ns).List(testContext(t), metav1.ListOptions{
+	eventually(t, time.Minute, fmt.Sprintf("events %v of %s", want, job), func(ctx context.Context) error {
+		list, err := kube(t).CoreV1().Events(ns).List(ctx, metav1.ListOptions{
 			FieldSelector: "involvedObject.kind=PipelineJob,involvedObject.name=" + job,
 		})
 		if err != nil {
@@ -195,8 +195,8 @@ func ensureControllers(t *testing.T, n int) {
 func leader(t *testing.T) *localstack.Controller {
 	t.Helper()
 	var l *localstack.Controller
-	eventually(t, time.Minute, "a live controller to hold the Lease", func() error {
-		lease, err := kube(t).CoordinationV1().Leases("sluice-system").Get(testContext(t), "sluice-controller", metav1.GetOptions{})
+	eventually(t, time.Minute, "a live controller to hold the Lease", func(ctx context.Context) error {
+		lease, err := kube(t).CoordinationV1().Leases("sluice-system").Get(ctx, "sluice-controller", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -424,7 +424,7 @@ func TestFailedStepAlerts(t *testing.T) {
 	// Delivered on the second attempt, and recorded in status.
 	j = func() *v1alpha1.PipelineJob {
 		var j *v1alpha1.PipelineJob
-		eventually(t, time.Minute, "the notification to be delivered", func() error {
+		eventually(t, time.Minute, "the notification to be delivered", func(ctx context.Context) error {
 			j = getJob(t, ns, "release-1")
 			if len(j.Status.Notifications) != 1 || j.Status.Notifications[0].State != v1alpha1.NotificationDelivered {
 				return fmt.Errorf("notifications %+v", j.Status.Notifications)
@@ -500,7 +500,7 @@ func TestStepTimeout(t *testing.T) {
 	st := j.Status.Steps[0]
 	require.GreaterOrEqual(t, st.CompletionTime.Sub(st.StartTime.Time), 3*time.Second, "not cut short")
 	require.Equal(t, controller.ReasonTimeout, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
-	eventually(t, time.Minute, "the timed-out Pod to be deleted", func() error {
+	eventually(t, time.Minute, "the timed-out Pod to be deleted", func(ctx context.Context) error {
 		if pods := jobPods(t, ns, "j"); len(pods) > 0 {
 			return fmt.Errorf("pods %v", pods)
 		}
@@ -515,8 +515,8 @@ func TestCancel(t *testing.T) {
 	ns := namespace(t, "cancel")
 	createPipelineAndJob(t, ns, runPipeline("p", runStep("first", "KWOK_DURATION", "200ms"), runStep("long", "KWOK_DURATION", "1h"), runStep("last")), runJob("j", "p"))
 	waitStep(t, ns, "j", 1, 1)
-	eventually(t, time.Minute, "the long step's Pod to run", func() error {
-		p, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "j-long-1", metav1.GetOptions{})
+	eventually(t, time.Minute, "the long step's Pod to run", func(ctx context.Context) error {
+		p, err := kube(t).CoreV1().Pods(ns).Get(ctx, "j-long-1", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -530,7 +530,7 @@ func TestCancel(t *testing.T) {
 	j := waitJob(t, ns, "j", v1alpha1.JobCancelled, time.Minute)
 	require.Equal(t, "first=Succeeded long=Cancelled last=Skipped", stepPhases(j))
 	require.Equal(t, controller.ReasonCancelled, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
-	eventually(t, time.Minute, "the cancelled step's Pod to be deleted", func() error {
+	eventually(t, time.Minute, "the cancelled step's Pod to be deleted", func(ctx context.Context) error {
 		if pods := jobPods(t, ns, "j"); !slices.Equal(pods, []string{"j-first-1"}) {
 			return fmt.Errorf("pods %v", pods)
 		}
@@ -553,8 +553,8 @@ func TestControllerRestart(t *testing.T) {
 	for _, c := range liveControllers() {
 		require.NoError(t, c.Kill())
 	}
-	eventually(t, time.Minute, "step b's Pod to finish without a controller", func() error {
-		p, err := kube(t).CoreV1().Pods(ns).Get(testContext(t), "j-b-1", metav1.GetOptions{})
+	eventually(t, time.Minute, "step b's Pod to finish without a controller", func(ctx context.Context) error {
+		p, err := kube(t).CoreV1().Pods(ns).Get(ctx, "j-b-1", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -627,7 +627,7 @@ func TestJobDeletionCollectsPods(t *testing.T) {
 	waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Len(t, jobPods(t, ns, "j"), 2)
 	kubectl(t, "-n", ns, "delete", "pipelinejob", "j", "--wait=true")
-	eventually(t, 2*time.Minute, "the job's Pods to be garbage-collected", func() error {
+	eventually(t, 2*time.Minute, "the job's Pods to be garbage-collected", func(ctx context.Context) error {
 		if pods := jobPods(t, ns, "j"); len(pods) > 0 {
 			return fmt.Errorf("pods %v", pods)
 		}
@@ -667,7 +667,7 @@ func TestForbiddenPodWaits(t *testing.T) {
 	deploy := runStep("deploy", "KWOK_DURATION", "200ms")
 	deploy.PodTemplate = &v1alpha1.PodTemplate{ServiceAccountName: "deployer"}
 	createPipelineAndJob(t, ns, runPipeline("p", deploy), runJob("j", "p"))
-	eventually(t, time.Minute, "the step to report why it waits", func() error {
+	eventually(t, time.Minute, "the step to report why it waits", func(ctx context.Context) error {
 		j := getJob(t, ns, "j")
 		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != controller.ReasonFailedCreatePod {
 			return fmt.Errorf("steps %+v", j.Status.Steps)
@@ -720,7 +720,7 @@ func TestManyJobs(t *testing.T) {
 	submitted := time.Since(start)
 
 	var succeeded int
-	eventually(t, 10*time.Minute, "every job to finish", func() error {
+	eventually(t, 10*time.Minute, "every job to finish", func(ctx context.Context) error {
 		list, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return err
@@ -783,7 +783,7 @@ func TestRecreatedJobRunsItsOwnPods(t *testing.T) {
 	t.Cleanup(release)
 
 	require.NoError(t, jobs.Delete(ctx, "j", metav1.DeleteOptions{}))
-	eventually(t, 2*time.Minute, "the garbage collector to delete the old job's Pod", func() error {
+	eventually(t, 2*time.Minute, "the garbage collector to delete the old job's Pod", func(ctx context.Context) error {
 		if _, err := jobs.Get(ctx, "j", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("old job still there: %v", err)
 		}
@@ -800,7 +800,7 @@ func TestRecreatedJobRunsItsOwnPods(t *testing.T) {
 	created, err := jobs.Create(ctx, inline("KWOK_DURATION", "200ms"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.NotEqual(t, old.UID, created.UID)
-	eventually(t, time.Minute, "the new job to wait for the old Pod's name", func() error {
+	eventually(t, time.Minute, "the new job to wait for the old Pod's name", func(ctx context.Context) error {
 		j, err := jobs.Get(ctx, "j", metav1.GetOptions{})
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -29,7 +30,7 @@ func TestNamespaceDeletion(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, kube(t).CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}))
-	eventually(t, 2*time.Minute, "the namespace to be gone", func() error {
+	eventually(t, 2*time.Minute, "the namespace to be gone", func(ctx context.Context) error {
 		_, err := kube(t).CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -64,7 +65,7 @@ func TestGarbageCollection(t *testing.T) {
 	_, err = kube(t).CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	require.NoError(t, err)
 	// The Pod is scheduled onto a kwok node and runs.
-	eventually(t, time.Minute, "the pod to run on a kwok node", func() error {
+	eventually(t, time.Minute, "the pod to run on a kwok node", func(ctx context.Context) error {
 		p, err := kube(t).CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -76,7 +77,7 @@ func TestGarbageCollection(t *testing.T) {
 	})
 
 	require.NoError(t, c.PipelineJobs(ns).Delete(ctx, "j", metav1.DeleteOptions{}))
-	eventually(t, 2*time.Minute, "the pod to be garbage-collected", func() error {
+	eventually(t, 2*time.Minute, "the pod to be garbage-collected", func(ctx context.Context) error {
 		_, err := kube(t).CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,11 +77,28 @@ func run(m *testing.M) int {
 	return code
 }
 
-// testContext is bounded, so that a hung request fails the test instead of
-// the whole run.
+// testContexts holds one context per test, created by its first
+// testContext call.
+var testContexts sync.Map // *testing.T -> context.Context
+
+// testContext is the test's context. It is bounded, so that a hung request
+// fails its test instead of the whole run, by 10 minutes: the longest any
+// test waits. It is one context per test, not one per call, because it is
+// called inside polls: a context per call would add a timer and a cleanup
+// every 100 ms. Polls bound their own requests tighter (eventually).
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
+	if ctx, ok := testContexts.Load(t); ok {
+		return ctx.(context.Context)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	if prev, loaded := testContexts.LoadOrStore(t, ctx); loaded {
+		cancel()
+		return prev.(context.Context)
+	}
+	t.Cleanup(func() {
+		testContexts.Delete(t)
+		cancel()
+	})
 	return ctx
 }
 
@@ -139,17 +157,27 @@ func kubectlErr(t *testing.T, stdin string, args ...string) (string, error) {
 }
 
 // eventually polls cond every 100ms until it holds, failing after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+// cond's requests use the one context it is given, which ends with the
+// poll, so a hung request fails the poll rather than outlive it.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last error // the last failure that was not the poll's own deadline
+	for {
+		err := cond(ctx)
+		if err == nil {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, last)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 }
 
 // lines splits kubectl output into non-empty lines.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestRBAC(t *testing.T) {
 	carol := sluiceFor(t, userConfig(t, "carol")).SluiceV1alpha1()
 
 	// RBAC changes reach the authorizer's cache quickly, but not at once.
-	eventually(t, time.Minute, "alice's binding to take effect", func() error {
+	eventually(t, time.Minute, "alice's binding to take effect", func(ctx context.Context) error {
 		_, err := alice.Pipelines(teamA).List(ctx, metav1.ListOptions{})
 		return err
 	})
@@ -101,13 +102,13 @@ func TestRBAC(t *testing.T) {
 	_, err = bob.PipelineJobs(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	forbidden("bob cluster-wide list", err)
 	// bob works in his own namespace.
-	eventually(t, time.Minute, "bob's binding to take effect", func() error {
+	eventually(t, time.Minute, "bob's binding to take effect", func(ctx context.Context) error {
 		_, err := bob.Pipelines(teamB).Create(ctx, pipeline("p", "a"), metav1.CreateOptions{})
 		return err
 	})
 
 	// carol, a viewer, reads but does not write.
-	eventually(t, time.Minute, "carol's binding and role aggregation to take effect", func() error {
+	eventually(t, time.Minute, "carol's binding and role aggregation to take effect", func(ctx context.Context) error {
 		_, err := carol.PipelineJobs(teamA).Get(ctx, "j", metav1.GetOptions{})
 		return err
 	})
