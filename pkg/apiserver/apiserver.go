@@ -90,8 +90,9 @@ func StorageVersion(schema.GroupResource) schema.GroupVersion { return v1alpha1.
 // MemoryVersion is the internal version the registry works on.
 func MemoryVersion(schema.GroupResource) schema.GroupVersion { return sluice.SchemeGroupVersion }
 
-// IndexedFields are the field selectors answered by indexes: the selectable
-// fields of each resource (see migrations/0002_job_field_indexes.sql).
+// IndexedFields are the field selectors the storage pushes into its SQL:
+// every selectable field of each resource. Only the job's spec and status
+// fields have indexes of their own; see v1alpha1.PipelineJobSelectableFields.
 func IndexedFields(gr schema.GroupResource) []string {
 	switch gr.Resource {
 	case "pipelinejobs":
