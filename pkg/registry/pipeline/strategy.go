@@ -2,15 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/validation"
@@ -65,20 +62,9 @@ func NewStatusStrategy(s Strategy) StatusStrategy {
 }
 
 // GetAttrs returns the labels and selectable fields of a pipeline.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	p, ok := obj.(*sluice.Pipeline)
-	if !ok {
-		return nil, nil, fmt.Errorf("not a Pipeline: %T", obj)
-	}
-	return p.Labels, SelectableFields(p), nil
-}
+var GetAttrs = registry.Attrs(SelectableFields)
 
 // SelectableFields are metadata.name and metadata.namespace.
 func SelectableFields(p *sluice.Pipeline) fields.Set {
 	return generic.ObjectMetaFieldsSet(&p.ObjectMeta, true)
-}
-
-// Match returns the predicate of a label and field selector on pipelines.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
 }

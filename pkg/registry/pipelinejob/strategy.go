@@ -2,16 +2,13 @@ package pipelinejob
 
 import (
 	"context"
-	"fmt"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -99,13 +96,7 @@ func NewStatusStrategy(s Strategy) StatusStrategy {
 }
 
 // GetAttrs returns the labels and selectable fields of a job.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	j, ok := obj.(*sluice.PipelineJob)
-	if !ok {
-		return nil, nil, fmt.Errorf("not a PipelineJob: %T", obj)
-	}
-	return j.Labels, SelectableFields(j), nil
-}
+var GetAttrs = registry.Attrs(SelectableFields)
 
 // SelectableFields are the fields listed in v1alpha1.PipelineJobSelectableFields.
 // A job with an inline pipeline has an empty spec.pipelineRef.name.
@@ -115,9 +106,4 @@ func SelectableFields(j *sluice.PipelineJob) fields.Set {
 		"status.phase":          string(j.Status.Phase),
 		"spec.trigger.type":     string(j.Spec.Trigger.Type),
 	}, &j.ObjectMeta, true)
-}
-
-// Match returns the predicate of a label and field selector on jobs.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
 }
