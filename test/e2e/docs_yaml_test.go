@@ -358,3 +358,29 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// TestCheckYAML shows what the parse of a fragment catches, so that a
+// fragment cannot hide the mistake the README once made.
+func TestCheckYAML(t *testing.T) {
+	fragment := func(text string) yamlSnippet {
+		return yamlSnippet{file: "doc.md", line: 10, text: fragmentMarker + "\n" + text, fragment: true}
+	}
+	require.NoError(t, checkYAML(fragment("notify:\n- events: [Failed]\n  webhook: {url: https://x}\n")))
+	require.NoError(t, checkYAML(fragment("steps:\n- name: build\n  ...\n- name: deploy\n")), "a marked placeholder")
+
+	err := checkYAML(fragment("notify:\n- on: [Failed]\n"))
+	require.ErrorContains(t, err, "doc.md:10: key .notify[0].true is a YAML 1.1 boolean")
+	for _, key := range []string{"yes", "No", "off", "y"} {
+		require.Error(t, checkYAML(fragment("spec:\n  "+key+": 1\n")), key)
+	}
+	require.NoError(t, checkYAML(fragment("spec:\n  \"on\": 1\n  open: 2\n")), "a quoted on, and a key that only starts like one")
+
+	require.ErrorContains(t, checkYAML(yamlSnippet{file: "doc.md", line: 10, text: "kind: Pipeline\n...\n"}),
+		`doc.md:11: a "..." placeholder`)
+	require.ErrorContains(t, checkYAML(fragment("a: 1\na: 2\n")), "already set")
+
+	docs := yamlDocuments("f.yaml", 1, "# c\n---\na: 1\n---\n# only a comment\n---\nb: 2\n", false)
+	require.Len(t, docs, 2)
+	require.Equal(t, "f.yaml:3", docs[0].String())
+	require.Equal(t, "f.yaml:7", docs[1].String())
+}
