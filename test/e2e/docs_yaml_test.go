@@ -117,7 +117,6 @@ func applySnippet(t *testing.T, s yamlSnippet, ns string) error {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 		Metadata   struct {
-			Name         string `json:"name"`
 			GenerateName string `json:"generateName"`
 			Namespace    string `json:"namespace"`
 		} `json:"metadata"`
