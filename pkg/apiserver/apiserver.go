@@ -18,7 +18,8 @@ import (
 
 // ExtraConfig is what Sluice adds to the generic apiserver config.
 type ExtraConfig struct {
-	// Backend is the PostgreSQL storage; the server closes it on shutdown.
+	// Backend is the PostgreSQL storage; Options.Run closes it when the
+	// server stops.
 	Backend *postgres.Backend
 }
 
@@ -31,7 +32,6 @@ type Config struct {
 // Server is a running sluice-apiserver.
 type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
-	Backend          *postgres.Backend
 }
 
 type completedConfig struct {
@@ -55,7 +55,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{GenericAPIServer: generic, Backend: c.ExtraConfig.Backend}
+	s := &Server{GenericAPIServer: generic}
 
 	pipelines, pipelineStatus, err := pipeline.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
 	if err != nil {
@@ -90,8 +90,9 @@ func StorageVersion(schema.GroupResource) schema.GroupVersion { return v1alpha1.
 // MemoryVersion is the internal version the registry works on.
 func MemoryVersion(schema.GroupResource) schema.GroupVersion { return sluice.SchemeGroupVersion }
 
-// IndexedFields are the field selectors answered by indexes: the selectable
-// fields of each resource (see migrations/0002_job_field_indexes.sql).
+// IndexedFields are the field selectors the storage pushes into its SQL:
+// every selectable field of each resource. Only the job's spec and status
+// fields have indexes of their own; see v1alpha1.PipelineJobSelectableFields.
 func IndexedFields(gr schema.GroupResource) []string {
 	switch gr.Resource {
 	case "pipelinejobs":

@@ -532,7 +532,7 @@ func TestNotifications(t *testing.T) {
 	go h.notifier.Run(ctx, 1)
 
 	p := pipelineOf("p", steps("a")...)
-	p.Spec.Notify = []v1alpha1.Notification{{On: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed}, Webhook: &v1alpha1.Webhook{URL: srv.URL, SecretRef: &v1alpha1.SecretKeyRef{Name: "hook", Key: "hmac"}}}}
+	p.Spec.Notify = []v1alpha1.Notification{{Events: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed}, Webhook: &v1alpha1.Webhook{URL: srv.URL, SecretRef: &v1alpha1.SecretKeyRef{Name: "hook", Key: "hmac"}}}}
 	h.createPipeline(p)
 	h.createJob(jobOf("j", "p"))
 	h.sync("j")

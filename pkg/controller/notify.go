@@ -302,7 +302,7 @@ func webhookFor(job *v1alpha1.PipelineJob, ev v1alpha1.NotifyEvent, url string) 
 	}
 	for _, n := range job.Status.PipelineSpec.Notify {
 		if n.Webhook != nil && n.Webhook.URL == url {
-			for _, on := range n.On {
+			for _, on := range n.Events {
 				if on == ev {
 					return n.Webhook
 				}

@@ -697,7 +697,7 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 	}
 	for _, ev := range events {
 		for _, n := range s.PipelineSpec.Notify {
-			if n.Webhook == nil || !slices.Contains(n.On, ev) {
+			if n.Webhook == nil || !slices.Contains(n.Events, ev) {
 				continue
 			}
 			exists := slices.ContainsFunc(s.Notifications, func(x v1alpha1.NotificationStatus) bool {

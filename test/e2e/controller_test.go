@@ -402,7 +402,7 @@ func TestFailedStepAlerts(t *testing.T) {
 		runStep("build", "KWOK_DURATION", "200ms", "KWOK_EXIT_CODE", "3"),
 		runStep("deploy"))
 	p.Spec.Notify = []v1alpha1.Notification{{
-		On:      []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
+		Events:  []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
 		Webhook: &v1alpha1.Webhook{URL: hook.URL + "/alerts", SecretRef: &v1alpha1.SecretKeyRef{Name: "alerts", Key: "hmac"}},
 	}}
 	createPipelineAndJob(t, ns, p, runJob("release-1", "release"))

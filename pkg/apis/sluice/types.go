@@ -155,8 +155,8 @@ const (
 
 // Notification sends a signed webhook when a job reaches one of the listed events.
 type Notification struct {
-	// On lists the events that trigger the webhook. Defaults to [Failed].
-	On []NotifyEvent
+	// Events lists the events that trigger the webhook. Defaults to [Failed].
+	Events []NotifyEvent
 	// Webhook is where the notification is posted.
 	Webhook *Webhook
 }

@@ -580,14 +580,14 @@ func schema_pkg_apis_sluice_v1alpha1_Notification(ref common.ReferenceCallback) 
 				Description: "Notification sends a signed webhook when a job reaches one of the listed events.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
-					"on": {
+					"events": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
 								"x-kubernetes-list-type": "set",
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "On lists the events that trigger the webhook. Defaults to [Failed].",
+							Description: "Events lists the events that trigger the webhook. Defaults to [Failed].",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

@@ -9,6 +9,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/registry"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
 )
@@ -21,24 +22,20 @@ type REST struct {
 // NewREST returns the storage of pipelines and of their status subresource.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *status.REST, error) {
 	strategy := NewStrategy(scheme)
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &sluice.Pipeline{} },
-		NewListFunc:               func() runtime.Object { return &sluice.PipelineList{} },
-		PredicateFunc:             Match,
-		DefaultQualifiedResource:  sluice.Resource("pipelines"),
-		SingularQualifiedResource: sluice.Resource("pipeline"),
-
-		CreateStrategy:      strategy,
-		UpdateStrategy:      strategy,
-		DeleteStrategy:      strategy,
-		ResetFieldsStrategy: strategy,
-
+	store, statusREST, err := registry.NewStore(registry.Resource{
+		Plural:         "pipelines",
+		Singular:       "pipeline",
+		NewFunc:        func() runtime.Object { return &sluice.Pipeline{} },
+		NewListFunc:    func() runtime.Object { return &sluice.PipelineList{} },
+		Strategy:       strategy,
+		StatusStrategy: NewStatusStrategy(strategy),
+		GetAttrs:       GetAttrs,
 		TableConvertor: Table,
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	}, optsGetter)
+	if err != nil {
 		return nil, nil, err
 	}
-	return &REST{store}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+	return &REST{store}, statusREST, nil
 }
 
 // ShortNames lets `kubectl get pl` work.

@@ -11,6 +11,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/registry"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
 )
@@ -23,24 +24,20 @@ type REST struct {
 // NewREST returns the storage of pipelinejobs and of their status subresource.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *status.REST, error) {
 	strategy := NewStrategy(scheme)
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &sluice.PipelineJob{} },
-		NewListFunc:               func() runtime.Object { return &sluice.PipelineJobList{} },
-		PredicateFunc:             Match,
-		DefaultQualifiedResource:  sluice.Resource("pipelinejobs"),
-		SingularQualifiedResource: sluice.Resource("pipelinejob"),
-
-		CreateStrategy:      strategy,
-		UpdateStrategy:      strategy,
-		DeleteStrategy:      strategy,
-		ResetFieldsStrategy: strategy,
-
+	store, statusREST, err := registry.NewStore(registry.Resource{
+		Plural:         "pipelinejobs",
+		Singular:       "pipelinejob",
+		NewFunc:        func() runtime.Object { return &sluice.PipelineJob{} },
+		NewListFunc:    func() runtime.Object { return &sluice.PipelineJobList{} },
+		Strategy:       strategy,
+		StatusStrategy: NewStatusStrategy(strategy),
+		GetAttrs:       GetAttrs,
 		TableConvertor: Table,
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	}, optsGetter)
+	if err != nil {
 		return nil, nil, err
 	}
-	return &REST{store}, status.NewREST(store, NewStatusStrategy(strategy)), nil
+	return &REST{store}, statusREST, nil
 }
 
 // ShortNames lets `kubectl get pj` work.

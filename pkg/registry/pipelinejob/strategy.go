@@ -2,44 +2,30 @@ package pipelinejob
 
 import (
 	"context"
-	"fmt"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/validation"
+	"github.com/sluice-dev/sluice/pkg/registry"
+	"github.com/sluice-dev/sluice/pkg/registry/status"
 )
 
 // Strategy is the create, update and delete strategy of pipelinejobs: the
 // main resource, which ignores status changes.
 type Strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	registry.Strategy
 }
 
 // NewStrategy returns the strategy of the main resource.
 func NewStrategy(typer runtime.ObjectTyper) Strategy {
-	return Strategy{typer, names.SimpleNameGenerator}
-}
-
-// NamespaceScoped is true: jobs live in a namespace.
-func (Strategy) NamespaceScoped() bool { return true }
-
-// GetResetFields lists the fields the main resource never writes: status.
-func (Strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"sluice.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return Strategy{registry.NewStrategy(typer)}
 }
 
 // PrepareForCreate sets what the server owns: spec.startedBy from the
@@ -95,78 +81,22 @@ func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorLis
 	return validation.ValidatePipelineJob(obj.(*sluice.PipelineJob))
 }
 
-// WarningsOnCreate returns no warnings.
-func (Strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
-
-// Canonicalize does nothing: jobs have no alternative forms.
-func (Strategy) Canonicalize(obj runtime.Object) {}
-
-// AllowCreateOnUpdate is false: PUT of a missing job is 404.
-func (Strategy) AllowCreateOnUpdate() bool { return false }
-
-// AllowUnconditionalUpdate is true: an update without resourceVersion is
-// applied to the latest version.
-func (Strategy) AllowUnconditionalUpdate() bool { return true }
-
 // ValidateUpdate validates an update: only spec.cancel may change.
 func (Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	return validation.ValidatePipelineJobUpdate(obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob))
 }
 
-// WarningsOnUpdate returns no warnings.
-func (Strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
-
-// StatusStrategy is the update strategy of pipelinejobs/status, which
-// ignores everything but status.
-type StatusStrategy struct {
-	Strategy
-}
+// StatusStrategy is the update strategy of pipelinejobs/status, which ignores
+// everything but status.
+type StatusStrategy = status.UpdateStrategy[*sluice.PipelineJob]
 
 // NewStatusStrategy returns the strategy of the status subresource.
-func NewStatusStrategy(s Strategy) StatusStrategy { return StatusStrategy{s} }
-
-// GetResetFields lists the fields the status subresource never writes:
-// spec, and the metadata it copies from the stored object.
-func (StatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"sluice.dev/v1alpha1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-			fieldpath.MakePathOrDie("metadata", "annotations"),
-			fieldpath.MakePathOrDie("metadata", "finalizers"),
-			fieldpath.MakePathOrDie("metadata", "ownerReferences"),
-		),
-	}
-}
-
-// PrepareForUpdate keeps everything but status from the stored object.
-func (StatusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
-	j, oldJ := obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob)
-	j.Spec = oldJ.Spec
-	j.Labels = oldJ.Labels
-	j.Annotations = oldJ.Annotations
-	j.Finalizers = oldJ.Finalizers
-	j.OwnerReferences = oldJ.OwnerReferences
-}
-
-// ValidateUpdate validates a status update.
-func (StatusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidatePipelineJobStatusUpdate(obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob))
-}
-
-// WarningsOnUpdate returns no warnings.
-func (StatusStrategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
-	return nil
+func NewStatusStrategy(s Strategy) StatusStrategy {
+	return status.NewUpdateStrategy(s, func(j, old *sluice.PipelineJob) { j.Spec = old.Spec }, validation.ValidatePipelineJobStatusUpdate)
 }
 
 // GetAttrs returns the labels and selectable fields of a job.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	j, ok := obj.(*sluice.PipelineJob)
-	if !ok {
-		return nil, nil, fmt.Errorf("not a PipelineJob: %T", obj)
-	}
-	return j.Labels, SelectableFields(j), nil
-}
+var GetAttrs = registry.Attrs(SelectableFields)
 
 // SelectableFields are the fields listed in v1alpha1.PipelineJobSelectableFields.
 // A job with an inline pipeline has an empty spec.pipelineRef.name.
@@ -176,9 +106,4 @@ func SelectableFields(j *sluice.PipelineJob) fields.Set {
 		"status.phase":          string(j.Status.Phase),
 		"spec.trigger.type":     string(j.Spec.Trigger.Type),
 	}, &j.ObjectMeta, true)
-}
-
-// Match returns the predicate of a label and field selector on jobs.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/storage"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/install"
@@ -143,7 +144,7 @@ func TestSelectableFields(t *testing.T) {
 	}, f)
 
 	match := func(sel string) bool {
-		pred := Match(labels.Everything(), fields.ParseSelectorOrDie(sel))
+		pred := storage.SelectionPredicate{Label: labels.Everything(), Field: fields.ParseSelectorOrDie(sel), GetAttrs: GetAttrs}
 		ok, err := pred.Matches(j)
 		assert.NoError(t, err)
 		return ok

@@ -1,4 +1,5 @@
 // Package status serves a resource's status subresource from the resource's
-// own generic registry Store, with the resource's status strategy: the one
-// piece every registry package of the group would otherwise repeat.
+// own generic registry Store (REST), with an update strategy that changes
+// status and nothing else (UpdateStrategy): the pieces every registry
+// package of the group would otherwise repeat.
 package status

@@ -16,10 +16,9 @@ import (
 // must be the name. Columns with Priority > 0 are shown by `kubectl get -o wide`.
 type Convertor struct {
 	Columns []metav1.TableColumnDefinition
-	// Row returns the cells of one object, one per column.
+	// Row returns the cells of one object, one per column. now is the
+	// time of the request, the same for every row of a list.
 	Row func(obj runtime.Object, now time.Time) ([]any, error)
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 var _ rest.TableConvertor = Convertor{}
@@ -27,9 +26,6 @@ var _ rest.TableConvertor = Convertor{}
 // ConvertToTable converts an object or a list into a table.
 func (c Convertor) ConvertToTable(_ context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
 	now := time.Now()
-	if c.Now != nil {
-		now = c.Now()
-	}
 	table := &metav1.Table{}
 	addRow := func(obj runtime.Object) error {
 		cells, err := c.Row(obj, now)

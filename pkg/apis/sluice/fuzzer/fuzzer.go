@@ -20,8 +20,8 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 		},
 		func(n *sluice.Notification, c randfill.Continue) {
 			c.FillNoCustom(n)
-			if len(n.On) == 0 {
-				n.On = []sluice.NotifyEvent{sluice.NotifyFailed}
+			if len(n.Events) == 0 {
+				n.Events = []sluice.NotifyEvent{sluice.NotifyFailed}
 			}
 		},
 		func(s *sluice.PipelineJobSpec, c randfill.Continue) {

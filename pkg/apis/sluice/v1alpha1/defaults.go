@@ -18,8 +18,8 @@ func SetDefaults_PipelineSpec(obj *PipelineSpec) {
 // SetDefaults_Notification notifies on failure when no event is listed:
 // alerting on failed jobs is why most people add a webhook.
 func SetDefaults_Notification(obj *Notification) {
-	if len(obj.On) == 0 {
-		obj.On = []NotifyEvent{NotifyFailed}
+	if len(obj.Events) == 0 {
+		obj.Events = []NotifyEvent{NotifyFailed}
 	}
 }
 

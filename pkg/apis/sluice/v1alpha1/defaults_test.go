@@ -19,12 +19,12 @@ func scheme() *runtime.Scheme {
 
 func TestDefaultsPipeline(t *testing.T) {
 	p := &Pipeline{Spec: PipelineSpec{
-		Notify: []Notification{{}, {On: []NotifyEvent{NotifyStarted}}},
+		Notify: []Notification{{}, {Events: []NotifyEvent{NotifyStarted}}},
 	}}
 	scheme().Default(p)
 	assert.Equal(t, AllowConcurrent, p.Spec.ConcurrencyPolicy)
-	assert.Equal(t, []NotifyEvent{NotifyFailed}, p.Spec.Notify[0].On, "no events means failures")
-	assert.Equal(t, []NotifyEvent{NotifyStarted}, p.Spec.Notify[1].On, "listed events are kept")
+	assert.Equal(t, []NotifyEvent{NotifyFailed}, p.Spec.Notify[0].Events, "no events means failures")
+	assert.Equal(t, []NotifyEvent{NotifyStarted}, p.Spec.Notify[1].Events, "listed events are kept")
 
 	p = &Pipeline{Spec: PipelineSpec{ConcurrencyPolicy: ReplaceConcurrent}}
 	scheme().Default(p)
@@ -37,7 +37,7 @@ func TestDefaultsPipelineJob(t *testing.T) {
 	assert.Equal(t, TriggerManual, j.Spec.Trigger.Type)
 	assert.Equal(t, JobPending, j.Status.Phase)
 	assert.Equal(t, AllowConcurrent, j.Spec.PipelineSpec.ConcurrencyPolicy, "an inline pipeline is defaulted like a Pipeline")
-	assert.Equal(t, []NotifyEvent{NotifyFailed}, j.Spec.PipelineSpec.Notify[0].On)
+	assert.Equal(t, []NotifyEvent{NotifyFailed}, j.Spec.PipelineSpec.Notify[0].Events)
 
 	j = &PipelineJob{
 		Spec:   PipelineJobSpec{Trigger: Trigger{Type: TriggerImage}},

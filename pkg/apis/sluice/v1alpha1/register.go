@@ -45,10 +45,17 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 }
 
 // PipelineSelectableFields are the field selector keys Pipelines support.
+// Neither needs an index: the storage key is namespace/name, and the generic
+// registry turns metadata.namespace=N into a key range and, within it,
+// metadata.name=X into a read of one key.
 var PipelineSelectableFields = []string{"metadata.name", "metadata.namespace"}
 
 // PipelineJobSelectableFields are the field selector keys PipelineJobs
-// support. Each is an indexed column in Sluice's storage.
+// support. Sluice's storage pushes every one into its SQL
+// (pkg/apiserver.IndexedFields). spec.pipelineRef.name, status.phase and
+// spec.trigger.type have B-tree indexes of their own
+// (pkg/storage/postgres/migrations/0002_job_field_indexes.sql); the metadata
+// ones are narrowed by the key, as for Pipelines.
 var PipelineJobSelectableFields = []string{
 	"metadata.name",
 	"metadata.namespace",

@@ -211,10 +211,13 @@ const (
 
 // Notification sends a signed webhook when a job reaches one of the listed events.
 type Notification struct {
-	// On lists the events that trigger the webhook. Defaults to [Failed].
+	// The field is not called "on": YAML 1.1, which kubectl follows, reads
+	// that key as the boolean true.
+
+	// Events lists the events that trigger the webhook. Defaults to [Failed].
 	// +optional
 	// +listType=set
-	On []NotifyEvent `json:"on,omitempty"`
+	Events []NotifyEvent `json:"events,omitempty"`
 	// Webhook is where the notification is posted.
 	Webhook *Webhook `json:"webhook"`
 }

@@ -360,7 +360,7 @@ func Convert_sluice_JobSummary_To_v1alpha1_JobSummary(in *sluice.JobSummary, out
 }
 
 func autoConvert_v1alpha1_Notification_To_sluice_Notification(in *Notification, out *sluice.Notification, s conversion.Scope) error {
-	out.On = *(*[]sluice.NotifyEvent)(unsafe.Pointer(&in.On))
+	out.Events = *(*[]sluice.NotifyEvent)(unsafe.Pointer(&in.Events))
 	out.Webhook = (*sluice.Webhook)(unsafe.Pointer(in.Webhook))
 	return nil
 }
@@ -371,7 +371,7 @@ func Convert_v1alpha1_Notification_To_sluice_Notification(in *Notification, out 
 }
 
 func autoConvert_sluice_Notification_To_v1alpha1_Notification(in *sluice.Notification, out *Notification, s conversion.Scope) error {
-	out.On = *(*[]NotifyEvent)(unsafe.Pointer(&in.On))
+	out.Events = *(*[]NotifyEvent)(unsafe.Pointer(&in.Events))
 	out.Webhook = (*Webhook)(unsafe.Pointer(in.Webhook))
 	return nil
 }

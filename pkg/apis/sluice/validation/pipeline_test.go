@@ -96,7 +96,7 @@ func validPipeline() *sluice.Pipeline {
 			Timeout:           &metav1.Duration{Duration: time.Hour},
 			ConcurrencyPolicy: sluice.ForbidConcurrent,
 			Notify: []sluice.Notification{{
-				On:      []sluice.NotifyEvent{sluice.NotifyFailed, sluice.NotifySucceeded},
+				Events:  []sluice.NotifyEvent{sluice.NotifyFailed, sluice.NotifySucceeded},
 				Webhook: &sluice.Webhook{URL: "https://hooks.example.com/ci", SecretRef: &sluice.SecretKeyRef{Name: "hook", Key: "hmac"}},
 			}},
 		},
@@ -284,11 +284,11 @@ func TestValidatePipeline(t *testing.T) {
 
 		// notify
 		{"notify on every event", func(p *sluice.Pipeline) {
-			p.Spec.Notify[0].On = []sluice.NotifyEvent{sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled}
+			p.Spec.Notify[0].Events = []sluice.NotifyEvent{sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled}
 		}, nil},
-		{"notify on nothing", func(p *sluice.Pipeline) { p.Spec.Notify[0].On = nil }, []string{"spec.notify[0].on: " + required}},
-		{"notify on unknown event", func(p *sluice.Pipeline) { p.Spec.Notify[0].On[1] = "Retried" }, []string{"spec.notify[0].on[1]: " + notSupported}},
-		{"notify on duplicated event", func(p *sluice.Pipeline) { p.Spec.Notify[0].On[1] = sluice.NotifyFailed }, []string{"spec.notify[0].on[1]: " + duplicate}},
+		{"notify on nothing", func(p *sluice.Pipeline) { p.Spec.Notify[0].Events = nil }, []string{"spec.notify[0].events: " + required}},
+		{"notify on unknown event", func(p *sluice.Pipeline) { p.Spec.Notify[0].Events[1] = "Retried" }, []string{"spec.notify[0].events[1]: " + notSupported}},
+		{"notify on duplicated event", func(p *sluice.Pipeline) { p.Spec.Notify[0].Events[1] = sluice.NotifyFailed }, []string{"spec.notify[0].events[1]: " + duplicate}},
 		{"notify without webhook", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook = nil }, []string{"spec.notify[0].webhook: " + required}},
 		{"webhook http URL", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook.URL = "http://10.0.0.1:8080/hook" }, nil},
 		{"webhook without URL", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook.URL = "" }, []string{"spec.notify[0].webhook.url: " + required}},

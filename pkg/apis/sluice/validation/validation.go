@@ -364,17 +364,17 @@ func validateWorkspace(w *sluice.WorkspaceSpec, fldPath *field.Path) field.Error
 
 func validateNotification(n *sluice.Notification, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	onPath := fldPath.Child("on")
-	if len(n.On) == 0 {
-		allErrs = append(allErrs, field.Required(onPath, "at least one event is required"))
+	eventsPath := fldPath.Child("events")
+	if len(n.Events) == 0 {
+		allErrs = append(allErrs, field.Required(eventsPath, "at least one event is required"))
 	}
 	seen := sets.New[sluice.NotifyEvent]()
-	for i, ev := range n.On {
+	for i, ev := range n.Events {
 		if !supportedNotifyEvents.Has(ev) {
-			allErrs = append(allErrs, field.NotSupported(onPath.Index(i), ev, sortedStrings(supportedNotifyEvents)))
+			allErrs = append(allErrs, field.NotSupported(eventsPath.Index(i), ev, sortedStrings(supportedNotifyEvents)))
 		}
 		if seen.Has(ev) {
-			allErrs = append(allErrs, field.Duplicate(onPath.Index(i), ev))
+			allErrs = append(allErrs, field.Duplicate(eventsPath.Index(i), ev))
 		}
 		seen.Insert(ev)
 	}

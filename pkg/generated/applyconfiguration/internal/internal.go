@@ -112,7 +112,7 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Notification
   map:
     fields:
-    - name: "on"
+    - name: events
       type:
         list:
           elementType:

@@ -15,8 +15,8 @@ import (
 //
 // Notification sends a signed webhook when a job reaches one of the listed events.
 type NotificationApplyConfiguration struct {
-	// On lists the events that trigger the webhook. Defaults to [Failed].
-	On []sluicev1alpha1.NotifyEvent `json:"on,omitempty"`
+	// Events lists the events that trigger the webhook. Defaults to [Failed].
+	Events []sluicev1alpha1.NotifyEvent `json:"events,omitempty"`
 	// Webhook is where the notification is posted.
 	Webhook *WebhookApplyConfiguration `json:"webhook,omitempty"`
 }
@@ -27,12 +27,12 @@ func Notification() *NotificationApplyConfiguration {
 	return &NotificationApplyConfiguration{}
 }
 
-// WithOn adds the given value to the On field in the declarative configuration
+// WithEvents adds the given value to the Events field in the declarative configuration
 // and returns the receiver, so that objects can be build by chaining "With" function invocations.
-// If called multiple times, values provided by each call will be appended to the On field.
-func (b *NotificationApplyConfiguration) WithOn(values ...sluicev1alpha1.NotifyEvent) *NotificationApplyConfiguration {
+// If called multiple times, values provided by each call will be appended to the Events field.
+func (b *NotificationApplyConfiguration) WithEvents(values ...sluicev1alpha1.NotifyEvent) *NotificationApplyConfiguration {
 	for i := range values {
-		b.On = append(b.On, values[i])
+		b.Events = append(b.Events, values[i])
 	}
 	return b
 }
