@@ -855,7 +855,7 @@ func TestNotifierKeepsIncarnationsApart(t *testing.T) {
 		return &v1alpha1.PipelineJob{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "j", UID: uid},
 			Status: v1alpha1.PipelineJobStatus{
-				PipelineSpec: &v1alpha1.PipelineSpec{Notify: []v1alpha1.Notification{{On: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
+				PipelineSpec: &v1alpha1.PipelineSpec{Notify: []v1alpha1.Notification{{Events: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
 					Webhook: &v1alpha1.Webhook{URL: "https://hooks.example.com/", SecretRef: &v1alpha1.SecretKeyRef{Name: "s", Key: "k"}}}}},
 				Notifications: []v1alpha1.NotificationStatus{{Event: v1alpha1.NotifyFailed, URL: "https://hooks.example.com/", State: v1alpha1.NotificationPending}},
 			},
