@@ -32,6 +32,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluicefake "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 var everything = labels.Everything()
@@ -41,7 +42,7 @@ var everything = labels.Everything()
 // steps, the Events and the pipeline's lastJob follow.
 func TestStepsRunInOrder(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("release", steps("test", "build", "deploy")...))
+	h.createPipeline(testutil.Pipeline("release", steps("test", "build", "deploy")...))
 	h.createJob(jobOf("release-1", "release"))
 
 	j := h.sync("release-1")
@@ -50,7 +51,7 @@ func TestStepsRunInOrder(t *testing.T) {
 	require.NotNil(t, j.Status.PipelineSpec, "snapshot taken at start")
 	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
 	require.Equal(t, metav1.ConditionUnknown, c.Status)
-	require.Equal(t, "test=Running build=Pending deploy=Pending", stepPhases(j))
+	require.Equal(t, "test=Running build=Pending deploy=Pending", testutil.StepPhases(j))
 	require.Equal(t, []string{"release-1-test-1"}, h.podNames(), "only the first step's Pod")
 
 	pod := h.pod("release-1-test-1")
@@ -111,7 +112,7 @@ func containerNames(cs []corev1.Container) []string {
 // TestStatusWritesAreCoalesced: a sync that changes nothing writes nothing.
 func TestStatusWritesAreCoalesced(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
 	h.createJob(jobOf("j", "p"))
 	h.sync("j")
 	writes := h.statusWrites()
@@ -131,7 +132,7 @@ func TestStatusWritesAreCoalesced(t *testing.T) {
 // the next attempt is a new Pod, and the step succeeds on it.
 func TestRetries(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("flaky")...)
+	p := testutil.Pipeline("p", steps("flaky")...)
 	p.Spec.Steps[0].Retries = 2
 	h.createPipeline(p)
 	h.createJob(jobOf("j", "p"))
@@ -175,7 +176,7 @@ func TestRetries(t *testing.T) {
 // once, and still says so with a StepRetrying Event, exactly once.
 func TestRetrySeenLate(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("flaky")...)
+	p := testutil.Pipeline("p", steps("flaky")...)
 	p.Spec.Steps[0].Retries = 1
 	h.createPipeline(p)
 	h.createJob(jobOf("j", "p"))
@@ -202,7 +203,7 @@ func TestRetrySeenLate(t *testing.T) {
 // later steps are skipped, and the job says which step and action failed.
 func TestFailure(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("p", steps("test", "build", "deploy")...))
+	h.createPipeline(testutil.Pipeline("p", steps("test", "build", "deploy")...))
 	h.createJob(jobOf("j", "p"))
 	h.sync("j")
 	h.finishPod("j-test-1", 0)
@@ -211,7 +212,7 @@ func TestFailure(t *testing.T) {
 	j := h.sync("j")
 
 	require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
-	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", stepPhases(j))
+	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", testutil.StepPhases(j))
 	require.Equal(t, `step "build" failed: action "run" exited with code 2`, j.Status.Message)
 	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
 	require.Equal(t, metav1.ConditionFalse, c.Status)
@@ -232,7 +233,7 @@ func TestFailure(t *testing.T) {
 // and fails with reason Timeout.
 func TestStepTimeout(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("slow", "after")...)
+	p := testutil.Pipeline("p", steps("slow", "after")...)
 	p.Spec.Steps[0].Timeout = &metav1.Duration{Duration: 30 * time.Second}
 	h.createPipeline(p)
 	h.createJob(jobOf("j", "p"))
@@ -257,7 +258,7 @@ func TestStepTimeout(t *testing.T) {
 // TestStepTimeoutIsRetried: a timed-out attempt counts as a failed attempt.
 func TestStepTimeoutIsRetried(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("slow")...)
+	p := testutil.Pipeline("p", steps("slow")...)
 	p.Spec.Steps[0].Timeout = &metav1.Duration{Duration: 30 * time.Second}
 	p.Spec.Steps[0].Retries = 1
 	h.createPipeline(p)
@@ -277,7 +278,7 @@ func TestStepTimeoutIsRetried(t *testing.T) {
 // TestJobTimeout: the whole job's timeout fails the running step too.
 func TestJobTimeout(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("a", "b")...)
+	p := testutil.Pipeline("p", steps("a", "b")...)
 	p.Spec.Timeout = &metav1.Duration{Duration: time.Minute}
 	h.createPipeline(p)
 	h.createJob(jobOf("j", "p"))
@@ -287,7 +288,7 @@ func TestJobTimeout(t *testing.T) {
 	h.clock.Step(61 * time.Second)
 	j := h.sync("j")
 	require.True(t, h.podGone("j-b-1"))
-	require.Equal(t, "a=Succeeded b=Failed", stepPhases(j))
+	require.Equal(t, "a=Succeeded b=Failed", testutil.StepPhases(j))
 	require.Equal(t, v1alpha1.JobFailed, j.Status.Phase)
 	require.Equal(t, "the job exceeded its timeout of 1m0s", j.Status.Message)
 }
@@ -296,7 +297,7 @@ func TestJobTimeout(t *testing.T) {
 // the rest and ends the job Cancelled.
 func TestCancel(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("p", steps("a", "b", "c")...))
+	h.createPipeline(testutil.Pipeline("p", steps("a", "b", "c")...))
 	h.createJob(jobOf("j", "p"))
 	h.sync("j")
 	h.finishPod("j-a-1", 0)
@@ -310,7 +311,7 @@ func TestCancel(t *testing.T) {
 	h.eventually("cancel in cache", func() bool { c, _ := h.c.jobs.PipelineJobs(ns).Get("j"); return c.Spec.Cancel })
 	j = h.sync("j")
 	require.True(t, h.podGone("j-b-1"))
-	require.Equal(t, "a=Succeeded b=Cancelled c=Skipped", stepPhases(j))
+	require.Equal(t, "a=Succeeded b=Cancelled c=Skipped", testutil.StepPhases(j))
 	require.Equal(t, v1alpha1.JobCancelled, j.Status.Phase)
 	require.Equal(t, ReasonCancelled, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
 	require.Contains(t, h.events(), "Normal Cancelled cancelled")
@@ -320,7 +321,7 @@ func TestCancel(t *testing.T) {
 // are substituted in image, command, args and env values.
 func TestSubstitution(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", v1alpha1.Step{Name: "build", Actions: []v1alpha1.Action{{
+	p := testutil.Pipeline("p", v1alpha1.Step{Name: "build", Actions: []v1alpha1.Action{{
 		Name:    "compile",
 		Image:   "golang:$(params.go)",
 		Command: []string{"make", "$(params.target)"},
@@ -350,7 +351,7 @@ func TestSubstitution(t *testing.T) {
 // have fails it.
 func TestStartWithAPipelineTheCacheHasNotSeen(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
 	// A pipeline cache that has not caught up yet.
 	h.c.pipelines = sluicelisters.NewPipelineLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}))
@@ -370,7 +371,7 @@ func TestStartWithAPipelineTheCacheHasNotSeen(t *testing.T) {
 // unknown reference fail the job at start with a clear reason.
 func TestStartErrors(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("a")...)
+	p := testutil.Pipeline("p", steps("a")...)
 	p.Spec.Params = []v1alpha1.ParamSpec{{Name: "version"}}
 	h.createPipeline(p)
 
@@ -413,7 +414,7 @@ func TestConcurrencyPolicy(t *testing.T) {
 	for _, policy := range []v1alpha1.ConcurrencyPolicy{v1alpha1.AllowConcurrent, v1alpha1.ForbidConcurrent, v1alpha1.ReplaceConcurrent} {
 		t.Run(string(policy), func(t *testing.T) {
 			h := newHarness(t)
-			p := pipelineOf("p", steps("a")...)
+			p := testutil.Pipeline("p", steps("a")...)
 			p.Spec.ConcurrencyPolicy = policy
 			h.createPipeline(p)
 			h.createJob(jobOf("first", "p"))
@@ -446,7 +447,7 @@ func TestConcurrencyPolicy(t *testing.T) {
 // finds the Pods by their deterministic names and creates none again.
 func TestRestartCreatesNoDuplicates(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("p", steps("a", "b")...))
+	h.createPipeline(testutil.Pipeline("p", steps("a", "b")...))
 	h.createJob(jobOf("j", "p"))
 	h.sync("j")
 	h.finishPod("j-a-1", 0)
@@ -481,7 +482,7 @@ func TestPodNames(t *testing.T) {
 // mounted at /workspace in every action of every step.
 func TestWorkspaceClaim(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("a", "b")...)
+	p := testutil.Pipeline("p", steps("a", "b")...)
 	p.Spec.Workspace = &v1alpha1.WorkspaceSpec{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
 		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
@@ -531,7 +532,7 @@ func TestNotifications(t *testing.T) {
 	defer cancel()
 	go h.notifier.Run(ctx, 1)
 
-	p := pipelineOf("p", steps("a")...)
+	p := testutil.Pipeline("p", steps("a")...)
 	p.Spec.Notify = []v1alpha1.Notification{{Events: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed}, Webhook: &v1alpha1.Webhook{URL: srv.URL, SecretRef: &v1alpha1.SecretKeyRef{Name: "hook", Key: "hmac"}}}}
 	h.createPipeline(p)
 	h.createJob(jobOf("j", "p"))
@@ -579,7 +580,7 @@ func TestForbiddenPodCreateWaits(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
 	h.createJob(jobOf("j", "p"))
 
 	err := h.c.sync(h.ctx, ns+"/j")
@@ -647,7 +648,7 @@ func TestPodNotControlledByTheJob(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarnessWith(t, kubefake.NewClientset(c.pod), sluicefake.NewClientset())
-			h.createPipeline(pipelineOf("p", steps("a")...))
+			h.createPipeline(testutil.Pipeline("p", steps("a")...))
 			h.createJob(jobOf("j", "p"))
 
 			err := h.c.sync(h.ctx, ns+"/j")
@@ -711,7 +712,7 @@ func TestWorkspaceNotControlledByTheJob(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarnessWith(t, kubefake.NewClientset(c.pvc), sluicefake.NewClientset())
-			p := pipelineOf("p", steps("a")...)
+			p := testutil.Pipeline("p", steps("a")...)
 			p.Spec.Workspace = &v1alpha1.WorkspaceSpec{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{}}
 			h.createPipeline(p)
 			h.createJob(jobOf("j", "p"))
@@ -758,7 +759,7 @@ func TestWorkspaceNotControlledByTheJob(t *testing.T) {
 // waiting for the name.
 func TestOwnedObjectsWakeTheirController(t *testing.T) {
 	h := newHarness(t)
-	h.createPipeline(pipelineOf("p", steps("a")...))
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
 	h.createJob(jobOf("j", "p"))
 	current := ownerRef(h.job("j"))
 	other := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "j", UID: "uid-rs", Controller: ptr.To(true)}
@@ -796,7 +797,7 @@ func TestOwnedObjectsWakeTheirController(t *testing.T) {
 // read from the API, so no memory of them is kept between syncs.
 func TestConcurrencyPolicyWithAStaleCache(t *testing.T) {
 	h := newHarness(t)
-	p := pipelineOf("p", steps("a")...)
+	p := testutil.Pipeline("p", steps("a")...)
 	p.Spec.ConcurrencyPolicy = v1alpha1.ForbidConcurrent
 	h.createPipeline(p)
 	h.createJob(jobOf("first", "p"))

@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluicefake "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 const ns = "team-a"
@@ -257,26 +256,11 @@ func steps(names ...string) []v1alpha1.Step {
 	return out
 }
 
-func pipelineOf(name string, s ...v1alpha1.Step) *v1alpha1.Pipeline {
-	return &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.PipelineSpec{Steps: s}}
-}
-
+// jobOf is a job as the apiserver stores it: with the trigger and the
+// starter it sets, which the fake clientset does not.
 func jobOf(name, pipeline string, params ...v1alpha1.Param) *v1alpha1.PipelineJob {
-	return &v1alpha1.PipelineJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: v1alpha1.PipelineJobSpec{
-			PipelineRef: &v1alpha1.PipelineReference{Name: pipeline},
-			Params:      params,
-			Trigger:     v1alpha1.Trigger{Type: v1alpha1.TriggerManual},
-			StartedBy:   &v1alpha1.UserInfo{Username: "alice"},
-		},
-	}
-}
-
-func stepPhases(j *v1alpha1.PipelineJob) string {
-	var out []string
-	for _, s := range j.Status.Steps {
-		out = append(out, fmt.Sprintf("%s=%s", s.Name, s.Phase))
-	}
-	return strings.Join(out, " ")
+	j := testutil.Job(name, pipeline, params...)
+	j.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual}
+	j.Spec.StartedBy = &v1alpha1.UserInfo{Username: "alice"}
+	return j
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/controller"
 	"github.com/sluice-dev/sluice/pkg/testing/localstack"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
 // These tests run jobs with the sluice-controller replicas of the stack.
@@ -44,18 +45,6 @@ func runStep(name string, env ...string) v1alpha1.Step {
 		{Name: "prepare", Image: "alpine:3.20", Command: []string{"true"}},
 		last,
 	}}
-}
-
-func runPipeline(name string, steps ...v1alpha1.Step) *v1alpha1.Pipeline {
-	return &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.PipelineSpec{Steps: steps}}
-}
-
-// runJob is a job the stack's controllers run (no controller-instance label).
-func runJob(name, pipelineName string) *v1alpha1.PipelineJob {
-	return &v1alpha1.PipelineJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       v1alpha1.PipelineJobSpec{PipelineRef: &v1alpha1.PipelineReference{Name: pipelineName}},
-	}
 }
 
 func createPipelineAndJob(t *testing.T, ns string, p *v1alpha1.Pipeline, jobs ...*v1alpha1.PipelineJob) {
@@ -117,14 +106,6 @@ func stepSummary(j *v1alpha1.PipelineJob) string {
 	var out []string
 	for _, s := range j.Status.Steps {
 		out = append(out, fmt.Sprintf("%s=%s/%d", s.Name, s.Phase, s.Attempts))
-	}
-	return strings.Join(out, " ")
-}
-
-func stepPhases(j *v1alpha1.PipelineJob) string {
-	var out []string
-	for _, s := range j.Status.Steps {
-		out = append(out, s.Name+"="+string(s.Phase))
 	}
 	return strings.Join(out, " ")
 }
@@ -293,7 +274,7 @@ spec:
 	require.Equal(t, "admin", j.Spec.StartedBy.Username)
 	c := meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded)
 	require.Equal(t, metav1.ConditionTrue, c.Status)
-	require.Equal(t, "test=Succeeded build=Succeeded deploy=Succeeded", stepPhases(j))
+	require.Equal(t, "test=Succeeded build=Succeeded deploy=Succeeded", testutil.StepPhases(j))
 	var previousEnd time.Time
 	for _, st := range j.Status.Steps {
 		require.Equal(t, "release-1-"+st.Name+"-1", st.PodName)
@@ -397,7 +378,7 @@ func TestFailedStepAlerts(t *testing.T) {
 		Data:       map[string][]byte{"hmac": key},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	p := runPipeline("release",
+	p := testutil.Pipeline("release",
 		runStep("test", "KWOK_DURATION", "200ms"),
 		runStep("build", "KWOK_DURATION", "200ms", "KWOK_EXIT_CODE", "3"),
 		runStep("deploy"))
@@ -405,10 +386,10 @@ func TestFailedStepAlerts(t *testing.T) {
 		Events:  []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
 		Webhook: &v1alpha1.Webhook{URL: hook.URL + "/alerts", SecretRef: &v1alpha1.SecretKeyRef{Name: "alerts", Key: "hmac"}},
 	}}
-	createPipelineAndJob(t, ns, p, runJob("release-1", "release"))
+	createPipelineAndJob(t, ns, p, testutil.Job("release-1", "release"))
 
 	j := waitJob(t, ns, "release-1", v1alpha1.JobFailed, 2*time.Minute)
-	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", stepPhases(j))
+	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", testutil.StepPhases(j))
 	require.Equal(t, []string{"release-1-build-1", "release-1-test-1"}, jobPods(t, ns, "release-1"), "no Pod for the skipped step")
 	build := j.Status.Steps[1]
 	require.Equal(t, controller.ReasonStepFailed, build.Reason)
@@ -467,7 +448,7 @@ func TestRetry(t *testing.T) {
 	ns := namespace(t, "retry")
 	flaky := runStep("flaky", "KWOK_DURATION", "200ms", "KWOK_FAIL_FIRST_ATTEMPT", "true")
 	flaky.Retries = 2
-	createPipelineAndJob(t, ns, runPipeline("p", flaky, runStep("after", "KWOK_DURATION", "200ms")), runJob("j", "p"))
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", flaky, runStep("after", "KWOK_DURATION", "200ms")), testutil.Job("j", "p"))
 
 	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
 	st := j.Status.Steps[0]
@@ -491,10 +472,10 @@ func TestStepTimeout(t *testing.T) {
 	ns := namespace(t, "timeout")
 	slow := runStep("slow", "KWOK_DURATION", "1h")
 	slow.Timeout = &metav1.Duration{Duration: 3 * time.Second}
-	createPipelineAndJob(t, ns, runPipeline("p", slow, runStep("after")), runJob("j", "p"))
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", slow, runStep("after")), testutil.Job("j", "p"))
 
 	j := waitJob(t, ns, "j", v1alpha1.JobFailed, 2*time.Minute)
-	require.Equal(t, "slow=Failed after=Skipped", stepPhases(j))
+	require.Equal(t, "slow=Failed after=Skipped", testutil.StepPhases(j))
 	require.Equal(t, controller.ReasonTimeout, j.Status.Steps[0].Reason)
 	require.Contains(t, j.Status.Steps[0].Message, "timed out after 3s")
 	st := j.Status.Steps[0]
@@ -513,7 +494,7 @@ func TestStepTimeout(t *testing.T) {
 func TestCancel(t *testing.T) {
 	ensureControllers(t, 1)
 	ns := namespace(t, "cancel")
-	createPipelineAndJob(t, ns, runPipeline("p", runStep("first", "KWOK_DURATION", "200ms"), runStep("long", "KWOK_DURATION", "1h"), runStep("last")), runJob("j", "p"))
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", runStep("first", "KWOK_DURATION", "200ms"), runStep("long", "KWOK_DURATION", "1h"), runStep("last")), testutil.Job("j", "p"))
 	waitStep(t, ns, "j", 1, 1)
 	eventually(t, time.Minute, "the long step's Pod to run", func(ctx context.Context) error {
 		p, err := kube(t).CoreV1().Pods(ns).Get(ctx, "j-long-1", metav1.GetOptions{})
@@ -528,7 +509,7 @@ func TestCancel(t *testing.T) {
 
 	kubectl(t, "-n", ns, "patch", "pipelinejob", "j", "--type=merge", "-p", `{"spec":{"cancel":true}}`)
 	j := waitJob(t, ns, "j", v1alpha1.JobCancelled, time.Minute)
-	require.Equal(t, "first=Succeeded long=Cancelled last=Skipped", stepPhases(j))
+	require.Equal(t, "first=Succeeded long=Cancelled last=Skipped", testutil.StepPhases(j))
 	require.Equal(t, controller.ReasonCancelled, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Reason)
 	eventually(t, time.Minute, "the cancelled step's Pod to be deleted", func(ctx context.Context) error {
 		if pods := jobPods(t, ns, "j"); !slices.Equal(pods, []string{"j-first-1"}) {
@@ -545,9 +526,9 @@ func TestCancel(t *testing.T) {
 func TestControllerRestart(t *testing.T) {
 	ensureControllers(t, 1)
 	ns := namespace(t, "restart")
-	createPipelineAndJob(t, ns, runPipeline("p",
+	createPipelineAndJob(t, ns, testutil.Pipeline("p",
 		runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "3s"), runStep("c", "KWOK_DURATION", "200ms")),
-		runJob("j", "p"))
+		testutil.Job("j", "p"))
 	waitStep(t, ns, "j", 1, 1)
 
 	for _, c := range liveControllers() {
@@ -563,11 +544,11 @@ func TestControllerRestart(t *testing.T) {
 		}
 		return nil
 	})
-	require.Equal(t, "a=Succeeded b=Running c=Pending", stepPhases(getJob(t, ns, "j")), "nothing ran the job meanwhile")
+	require.Equal(t, "a=Succeeded b=Running c=Pending", testutil.StepPhases(getJob(t, ns, "j")), "nothing ran the job meanwhile")
 
 	ensureControllers(t, 1)
 	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
-	require.Equal(t, "a=Succeeded b=Succeeded c=Succeeded", stepPhases(j))
+	require.Equal(t, "a=Succeeded b=Succeeded c=Succeeded", testutil.StepPhases(j))
 	require.Equal(t, []string{"j-a-1", "j-b-1", "j-c-1"}, jobPods(t, ns, "j"), "one Pod per step: none created twice")
 	for _, st := range j.Status.Steps {
 		require.EqualValues(t, 1, st.Attempts)
@@ -589,7 +570,7 @@ func TestLeaderElection(t *testing.T) {
 	}
 	require.NotNil(t, standby)
 
-	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms")), runJob("warm-up", "p"))
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "200ms")), testutil.Job("warm-up", "p"))
 	waitJob(t, ns, "warm-up", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Positive(t, metric(t, first, "sluice_controller_jobs_started_total"), "the leader ran the job")
 	require.Positive(t, metric(t, first, `sluice_controller_jobs_finished_total{phase="Succeeded"}`))
@@ -600,12 +581,12 @@ func TestLeaderElection(t *testing.T) {
 	require.Zero(t, metric(t, standby, "sluice_controller_jobs_started_total"), "the standby ran nothing")
 	require.Zero(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`))
 
-	_, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), runJob("j", "p"), metav1.CreateOptions{})
+	_, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), testutil.Job("j", "p"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(testContext(t),
-		runPipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms")), metav1.CreateOptions{})
+		testutil.Pipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms")), metav1.CreateOptions{})
 	require.NoError(t, err)
-	_, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), runJob("failover", "slow"), metav1.CreateOptions{})
+	_, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), testutil.Job("failover", "slow"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	waitStep(t, ns, "failover", 0, 1)
 	require.NoError(t, first.Kill(), "killed: the Lease is not released and must expire")
@@ -623,7 +604,7 @@ func TestLeaderElection(t *testing.T) {
 func TestJobDeletionCollectsPods(t *testing.T) {
 	ensureControllers(t, 1)
 	ns := namespace(t, "gcjob")
-	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "200ms")), runJob("j", "p"))
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "200ms")), testutil.Job("j", "p"))
 	waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Len(t, jobPods(t, ns, "j"), 2)
 	kubectl(t, "-n", ns, "delete", "pipelinejob", "j", "--wait=true")
@@ -642,9 +623,9 @@ func TestControllerInstance(t *testing.T) {
 	ensureControllers(t, 1)
 	ctx := testContext(t)
 	ns := namespace(t, "instance")
-	canaryJob := runJob("canary-1", "p")
+	canaryJob := testutil.Job("canary-1", "p")
 	canaryJob.Labels = map[string]string{v1alpha1.LabelControllerInstance: "canary"}
-	createPipelineAndJob(t, ns, runPipeline("p", runStep("a", "KWOK_DURATION", "200ms")), runJob("default-1", "p"), canaryJob)
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "200ms")), testutil.Job("default-1", "p"), canaryJob)
 
 	waitJob(t, ns, "default-1", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Equal(t, v1alpha1.JobPending, getJob(t, ns, "canary-1").Status.Phase, "not for the default controllers")
@@ -666,7 +647,7 @@ func TestForbiddenPodWaits(t *testing.T) {
 	ns := namespace(t, "sa")
 	deploy := runStep("deploy", "KWOK_DURATION", "200ms")
 	deploy.PodTemplate = &v1alpha1.PodTemplate{ServiceAccountName: "deployer"}
-	createPipelineAndJob(t, ns, runPipeline("p", deploy), runJob("j", "p"))
+	createPipelineAndJob(t, ns, testutil.Pipeline("p", deploy), testutil.Job("j", "p"))
 	eventually(t, time.Minute, "the step to report why it waits", func(ctx context.Context) error {
 		j := getJob(t, ns, "j")
 		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != controller.ReasonFailedCreatePod {
@@ -697,7 +678,7 @@ func TestManyJobs(t *testing.T) {
 	ns := namespace(t, "many")
 	const jobs = 200
 	_, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(ctx,
-		runPipeline("p", runStep("a", "KWOK_DURATION", "100ms"), runStep("b", "KWOK_DURATION", "100ms")), metav1.CreateOptions{})
+		testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "100ms"), runStep("b", "KWOK_DURATION", "100ms")), metav1.CreateOptions{})
 	require.NoError(t, err)
 
 	start := time.Now()
@@ -706,7 +687,7 @@ func TestManyJobs(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range next {
-				if _, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(ctx, runJob(fmt.Sprintf("j-%03d", i), "p"), metav1.CreateOptions{}); err != nil {
+				if _, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(ctx, testutil.Job(fmt.Sprintf("j-%03d", i), "p"), metav1.CreateOptions{}); err != nil {
 					t.Errorf("create j-%03d: %v", i, err)
 				}
 			}
@@ -821,7 +802,7 @@ func TestRecreatedJobRunsItsOwnPods(t *testing.T) {
 	release()
 	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Equal(t, created.UID, j.UID)
-	require.Equal(t, "s=Succeeded", stepPhases(j))
+	require.Equal(t, "s=Succeeded", testutil.StepPhases(j))
 	require.EqualValues(t, 1, j.Status.Steps[0].Attempts)
 	require.Empty(t, j.Status.Steps[0].Reason)
 	p, err = pods.Get(ctx, "j-s-1", metav1.GetOptions{})

@@ -18,10 +18,12 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 )
 
+// pipeline is a pipeline of steps of one action each.
 func pipeline(name string, steps ...string) *v1alpha1.Pipeline {
-	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	p := testutil.Pipeline(name)
 	for _, s := range steps {
 		p.Spec.Steps = append(p.Spec.Steps, v1alpha1.Step{Name: s, Actions: []v1alpha1.Action{{Name: "run", Image: "alpine:3.20"}}})
 	}
@@ -31,10 +33,9 @@ func pipeline(name string, steps ...string) *v1alpha1.Pipeline {
 // job is a job for the API tests, which play the controller's part by
 // hand: its controller-instance label keeps the stack's controllers off it.
 func job(name, pipelineName string) *v1alpha1.PipelineJob {
-	return &v1alpha1.PipelineJob{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{v1alpha1.LabelControllerInstance: "none"}},
-		Spec:       v1alpha1.PipelineJobSpec{PipelineRef: &v1alpha1.PipelineReference{Name: pipelineName}},
-	}
+	j := testutil.Job(name, pipelineName)
+	j.Labels = map[string]string{v1alpha1.LabelControllerInstance: "none"}
+	return j
 }
 
 // TestCRUD creates, reads, lists, watches, updates and deletes both kinds
