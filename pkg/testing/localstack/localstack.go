@@ -106,8 +106,8 @@ type APIServer struct {
 // service account, so the RBAC in artifacts/deploy/rbac is what it gets.
 const (
 	apiserverUser = "system:serviceaccount:sluice-system:sluice-apiserver"
-	// APIServicePort is unused by the aggregator for ExternalName services
-	// beyond naming the port; the real port is in the APIService.
+	// sluiceNamespace holds Sluice's service accounts and the controller's
+	// leader-election Lease, as artifacts/deploy does.
 	sluiceNamespace = "sluice-system"
 )
 
