@@ -7,9 +7,9 @@ import (
 )
 
 // statsTracker keeps the object count and total stored size of one resource
-// without counting rows on every call: it counts once, at the published
-// revision, and then applies every published event under the resource's
-// prefix as the publisher publishes it.
+// without counting rows on every call: it counts once, at the revision it
+// started observing the published batches at, and then applies every
+// published event under the resource's prefix.
 type statsTracker struct {
 	s      *Store
 	prefix string
@@ -25,20 +25,24 @@ func newStatsTracker(s *Store) *statsTracker {
 	return &statsTracker{s: s, prefix: s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/") + "/"}
 }
 
-// apply is called by the publisher, in revision order, for every published
-// event under the prefix.
-func (t *statsTracker) apply(e *event) {
+// observe applies a published batch's events under the prefix.
+func (t *statsTracker) observe(b batch) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch e.typ {
-	case evCreate:
-		t.count++
-		t.size += int64(len(e.value))
-	case evUpdate:
-		t.size += int64(len(e.value) - len(e.prevValue))
-	case evDelete:
-		t.count--
-		t.size -= int64(len(e.prevValue))
+	for _, e := range b.events {
+		if !strings.HasPrefix(e.key, t.prefix) {
+			continue
+		}
+		switch e.typ {
+		case evCreate:
+			t.count++
+			t.size += int64(len(e.value))
+		case evUpdate:
+			t.size += int64(len(e.value) - len(e.prevValue))
+		case evDelete:
+			t.count--
+			t.size -= int64(len(e.prevValue))
+		}
 	}
 }
 
@@ -56,14 +60,14 @@ func (t *statsTracker) get(ctx context.Context) (count, size int64, err error) {
 	return t.count, t.size, nil
 }
 
-// init registers with the publisher, then counts the rows at the revision
+// init registers with the broadcaster, then counts the rows at the revision
 // it registered at; events published meanwhile have been accumulated as
 // deltas and are added to the count.
 func (t *statsTracker) init(ctx context.Context) error {
-	rv := t.s.b.pub.addStats(t)
+	rv := t.s.b.broadcaster.addObserver(t)
 	count, size, err := t.s.countAt(ctx, rv, prefixRange(t.prefix), 0)
 	if err != nil {
-		t.s.b.pub.removeStats(t)
+		t.s.b.broadcaster.removeObserver(t)
 		return interpret(t.prefix, err)
 	}
 	t.mu.Lock()

@@ -141,7 +141,7 @@ func (s *Store) RequestWatchProgress(ctx context.Context) error {
 	if _, err := s.b.CurrentRevision(ctx); err != nil {
 		return err
 	}
-	s.b.pub.requestProgress(s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/"))
+	s.b.broadcaster.requestProgress(s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/"))
 	return nil
 }
 
@@ -237,52 +237,6 @@ func jsonbOrNil(m map[string]string) any {
 	return m
 }
 
-const (
-	getSQL = `SELECT rv, value FROM sluice.kv WHERE key = $1`
-
-	// createSQL draws a revision only when the key is free, so a create of
-	// an existing key neither writes nor uses up a revision.
-	createSQL = `
-WITH ins AS (
-	INSERT INTO sluice.kv (key, rv, create_rv, value, labels, fields, expires_at)
-	SELECT $1::text, r.rv, r.rv, $2::bytea, $3::jsonb, $4::jsonb,
-		CASE WHEN $5::bigint > 0 THEN now() + make_interval(secs => $5::double precision) END
-	FROM (SELECT sluice.next_rv() AS rv WHERE NOT EXISTS (SELECT 1 FROM sluice.kv WHERE key = $1::text)) r
-	ON CONFLICT (key) DO NOTHING
-	RETURNING rv
-)
-INSERT INTO sluice.events (rv, key, type, value, create_rv)
-SELECT rv, $1::text, 1, $2::bytea, rv FROM ins
-RETURNING ` + eventReturning
-
-	// updateSQL locks the row at the expected revision first, then draws the
-	// new revision, so a conflicting update uses up no revision.
-	updateSQL = `
-WITH cur AS (
-	SELECT key, rv, value FROM sluice.kv WHERE key = $1::text AND rv = $2::bigint FOR UPDATE
-), upd AS (
-	UPDATE sluice.kv k SET rv = sluice.next_rv(), value = $3::bytea, labels = $4::jsonb, fields = $5::jsonb,
-		expires_at = CASE WHEN $6::bigint > 0 THEN now() + make_interval(secs => $6::double precision) END
-	FROM cur WHERE k.key = cur.key
-	RETURNING k.rv, k.create_rv, cur.value AS prev_value, cur.rv AS prev_rv
-)
-INSERT INTO sluice.events (rv, key, type, value, prev_value, prev_rv, create_rv)
-SELECT rv, $1::text, 2, $3::bytea, prev_value, prev_rv, create_rv FROM upd
-RETURNING ` + eventReturning
-
-	deleteSQL = `
-WITH del AS (
-	DELETE FROM sluice.kv WHERE key = $1::text AND rv = $2::bigint RETURNING value, rv, create_rv
-)
-INSERT INTO sluice.events (rv, key, type, prev_value, prev_rv, create_rv)
-SELECT sluice.next_rv(), $1::text, 3, value, rv, create_rv FROM del
-RETURNING ` + eventReturning
-)
-
-// eventReturning is what a write statement returns: the parts of its events
-// row the caller does not already have.
-const eventReturning = `rv, prev_value, coalesce(prev_rv, 0), create_rv`
-
 // maxRevisionRetries bounds how often a write is retried after the
 // publisher closed the revision it drew (see publisher.go).
 const maxRevisionRetries = 5
@@ -307,8 +261,8 @@ func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte
 		case err != nil:
 			return 0, interpret(key, err)
 		}
-		b.pub.committed(e)
-		if err := b.pub.waitPublished(ctx, e.rv); err != nil {
+		b.sequencer.committed(e)
+		if err := b.sequencer.waitPublished(ctx, e.rv); err != nil {
 			return 0, err
 		}
 		return e.rv, nil
@@ -327,7 +281,7 @@ func (s *Store) Get(ctx context.Context, key string, opts storage.GetOptions, ou
 	if err != nil {
 		return err
 	}
-	current := s.b.pub.published()
+	current := s.b.sequencer.published()
 	if rv > current {
 		current = rv
 	}
@@ -356,7 +310,7 @@ func (s *Store) getRow(ctx context.Context, key string) (rv int64, stored []byte
 	if err != nil {
 		return 0, nil, false, interpret(key, err)
 	}
-	if err := s.b.pub.waitPublished(ctx, rv); err != nil {
+	if err := s.b.sequencer.waitPublished(ctx, rv); err != nil {
 		return 0, nil, false, err
 	}
 	return rv, stored, true, nil
