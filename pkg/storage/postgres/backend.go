@@ -42,7 +42,8 @@ type Options struct {
 	// other replicas when nothing woke it. Default 250ms.
 	PollInterval time.Duration
 	// GapGrace is how long a missing revision may stay missing before the
-	// publisher closes it with a gap row. Default 25ms.
+	// publisher closes it with a gap row, which it does only once no write
+	// holds the revision. Default 25ms.
 	GapGrace time.Duration
 	// ProgressNotifyInterval is how often a watch that asked for progress
 	// notifications, or allows bookmarks, gets a bookmark. Default 5s.

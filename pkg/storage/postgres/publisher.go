@@ -22,13 +22,15 @@ import (
 // below N.
 //
 // A hole is a revision that was drawn but has no event yet: its write is
-// still committing, or it failed after drawing (a lost create race, a
-// conflicting update, a crash). When a hole outlives GapGrace, the publisher
-// inserts a gap row for it. The events primary key makes that insert the
-// decision: if the write's row is already there (or still being inserted, in
-// which case the insert waits for it), the gap row is not written and the
-// event is published; otherwise the gap row wins and a write that still
-// holds that revision fails on the key and is retried with a new one.
+// still running, or it failed after drawing (a lost create race, a
+// conflicting update, a crash). A write holds an advisory lock on its
+// revision from the moment it draws it until it ends. When a hole outlives
+// GapGrace and its lock is free, the publisher inserts a gap row for it; a
+// hole whose write is still running stays open, however long the write
+// takes. The events primary key makes that insert the decision: if the
+// write's row is already there, the gap row is not written and the event is
+// published; otherwise the gap row wins, and a write that drew the revision
+// but had not yet locked it fails on the key and is retried with a new one.
 // docs/storage.md has the argument in full.
 
 const (
@@ -63,12 +65,14 @@ WHERE rv = ANY($1) OR rv > $2
 ORDER BY rv
 LIMIT $3`
 	selectCompactRV = `SELECT compact_rv FROM sluice.meta`
-	// fillGaps closes holes. ON CONFLICT waits for a write still inserting
-	// the same revision, and keeps its row if it commits.
+	// fillGaps closes the holes whose write no longer holds its revision
+	// (migrations/0003_revision_locks.sql) and returns the revisions it
+	// closed. A write that committed keeps its row (ON CONFLICT).
 	fillGaps = `
 INSERT INTO sluice.events (rv, type)
-SELECT g, 0 FROM unnest($1::bigint[]) AS g
-ON CONFLICT (rv) DO NOTHING`
+SELECT g, 0 FROM unnest($1::bigint[]) AS g WHERE sluice.try_lock_rv(g)
+ON CONFLICT (rv) DO NOTHING
+RETURNING rv`
 	// selectStartRV finds where publishing may start after a restart: the
 	// last revision before the first hole above the compacted revision.
 	selectStartRV = `
@@ -96,6 +100,11 @@ const readBatch = 1000
 // maxPending bounds the events held past a hole before the publisher stops
 // reading ahead and waits for the hole to close.
 const maxPending = 20 * readBatch
+
+// closeBatch bounds the holes one statement closes: each takes an advisory
+// lock until the statement commits, and PostgreSQL's lock table is sized for
+// tens of locks per connection, not thousands.
+const closeBatch = 100
 
 type waiter struct {
 	rv int64
@@ -376,7 +385,7 @@ func (p *publisher) round(ctx context.Context, readDB bool) (busy, progressed, m
 	limit := max(p.readPos, target)
 	now := time.Now()
 	var expired []int64
-	for rv := next + 1; rv <= limit && rv-next <= maxPending; rv++ {
+	for rv := next + 1; rv <= limit && rv-next <= maxPending && len(expired) < closeBatch; rv++ {
 		if _, ok := p.pending[rv]; ok {
 			continue
 		}
@@ -390,16 +399,34 @@ func (p *publisher) round(ctx context.Context, readDB bool) (busy, progressed, m
 		}
 	}
 	if len(expired) > 0 {
-		if _, err := p.b.pool.Exec(ctx, fillGaps, expired); err != nil {
+		closed, err := p.closeHoles(ctx, expired)
+		if err != nil {
 			return false, next > pub, false, fmt.Errorf("closing holes %v: %w", summarize(expired), err)
 		}
-		holesClosed.Add(float64(len(expired)))
-		klog.V(4).InfoS("closed revision holes", "revisions", summarize(expired))
-		return true, next > pub, true, nil
+		if len(closed) > 0 {
+			holesClosed.Add(float64(len(closed)))
+			klog.V(4).InfoS("closed revision holes", "revisions", summarize(closed))
+		}
+		// Read the gap rows, and the rows of writes that committed meanwhile.
+		// Holes whose writes are still running get another GapGrace.
+		for _, rv := range expired {
+			p.missingSince[rv] = now
+		}
+		return true, next > pub, len(closed) > 0, nil
 	}
 	p.maybeNotify()
 	more = n == readBatch
 	return more || limit > next, next > pub, more, nil
+}
+
+// closeHoles writes gap rows for the holes whose revision no write holds
+// and returns the revisions it closed.
+func (p *publisher) closeHoles(ctx context.Context, holes []int64) ([]int64, error) {
+	rows, err := p.b.pool.Query(ctx, fillGaps, holes)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // readEvents reads the holes above pub that are still open and the events

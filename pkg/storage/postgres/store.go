@@ -284,7 +284,9 @@ RETURNING ` + eventReturning
 const eventReturning = `rv, prev_value, coalesce(prev_rv, 0), create_rv`
 
 // maxRevisionRetries bounds how often a write is retried after the
-// publisher closed the revision it drew (see publisher.go).
+// publisher closed the revision it drew before the write could lock it (see
+// publisher.go). Each try loses only if the write stalls for GapGrace between
+// drawing its revision and locking it.
 const maxRevisionRetries = 5
 
 // write runs one write statement of type typ, which stores value under
@@ -304,6 +306,8 @@ func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte
 			return 0, nil
 		case isUniqueViolation(err) && attempt < maxRevisionRetries:
 			continue // our revision was closed as a gap; draw another
+		case isUniqueViolation(err):
+			return 0, revisionsLost(key, attempt+1)
 		case err != nil:
 			return 0, interpret(key, err)
 		}
