@@ -162,9 +162,6 @@ func (b *Backend) Close() {
 	b.pool.Close()
 }
 
-// Pool is the connection pool, for health checks and tests.
-func (b *Backend) Pool() *pgxpool.Pool { return b.pool }
-
 // ReadinessCheck fails while the publisher cannot read from the database.
 func (b *Backend) ReadinessCheck() error { return b.pub.healthy() }
 

@@ -193,15 +193,6 @@ func (p *publisher) committed(e *event) {
 	p.poke()
 }
 
-// wrote is called after a local write whose event the caller does not
-// have: the publisher reads it from the table.
-func (p *publisher) wrote() {
-	p.mu.Lock()
-	p.localWrite = true
-	p.mu.Unlock()
-	p.pokeDB()
-}
-
 func (p *publisher) published() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -122,10 +122,6 @@ func (k authenticatedKey) AuthenticatedData() []byte { return []byte(k) }
 // Transformer returns the current value transformer.
 func (s *Store) Transformer() value.Transformer { return s.transformer.Load().Transformer }
 
-// SetTransformer replaces the value transformer. Tests use it to simulate
-// key rotation and corrupt data.
-func (s *Store) SetTransformer(t value.Transformer) { s.transformer.Store(&transformerBox{t}) }
-
 // Versioner is the apiserver's resourceVersion <-> revision mapping.
 func (s *Store) Versioner() storage.Versioner { return s.versioner }
 

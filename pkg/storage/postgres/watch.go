@@ -54,31 +54,34 @@ func (s *subscription) matches(key string) bool {
 	return key == s.key
 }
 
-// send is called with the publisher's lock held, so it never races close.
-// It reports false when the subscription has failed and must be dropped.
+// send queues e. The publisher calls it with its lock held, and only for
+// subscriptions in its fan-out. It reports false when the queue is full:
+// the subscription has then ended with 410 Gone, and the caller drops it.
 func (s *subscription) send(e *event) bool {
 	select {
 	case s.ch <- e:
 		return true
 	default:
 		slowWatchersClosed.Inc()
-		s.failLocked(apierrors.NewResourceExpired(fmt.Sprintf(
+		s.fail(apierrors.NewResourceExpired(fmt.Sprintf(
 			"watch of %q fell %d events behind and was closed; list again and watch from the new resourceVersion", s.key, cap(s.ch))))
 		return false
 	}
 }
 
-// failLocked ends the subscription with err; the caller holds the publisher
-// lock and removes it from the fan-out.
-func (s *subscription) failLocked(err error) {
+// fail ends the subscription with err, once; later calls do nothing. It is
+// called for a subscription that has left the publisher's fan-out (under
+// the publisher's lock from send, or after the publisher removed it under
+// that lock), so no send can follow it onto the closed channel.
+func (s *subscription) fail(err error) {
 	s.once.Do(func() {
 		s.err = err
 		close(s.ch)
 	})
 }
 
-func (s *subscription) fail(err error) { s.failLocked(err) }
-func (s *subscription) close()         { s.failLocked(nil) }
+// close ends the subscription without an error, as fail does.
+func (s *subscription) close() { s.fail(nil) }
 
 // decodedEvent is an event decoded by one store. Watchers of that store share
 // it: objects in watch events are read-only, as in the apiserver's watch cache.
