@@ -163,3 +163,39 @@ SELECT last_value + g, 0 FROM sluice.rv_seq, generate_series(1, $1::int) AS g`, 
 	require.True(t, storage.IsNotFound(err), "got %v", err)
 	require.NoError(t, store.Create(ctx, "/pods/ns/p", pod, &example.Pod{}, 0))
 }
+
+// TestRunningWriteKeepsItsRevision draws a revision in a transaction that
+// stays open far longer than GapGrace, as a write storing a large value
+// does, while a later write waits to be published behind it. The publisher
+// must not close the revision: the long write then commits its event there,
+// and the later write is acknowledged after it.
+func TestRunningWriteKeepsItsRevision(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := newBackend(t, nil) // default GapGrace
+	store := newStoreOn(t, b, defaultSetup())
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	var held int64
+	require.NoError(t, tx.QueryRow(ctx, `SELECT sluice.next_rv()`).Scan(&held))
+
+	created := make(chan error, 1)
+	go func() {
+		pod := &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: "later", Namespace: "ns"}}
+		created <- store.Create(ctx, "/pods/ns/later", pod, &example.Pod{}, 0)
+	}()
+	// The later write cannot be acknowledged while the revision below it
+	// is held, for many times GapGrace.
+	require.Never(t, func() bool { return len(created) > 0 }, 20*b.opts.GapGrace, b.opts.GapGrace/5)
+
+	_, err = tx.Exec(ctx, `INSERT INTO sluice.events (rv, key, type, value, create_rv) VALUES ($1, '/other/slow', 1, '\x00', $1)`, held)
+	require.NoError(t, err, "the publisher closed a revision whose write was still running")
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-created)
+
+	var typ int16
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT type FROM sluice.events WHERE rv = $1`, held).Scan(&typ))
+	require.Equal(t, evCreate, typ)
+}
