@@ -42,7 +42,8 @@ type Options struct {
 	// other replicas when nothing woke it. Default 250ms.
 	PollInterval time.Duration
 	// GapGrace is how long a missing revision may stay missing before the
-	// sequencer closes it with a gap row. Default 25ms.
+	// sequencer closes it with a gap row, which it does only once no write
+	// holds the revision. Default 25ms.
 	GapGrace time.Duration
 	// ProgressNotifyInterval is how often a watch that asked for progress
 	// notifications, or allows bookmarks, gets a bookmark. Default 5s.
@@ -174,9 +175,6 @@ func (b *Backend) Close() {
 	b.broadcaster.closeAll()
 	b.pool.Close()
 }
-
-// Pool is the connection pool, for health checks and tests.
-func (b *Backend) Pool() *pgxpool.Pool { return b.pool }
 
 // ReadinessCheck fails while the sequencer cannot read from the database.
 func (b *Backend) ReadinessCheck() error { return b.sequencer.healthy() }

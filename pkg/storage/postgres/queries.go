@@ -109,12 +109,14 @@ WHERE rv = ANY($1) OR rv > $2
 ORDER BY rv
 LIMIT $3`
 	selectCompactRV = `SELECT compact_rv FROM sluice.meta`
-	// fillGaps closes holes. ON CONFLICT waits for a write still inserting
-	// the same revision, and keeps its row if it commits.
+	// fillGaps closes the holes whose write no longer holds its revision
+	// (migrations/0003_revision_locks.sql) and returns the revisions it
+	// closed. A write that committed keeps its row (ON CONFLICT).
 	fillGaps = `
 INSERT INTO sluice.events (rv, type)
-SELECT g, 0 FROM unnest($1::bigint[]) AS g
-ON CONFLICT (rv) DO NOTHING`
+SELECT g, 0 FROM unnest($1::bigint[]) AS g WHERE sluice.try_lock_rv(g)
+ON CONFLICT (rv) DO NOTHING
+RETURNING rv`
 	// selectStartRV finds where publishing may start after a restart: the
 	// last revision before the first hole above the compacted revision.
 	selectStartRV = `

@@ -18,14 +18,16 @@ import (
 // revision P, so nobody can see revision N and later meet a commit below N.
 //
 // A hole is a revision that was drawn but has no event yet: its write is
-// still committing, or it failed after drawing (a lost create race, a
-// conflicting update, a crash). When a hole outlives GapGrace, the sequencer
-// asks the event source to close it with a gap row. The events primary key
-// makes that insert the decision: if the write's row is already there (or
-// still being inserted, in which case the insert waits for it), the gap row
-// is not written and the event is published; otherwise the gap row wins and
-// a write that still holds that revision fails on the key and is retried
-// with a new one. docs/storage.md has the argument in full.
+// still running, or it failed after drawing (a lost create race, a
+// conflicting update, a crash). A write holds a lock on its revision from
+// the moment it draws it until it ends. When a hole outlives GapGrace, the
+// sequencer asks the event source to close it with a gap row, which it does
+// only where the lock is free: a hole whose write is still running stays
+// open, however long the write takes. The events primary key makes that
+// insert the decision: if the write's row is already there, the gap row is
+// not written and the event is published; otherwise the gap row wins, and a
+// write that drew the revision but had not yet locked it fails on the key
+// and is retried with a new one. docs/storage.md has the argument in full.
 //
 // The sequencer knows nothing of watchers. Its output goes to a batchSink
 // (the broadcaster), called from the sequencer's loop in revision order.
@@ -60,9 +62,10 @@ type eventSource interface {
 	// read returns, in revision order, the events at the revisions in holes
 	// and at most limit events after after, with the compacted revision.
 	read(ctx context.Context, holes []int64, after int64, limit int) (events []*event, compacted int64, err error)
-	// closeHoles writes gap rows at rvs where no write's event is or will
-	// be.
-	closeHoles(ctx context.Context, rvs []int64) error
+	// closeHoles writes gap rows at those of rvs that no write holds and
+	// that have no event, and returns them; a hole whose write is still
+	// running stays open.
+	closeHoles(ctx context.Context, rvs []int64) (closed []int64, err error)
 	// notify tells other replicas that there are new events.
 	notify(ctx context.Context) error
 	// listen calls wake for every notification of another replica, until
@@ -89,6 +92,11 @@ const readBatch = 1000
 // maxPending bounds the events held past a hole before the sequencer stops
 // reading ahead and waits for the hole to close.
 const maxPending = 20 * readBatch
+
+// closeBatch bounds the holes one statement closes: each takes an advisory
+// lock until the statement commits, and PostgreSQL's lock table is sized for
+// tens of locks per connection, not thousands.
+const closeBatch = 100
 
 // sequencerOptions are the Backend options the sequencer uses.
 type sequencerOptions struct {
@@ -328,8 +336,9 @@ func (q *sequencer) round(ctx context.Context, readDB bool) (busy, progressed, m
 		}
 	}
 	var n int
+	var held bool
 	if readDB {
-		if n, err = q.read(ctx, pub); err != nil {
+		if n, held, err = q.read(ctx, pub); err != nil {
 			return false, false, false, err
 		}
 	}
@@ -358,7 +367,7 @@ func (q *sequencer) round(ctx context.Context, readDB bool) (busy, progressed, m
 	limit := max(q.readPos, target)
 	now := time.Now()
 	var expired []int64
-	for rv := next + 1; rv <= limit && rv-next <= maxPending; rv++ {
+	for rv := next + 1; rv <= limit && rv-next <= maxPending && len(expired) < closeBatch; rv++ {
 		if _, ok := q.pending[rv]; ok {
 			continue
 		}
@@ -372,20 +381,31 @@ func (q *sequencer) round(ctx context.Context, readDB bool) (busy, progressed, m
 		}
 	}
 	if len(expired) > 0 {
-		if err := q.src.closeHoles(ctx, expired); err != nil {
+		closed, err := q.src.closeHoles(ctx, expired)
+		if err != nil {
 			return false, next > pub, false, fmt.Errorf("closing holes %v: %w", summarize(expired), err)
 		}
-		holesClosed.Add(float64(len(expired)))
-		klog.V(4).InfoS("closed revision holes", "revisions", summarize(expired))
-		return true, next > pub, true, nil
+		if len(closed) > 0 {
+			holesClosed.Add(float64(len(closed)))
+			klog.V(4).InfoS("closed revision holes", "revisions", summarize(closed))
+		}
+		// Read the gap rows, and the rows of writes that committed meanwhile.
+		// Holes whose writes are still running get another GapGrace.
+		for _, rv := range expired {
+			q.missingSince[rv] = now
+		}
+		return true, next > pub, len(closed) > 0, nil
 	}
-	more = n == readBatch
+	// More to read: a full batch came back, or reading ahead was held
+	// back by a hole that has now closed.
+	more = n == readBatch; _ = held
 	return more || limit > next, next > pub, more, nil
 }
 
 // read reads the holes above pub that are still open and the events after
-// readPos into pending, and refreshes the compacted revision.
-func (q *sequencer) read(ctx context.Context, pub int64) (int, error) {
+// readPos into pending, and refreshes the compacted revision. held reports
+// that it did not read ahead, because maxPending events wait behind a hole.
+func (q *sequencer) read(ctx context.Context, pub int64) (n int, held bool, err error) {
 	var holes []int64
 	for rv := pub + 1; rv <= q.readPos && len(holes) < readBatch; rv++ {
 		if _, ok := q.pending[rv]; !ok {
@@ -393,19 +413,19 @@ func (q *sequencer) read(ctx context.Context, pub int64) (int, error) {
 		}
 	}
 	after := q.readPos
-	if len(q.pending) >= maxPending {
+	if held = len(q.pending) >= maxPending; held {
 		after = 1<<63 - 1 // only the holes: do not read further ahead
 	}
 	events, compacted, err := q.src.read(ctx, holes, after, readBatch)
 	if err != nil {
-		return 0, err
+		return 0, held, err
 	}
 	for _, e := range events {
 		q.pending[e.rv] = e
 		q.readPos = max(q.readPos, e.rv)
 	}
 	q.setCompacted(compacted)
-	return len(events), nil
+	return len(events), held, nil
 }
 
 // publish hands b to the sink, then makes its revisions visible and

@@ -49,9 +49,12 @@ func (t eventTable) read(ctx context.Context, holes []int64, after int64, limit 
 	return events, compacted, nil
 }
 
-func (t eventTable) closeHoles(ctx context.Context, rvs []int64) error {
-	_, err := t.pool.Exec(ctx, fillGaps, rvs)
-	return err
+func (t eventTable) closeHoles(ctx context.Context, rvs []int64) ([]int64, error) {
+	rows, err := t.pool.Query(ctx, fillGaps, rvs)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 func (t eventTable) notify(ctx context.Context) error {

@@ -13,9 +13,10 @@ import (
 )
 
 // The sequencer's tests run it on fakeEvents, an in-memory events table with
-// the one property the sequencer relies on: a revision holds one row, and
-// the first row written there wins (a gap row or the write's event). No
-// database and no watcher is involved.
+// the properties the sequencer relies on: a revision holds one row, the
+// first row written there wins (a gap row or the write's event), and a gap
+// row is never written at a revision a running write holds. No database and
+// no watcher is involved.
 
 type fakeEvents struct {
 	mu        sync.Mutex
@@ -23,7 +24,9 @@ type fakeEvents struct {
 	compacted int64
 	failWith  error
 	served    map[int64]bool // revisions read returned
-	closed    []int64        // revisions closeHoles was asked to close
+	held      map[int64]bool // revisions of writes still running
+	closed    []int64        // revisions closeHoles closed
+	closes    int            // calls of closeHoles
 	notified  int
 	changed   chan struct{} // signalled after every call
 	// notifications carries the notifications of other replicas.
@@ -31,18 +34,34 @@ type fakeEvents struct {
 }
 
 func newFakeEvents(published int64) *fakeEvents {
-	f := &fakeEvents{rows: map[int64]*event{}, served: map[int64]bool{}, changed: make(chan struct{}, 1), notifications: make(chan struct{})}
+	f := &fakeEvents{rows: map[int64]*event{}, served: map[int64]bool{}, held: map[int64]bool{}, changed: make(chan struct{}, 1), notifications: make(chan struct{})}
 	for rv := int64(1); rv <= published; rv++ {
 		f.rows[rv] = &event{rv: rv, typ: evGap}
 	}
 	return f
 }
 
-// commit writes the event of a write that drew rv; false means a gap row
-// took rv first, and the write must retry.
+// hold marks rv as drawn by a write that is still running (and has locked
+// it).
+func (f *fakeEvents) hold(rv int64) {
+	f.mu.Lock()
+	f.held[rv] = true
+	f.mu.Unlock()
+}
+
+// abort ends the write holding rv without an event.
+func (f *fakeEvents) abort(rv int64) {
+	f.mu.Lock()
+	delete(f.held, rv)
+	f.mu.Unlock()
+}
+
+// commit writes the event of a write that drew rv and ends it; false means
+// a gap row took rv first, and the write must retry.
 func (f *fakeEvents) commit(rv int64, key string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	delete(f.held, rv)
 	if _, taken := f.rows[rv]; taken {
 		return false
 	}
@@ -103,20 +122,23 @@ func (f *fakeEvents) read(_ context.Context, holes []int64, after int64, limit i
 	return out, f.compacted, nil
 }
 
-func (f *fakeEvents) closeHoles(_ context.Context, rvs []int64) error {
+func (f *fakeEvents) closeHoles(_ context.Context, rvs []int64) ([]int64, error) {
 	defer f.called()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failWith != nil {
-		return f.failWith
+		return nil, f.failWith
 	}
-	f.closed = append(f.closed, rvs...)
+	f.closes++
+	var closed []int64
 	for _, rv := range rvs {
-		if f.rows[rv] == nil {
+		if f.rows[rv] == nil && !f.held[rv] {
 			f.rows[rv] = &event{rv: rv, typ: evGap}
+			closed = append(closed, rv)
 		}
 	}
-	return nil
+	f.closed = append(f.closed, closed...)
+	return closed, nil
 }
 
 func (f *fakeEvents) notify(context.Context) error {
@@ -355,4 +377,33 @@ func TestSequencerStopsReadingAheadPastAnOpenHole(t *testing.T) {
 	h.until("everything to be published", h.publishedUpTo(last))
 	rvs, _ := h.sink.published(t)
 	require.Len(t, rvs, int(last-1))
+}
+
+func TestSequencerKeepsTheHoleOfAWriteStillRunning(t *testing.T) {
+	h := startSequencer(t, 1, sequencerOptions{GapGrace: time.Millisecond})
+	// Revision 2 belongs to a slow write (a large value); 3 commits. The
+	// hole at 2 outlives GapGrace many times over, but its write holds it.
+	h.src.hold(2)
+	require.True(t, h.src.commit(3, "c"))
+	h.seq.pokeDB()
+	h.until("several attempts to close the hole", func() bool {
+		h.src.mu.Lock()
+		defer h.src.mu.Unlock()
+		return h.src.served[3] && h.src.closes >= 3
+	})
+	require.Empty(t, h.src.closedHoles())
+	require.EqualValues(t, 1, h.seq.published(), "nothing is published past the running write")
+	require.True(t, h.src.commit(2, "b"), "the slow write keeps its revision")
+	h.seq.pokeDB()
+	h.until("both to be published", h.publishedUpTo(3))
+	rvs, _ := h.sink.published(t)
+	require.Equal(t, []int64{2, 3}, rvs)
+
+	// A write that ends without an event releases its revision: the hole is
+	// then closed.
+	h.src.hold(4)
+	require.True(t, h.src.commit(5, "e"))
+	h.src.abort(4)
+	require.NoError(t, h.seq.waitPublished(h.ctx, 5))
+	require.Equal(t, []int64{4}, h.src.closedHoles())
 }

@@ -122,10 +122,6 @@ func (k authenticatedKey) AuthenticatedData() []byte { return []byte(k) }
 // Transformer returns the current value transformer.
 func (s *Store) Transformer() value.Transformer { return s.transformer.Load().Transformer }
 
-// SetTransformer replaces the value transformer. Tests use it to simulate
-// key rotation and corrupt data.
-func (s *Store) SetTransformer(t value.Transformer) { s.transformer.Store(&transformerBox{t}) }
-
 // Versioner is the apiserver's resourceVersion <-> revision mapping.
 func (s *Store) Versioner() storage.Versioner { return s.versioner }
 
@@ -238,12 +234,14 @@ func jsonbOrNil(m map[string]string) any {
 }
 
 // maxRevisionRetries bounds how often a write is retried after the
-// publisher closed the revision it drew (see publisher.go).
+// sequencer closed the revision it drew before the write could lock it (see
+// sequencer.go). Each try loses only if the write stalls for GapGrace between
+// drawing its revision and locking it.
 const maxRevisionRetries = 5
 
 // write runs one write statement of type typ, which stores value under
 // key, and returns the revision it committed at, or 0 when its
-// precondition did not hold. It hands the event to the publisher and waits
+// precondition did not hold. It hands the event to the sequencer and waits
 // until its revision is published, so the caller never hands out a
 // revision that a reader could see out of order.
 func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte, sql string, args ...any) (int64, error) {
@@ -258,6 +256,8 @@ func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte
 			return 0, nil
 		case isUniqueViolation(err) && attempt < maxRevisionRetries:
 			continue // our revision was closed as a gap; draw another
+		case isUniqueViolation(err):
+			return 0, revisionsLost(key, attempt+1)
 		case err != nil:
 			return 0, interpret(key, err)
 		}
@@ -317,7 +317,7 @@ func (s *Store) getRow(ctx context.Context, key string) (rv int64, stored []byte
 }
 
 // checkMinimumRV fails with "too large resource version" when the client
-// asks for a revision newer than current, after giving the publisher a
+// asks for a revision newer than current, after giving the sequencer a
 // chance to catch up with writes made through other replicas.
 func (s *Store) checkMinimumRV(ctx context.Context, minimum string, current int64) error {
 	if minimum == "" {

@@ -170,32 +170,58 @@ func (w *watcher) run(startRV int64, initialEvents, endBookmark bool) {
 	}
 }
 
+// Initial events are read a page at a time and sent once the page's read
+// has returned its connection to the pool: a slow client then holds up its
+// own watch, never the connections that writes, reads and the sequencer
+// need. A page is at most initialPageRows objects or initialPageBytes of
+// stored values.
+const (
+	initialPageRows  = 500
+	initialPageBytes = 32 << 20
+)
+
+var errPageFull = errors.New("page full")
+
 // sendInitialState sends the state at revision rv as ADDED events.
 func (w *watcher) sendInitialState(rv int64) bool {
 	r := exactRange(w.key)
 	if w.opts.Recursive {
 		r = prefixRange(w.key)
 	}
-	err := w.s.scanAt(w.ctx, rv, r, w.pred, maxPage, func(r listRow) error {
-		obj, err := w.s.decodeValue(w.ctx, r.key, r.value, r.rv, nil)
-		if err != nil {
-			return err
-		}
-		if !w.matches(obj) {
+	for {
+		var page []runtime.Object
+		var rows, bytes int
+		var last string
+		err := w.s.scanAt(w.ctx, rv, r, w.pred, initialPageRows, func(row listRow) error {
+			obj, err := w.s.decodeValue(w.ctx, row.key, row.value, row.rv, nil)
+			if err != nil {
+				return err
+			}
+			if w.matches(obj) {
+				page = append(page, obj)
+			}
+			last = row.key
+			rows++
+			bytes += len(row.value)
+			if rows >= initialPageRows || bytes >= initialPageBytes {
+				return errPageFull
+			}
 			return nil
-		}
-		if !w.send(watch.Event{Type: watch.Added, Object: obj}) {
-			return context.Canceled
-		}
-		return nil
-	})
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
+		})
+		if err != nil && !errors.Is(err, errPageFull) {
 			w.sendError(err)
+			return false
 		}
-		return false
+		for _, obj := range page {
+			if !w.send(watch.Event{Type: watch.Added, Object: obj}) {
+				return false
+			}
+		}
+		if err == nil {
+			return true
+		}
+		r = r.startingAt(last + "\x00")
 	}
-	return true
 }
 
 // catchUp sends the events in (from, to] from history.
