@@ -398,7 +398,7 @@ func (q *sequencer) round(ctx context.Context, readDB bool) (busy, progressed, m
 	}
 	// More to read: a full batch came back, or reading ahead was held
 	// back by a hole that has now closed.
-	more = n == readBatch; _ = held
+	more = n == readBatch || (held && next > pub)
 	return more || limit > next, next > pub, more, nil
 }
 
