@@ -38,11 +38,12 @@ type Options struct {
 	// compaction never holds locks or a snapshot for long. Default 5000.
 	CompactionBatch int
 
-	// PollInterval is how often the publisher looks for writes made by
+	// PollInterval is how often the sequencer looks for writes made by
 	// other replicas when nothing woke it. Default 250ms.
 	PollInterval time.Duration
 	// GapGrace is how long a missing revision may stay missing before the
-	// publisher closes it with a gap row. Default 25ms.
+	// sequencer closes it with a gap row, which it does only once no write
+	// holds the revision. Default 25ms.
 	GapGrace time.Duration
 	// ProgressNotifyInterval is how often a watch that asked for progress
 	// notifications, or allows bookmarks, gets a bookmark. Default 5s.
@@ -50,7 +51,7 @@ type Options struct {
 	// WatchBufferSize is how many events a watcher may fall behind before it
 	// is closed with 410 Gone, so its client re-lists. Default 10000.
 	WatchBufferSize int
-	// UnavailableAfter is how long the publisher may fail before watches are
+	// UnavailableAfter is how long the sequencer may fail before watches are
 	// ended and the readiness check fails. Default 2s.
 	UnavailableAfter time.Duration
 }
@@ -82,13 +83,16 @@ func (o *Options) setDefaults() {
 }
 
 // Backend is one PostgreSQL database holding every resource. It owns the
-// connection pool and the background loops shared by all stores: the
-// publisher that orders revisions and feeds watches, the compactor and the
-// TTL expirer. Create one per process and a Store per resource from it.
+// connection pool and what all stores share: the sequencer that orders
+// revisions, the broadcaster that feeds its batches to watches and
+// observers, the compactor and the TTL expirer. Create one per process and a
+// Store per resource from it.
 type Backend struct {
-	opts Options
-	pool *pgxpool.Pool
-	pub  *publisher
+	opts        Options
+	pool        *pgxpool.Pool
+	sequencer   *sequencer
+	broadcaster *broadcaster
+	marks       *revisionMarks
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,13 +132,23 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 
 	b := &Backend{opts: opts, pool: pool}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.pub = newPublisher(b)
-	if err := b.pub.init(ctx); err != nil {
+	// The sequencer's output goes to the broadcaster, which starts at the
+	// revision the sequencer starts publishing from.
+	b.sequencer = newSequencer(eventTable{pool: pool}, sequencerOptions{
+		PollInterval: opts.PollInterval, GapGrace: opts.GapGrace, UnavailableAfter: opts.UnavailableAfter,
+	})
+	start, err := b.sequencer.init(ctx)
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	b.goLoop("publisher", b.pub.run)
-	b.goLoop("listener", b.pub.listen)
+	b.broadcaster = newBroadcaster(start, opts.ProgressNotifyInterval)
+	b.sequencer.out = b.broadcaster
+	b.marks = newRevisionMarks(2 * opts.CompactionWindow)
+	b.marks.add(time.Now(), b.broadcaster.addObserver(b.marks))
+	b.goLoop("sequencer", b.sequencer.run)
+	b.goLoop("listener", b.sequencer.listen)
+	b.goLoop("bookmarks", b.broadcaster.runProgress)
 	b.goLoop("compactor", b.runCompactor)
 	b.goLoop("expirer", b.runExpirer)
 	return b, nil
@@ -157,18 +171,16 @@ func (b *Backend) goLoop(name string, loop func(ctx context.Context)) {
 func (b *Backend) Close() {
 	b.cancel()
 	b.wg.Wait()
-	b.pub.closeAll()
+	b.sequencer.stop()
+	b.broadcaster.closeAll()
 	b.pool.Close()
 }
 
-// Pool is the connection pool, for health checks and tests.
-func (b *Backend) Pool() *pgxpool.Pool { return b.pool }
-
-// ReadinessCheck fails while the publisher cannot read from the database.
-func (b *Backend) ReadinessCheck() error { return b.pub.healthy() }
+// ReadinessCheck fails while the sequencer cannot read from the database.
+func (b *Backend) ReadinessCheck() error { return b.sequencer.healthy() }
 
 // CompactRevision is the compacted revision as last read from the database.
-func (b *Backend) CompactRevision() int64 { return b.pub.compactRevision() }
+func (b *Backend) CompactRevision() int64 { return b.sequencer.compactRevision() }
 
 // CurrentRevision waits until every write that committed before the call is
 // published, and returns the published revision: the revision a consistent
@@ -176,15 +188,15 @@ func (b *Backend) CompactRevision() int64 { return b.pub.compactRevision() }
 func (b *Backend) CurrentRevision(ctx context.Context) (int64, error) {
 	var last int64
 	var called bool
-	err := b.pool.QueryRow(ctx, `SELECT last_value, is_called FROM sluice.rv_seq`).Scan(&last, &called)
+	err := b.pool.QueryRow(ctx, selectLastDrawnRV).Scan(&last, &called)
 	if err != nil {
 		return 0, interpret("", err)
 	}
 	if !called {
 		last = 0
 	}
-	if err := b.pub.waitPublished(ctx, last); err != nil {
+	if err := b.sequencer.waitPublished(ctx, last); err != nil {
 		return 0, err
 	}
-	return b.pub.published(), nil
+	return b.sequencer.published(), nil
 }

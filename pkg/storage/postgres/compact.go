@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,12 +20,6 @@ import (
 
 const compactionLockKey int64 = 0x5100CE02
 
-const (
-	raiseCompactRV = `UPDATE sluice.meta SET compact_rv = $1 WHERE compact_rv < $1 RETURNING compact_rv`
-	deleteHistory  = `DELETE FROM sluice.events WHERE rv >= $1 AND rv <= $2`
-	minHistoryRV   = `SELECT coalesce(min(rv), $1) FROM sluice.events`
-)
-
 func (b *Backend) runCompactor(ctx context.Context) {
 	t := time.NewTicker(b.opts.CompactionInterval)
 	defer t.Stop()
@@ -33,11 +29,11 @@ func (b *Backend) runCompactor(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		target := b.pub.publishedBefore(time.Now().Add(-b.opts.CompactionWindow))
-		if keep := b.pub.published() - b.opts.CompactionMinRevisions; keep < target {
+		target := b.marks.before(time.Now().Add(-b.opts.CompactionWindow))
+		if keep := b.sequencer.published() - b.opts.CompactionMinRevisions; keep < target {
 			target = keep
 		}
-		if target <= b.pub.compactRevision() {
+		if target <= b.sequencer.compactRevision() {
 			continue
 		}
 		if err := b.Compact(ctx, target); err != nil && ctx.Err() == nil {
@@ -50,7 +46,7 @@ func (b *Backend) runCompactor(ctx context.Context) {
 // revisions below rv fail with 410 Gone afterwards, as with etcd. It never
 // compacts past the published revision.
 func (b *Backend) Compact(ctx context.Context, rv int64) error {
-	if pub := b.pub.published(); rv > pub {
+	if pub := b.sequencer.published(); rv > pub {
 		rv = pub
 	}
 	conn, err := b.pool.Acquire(ctx)
@@ -59,14 +55,14 @@ func (b *Backend) Compact(ctx context.Context, rv int64) error {
 	}
 	defer conn.Release()
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, compactionLockKey).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, tryAdvisoryLock, compactionLockKey).Scan(&locked); err != nil {
 		return interpret("", err)
 	}
 	if !locked {
 		return nil // another replica is compacting
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, compactionLockKey)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), advisoryUnlock, compactionLockKey)
 	}()
 
 	var raised int64
@@ -75,7 +71,7 @@ func (b *Backend) Compact(ctx context.Context, rv int64) error {
 		return interpret("", err)
 	}
 	if err == nil {
-		b.pub.setCompacted(raised)
+		b.sequencer.setCompacted(raised)
 	}
 	var from int64
 	if err := conn.QueryRow(ctx, minHistoryRV, rv).Scan(&from); err != nil {
@@ -115,7 +111,7 @@ func (b *Backend) runExpirer(ctx context.Context) {
 }
 
 func (b *Backend) expireOnce(ctx context.Context) error {
-	rows, err := b.pool.Query(ctx, `SELECT key, rv FROM sluice.kv WHERE expires_at <= now() ORDER BY expires_at LIMIT 100`)
+	rows, err := b.pool.Query(ctx, selectExpired)
 	if err != nil {
 		return err
 	}
@@ -137,4 +133,49 @@ func (b *Backend) expireOnce(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// revisionMarks samples (time, published revision) at most once a second, as
+// an observer of the published batches, so that the compactor can find the
+// revision that was current a compaction window ago.
+type revisionMarks struct {
+	keep  time.Duration // marks older than this are dropped
+	mu    sync.Mutex
+	marks []revisionMark
+}
+
+type revisionMark struct {
+	at time.Time
+	rv int64
+}
+
+func newRevisionMarks(keep time.Duration) *revisionMarks { return &revisionMarks{keep: keep} }
+
+func (m *revisionMarks) observe(b batch) { m.add(time.Now(), b.rv) }
+
+func (m *revisionMarks) add(now time.Time, rv int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.marks) > 0 && now.Sub(m.marks[len(m.marks)-1].at) < time.Second {
+		return
+	}
+	m.marks = append(m.marks, revisionMark{at: now, rv: rv})
+	cut := sort.Search(len(m.marks), func(i int) bool { return now.Sub(m.marks[i].at) < m.keep })
+	if cut > 0 && cut < len(m.marks) {
+		m.marks = append(m.marks[:0], m.marks[cut:]...)
+	}
+}
+
+// before returns the highest revision published at or before t.
+func (m *revisionMarks) before(t time.Time) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var rv int64
+	for _, mark := range m.marks {
+		if mark.at.After(t) {
+			break
+		}
+		rv = mark.rv
+	}
+	return rv
 }

@@ -4,13 +4,15 @@
 //
 // It owns the schema and its migrations (migrations/, migrate.go); the
 // revision scheme, in which writes draw revisions from a sequence and one
-// publisher per process makes them visible in order, without holes
-// (publisher.go); writes, reads and lists at a revision with selectors
-// pushed into SQL (store.go, list.go); watches served from the publisher
-// with history catch-up (watch.go); compaction and TTL expiry
-// (compact.go); and the REST options that plug a Store per resource into
-// the apiserver (restoptions.go). statements.go exports the SQL it runs,
-// for the benchmark's pgbench. docs/storage.md explains the design and
+// sequencer per process makes them visible in order, without holes, as
+// ordered batches (sequencer.go, on the events table through
+// sequencer_source.go); the broadcaster that fans those batches out to
+// watches and observers (broadcaster.go); writes, reads and lists at a
+// revision with selectors pushed into SQL (store.go, list.go); watches with
+// history catch-up (watch.go); object counts (stats.go); compaction and TTL
+// expiry (compact.go); and the REST options that plug a Store per resource
+// into the apiserver (restoptions.go). Every SQL statement is in queries.go;
+// statements.go exports the ones the benchmark's pgbench replays. docs/storage.md explains the design and
 // why; the upstream storage conformance suite runs against it in
 // conformance_test.go.
 package postgres

@@ -81,6 +81,15 @@ func unavailable(err error) error {
 	return e
 }
 
+// revisionsLost is the 503 for a write whose revision was closed as a hole
+// on every try: nothing was written, and the client may retry.
+func revisionsLost(key string, tries int) error {
+	e := apierrors.NewServiceUnavailable(fmt.Sprintf(
+		"the write of %s was not stored: under load it lost its revision %d times; retry", key, tries))
+	e.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}
+	return e
+}
+
 // isUnavailable reports errors that mean the database is unreachable or not
 // accepting work, as opposed to a bug in a query.
 func isUnavailable(err error) bool {

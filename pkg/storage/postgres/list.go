@@ -91,40 +91,6 @@ type sqlFilter struct {
 	args  []any
 }
 
-// listAtSQL is formatted with the key range (twice) and the pushed-down
-// filter. The compacted revision comes back on every row, read in the same
-// snapshot as the rows; the two ordered inputs are merged, never re-sorted.
-const listAtSQL = `
-WITH changed AS (
-	SELECT DISTINCT ON (key) key, prev_value, prev_rv
-	FROM sluice.events
-	WHERE rv > $1 AND %[1]s
-	ORDER BY key, rv
-)
-SELECT (SELECT compact_rv FROM sluice.meta), s.key, s.rv, s.value FROM (
-	(SELECT key, rv, value FROM sluice.kv
-	 WHERE %[1]s AND rv <= $1 %[2]s
-	 ORDER BY key LIMIT $4)
-	UNION ALL
-	(SELECT key, prev_rv, prev_value FROM changed WHERE prev_value IS NOT NULL ORDER BY key LIMIT $4)
-	ORDER BY key LIMIT $4
-) s
-ORDER BY s.key`
-
-// countAtSQL is formatted with the key range (twice).
-const countAtSQL = `
-WITH changed AS (
-	SELECT DISTINCT ON (key) key, prev_value
-	FROM sluice.events
-	WHERE rv > $1 AND %[1]s
-	ORDER BY key, rv
-)
-SELECT count(*), coalesce(sum(size), 0) FROM (
-	(SELECT length(value) AS size FROM sluice.kv WHERE %[1]s AND rv <= $1 LIMIT $4)
-	UNION ALL
-	(SELECT length(prev_value) FROM changed WHERE prev_value IS NOT NULL LIMIT $4)
-) s`
-
 // scanAt calls fn for each object in r at revision rv, in key order, until
 // fn returns an error. It reads batch rows first and doubles the batch up
 // to maxPage while fn wants more. Label and field selectors of pred that
@@ -322,7 +288,7 @@ func (s *Store) GetList(ctx context.Context, key string, opts storage.ListOption
 		if err := s.checkMinimumRV(ctx, opts.ResourceVersion, rv); err != nil {
 			return err
 		}
-	} else if rv > s.b.pub.published() {
+	} else if rv > s.b.sequencer.published() {
 		current, err := s.b.CurrentRevision(ctx)
 		if err != nil {
 			return err
@@ -415,12 +381,6 @@ func newItemFunc(listObj runtime.Object, v reflect.Value) func() runtime.Object 
 	elem := v.Type().Elem()
 	return func() runtime.Object { return reflect.New(elem).Interface().(runtime.Object) }
 }
-
-const historySQL = `
-SELECT (SELECT compact_rv FROM sluice.meta), rv, key, type, value, prev_value, coalesce(prev_rv, 0), coalesce(create_rv, 0)
-FROM sluice.events
-WHERE rv > $1 AND rv <= $2 AND %s AND type <> 0
-ORDER BY rv LIMIT $5`
 
 // readHistory returns the events under key in (from, to], at most one page.
 // It fails with errCompacted when part of that range has been compacted.

@@ -67,18 +67,6 @@ func SchemaVersion() int {
 	return len(ms)
 }
 
-const (
-	createVersionTable = `
-CREATE SCHEMA IF NOT EXISTS sluice;
-CREATE TABLE IF NOT EXISTS sluice.schema_version (
-	version    integer PRIMARY KEY,
-	name       text NOT NULL,
-	applied_at timestamptz NOT NULL DEFAULT now()
-)`
-	selectSchemaVersion = `SELECT coalesce(max(version), 0) FROM sluice.schema_version`
-	insertSchemaVersion = `INSERT INTO sluice.schema_version (version, name) VALUES ($1, $2)`
-)
-
 // ErrSchemaMismatch is returned when the database's schema is not the one
 // this binary expects and migrations are not allowed to fix it.
 type ErrSchemaMismatch struct {
@@ -103,11 +91,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, apply bool) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+	if _, err := conn.Exec(ctx, advisoryLock, migrationLockKey); err != nil {
 		return fmt.Errorf("taking the migration lock: %w", err)
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockKey)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), advisoryUnlock, migrationLockKey)
 	}()
 
 	var current int

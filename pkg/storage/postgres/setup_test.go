@@ -145,8 +145,9 @@ func increaseRV(s *Store) storagetesting.IncreaseRVFunc {
 		var rv int64
 		err := s.b.pool.QueryRow(ctx, `INSERT INTO sluice.events (rv, type) VALUES (sluice.next_rv(), 0) RETURNING rv`).Scan(&rv)
 		require.NoError(t, err)
-		s.b.pub.wrote()
-		require.NoError(t, s.b.pub.waitPublished(ctx, rv))
+		// A consistent read waits until every drawn revision is published.
+		_, err = s.b.CurrentRevision(ctx)
+		require.NoError(t, err)
 		return rv
 	}
 }

@@ -122,10 +122,6 @@ func (k authenticatedKey) AuthenticatedData() []byte { return []byte(k) }
 // Transformer returns the current value transformer.
 func (s *Store) Transformer() value.Transformer { return s.transformer.Load().Transformer }
 
-// SetTransformer replaces the value transformer. Tests use it to simulate
-// key rotation and corrupt data.
-func (s *Store) SetTransformer(t value.Transformer) { s.transformer.Store(&transformerBox{t}) }
-
 // Versioner is the apiserver's resourceVersion <-> revision mapping.
 func (s *Store) Versioner() storage.Versioner { return s.versioner }
 
@@ -141,7 +137,7 @@ func (s *Store) RequestWatchProgress(ctx context.Context) error {
 	if _, err := s.b.CurrentRevision(ctx); err != nil {
 		return err
 	}
-	s.b.pub.requestProgress(s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/"))
+	s.b.broadcaster.requestProgress(s.pathPrefix + strings.TrimPrefix(s.resourcePrefix, "/"))
 	return nil
 }
 
@@ -237,59 +233,15 @@ func jsonbOrNil(m map[string]string) any {
 	return m
 }
 
-const (
-	getSQL = `SELECT rv, value FROM sluice.kv WHERE key = $1`
-
-	// createSQL draws a revision only when the key is free, so a create of
-	// an existing key neither writes nor uses up a revision.
-	createSQL = `
-WITH ins AS (
-	INSERT INTO sluice.kv (key, rv, create_rv, value, labels, fields, expires_at)
-	SELECT $1::text, r.rv, r.rv, $2::bytea, $3::jsonb, $4::jsonb,
-		CASE WHEN $5::bigint > 0 THEN now() + make_interval(secs => $5::double precision) END
-	FROM (SELECT sluice.next_rv() AS rv WHERE NOT EXISTS (SELECT 1 FROM sluice.kv WHERE key = $1::text)) r
-	ON CONFLICT (key) DO NOTHING
-	RETURNING rv
-)
-INSERT INTO sluice.events (rv, key, type, value, create_rv)
-SELECT rv, $1::text, 1, $2::bytea, rv FROM ins
-RETURNING ` + eventReturning
-
-	// updateSQL locks the row at the expected revision first, then draws the
-	// new revision, so a conflicting update uses up no revision.
-	updateSQL = `
-WITH cur AS (
-	SELECT key, rv, value FROM sluice.kv WHERE key = $1::text AND rv = $2::bigint FOR UPDATE
-), upd AS (
-	UPDATE sluice.kv k SET rv = sluice.next_rv(), value = $3::bytea, labels = $4::jsonb, fields = $5::jsonb,
-		expires_at = CASE WHEN $6::bigint > 0 THEN now() + make_interval(secs => $6::double precision) END
-	FROM cur WHERE k.key = cur.key
-	RETURNING k.rv, k.create_rv, cur.value AS prev_value, cur.rv AS prev_rv
-)
-INSERT INTO sluice.events (rv, key, type, value, prev_value, prev_rv, create_rv)
-SELECT rv, $1::text, 2, $3::bytea, prev_value, prev_rv, create_rv FROM upd
-RETURNING ` + eventReturning
-
-	deleteSQL = `
-WITH del AS (
-	DELETE FROM sluice.kv WHERE key = $1::text AND rv = $2::bigint RETURNING value, rv, create_rv
-)
-INSERT INTO sluice.events (rv, key, type, prev_value, prev_rv, create_rv)
-SELECT sluice.next_rv(), $1::text, 3, value, rv, create_rv FROM del
-RETURNING ` + eventReturning
-)
-
-// eventReturning is what a write statement returns: the parts of its events
-// row the caller does not already have.
-const eventReturning = `rv, prev_value, coalesce(prev_rv, 0), create_rv`
-
 // maxRevisionRetries bounds how often a write is retried after the
-// publisher closed the revision it drew (see publisher.go).
+// sequencer closed the revision it drew before the write could lock it (see
+// sequencer.go). Each try loses only if the write stalls for GapGrace between
+// drawing its revision and locking it.
 const maxRevisionRetries = 5
 
 // write runs one write statement of type typ, which stores value under
 // key, and returns the revision it committed at, or 0 when its
-// precondition did not hold. It hands the event to the publisher and waits
+// precondition did not hold. It hands the event to the sequencer and waits
 // until its revision is published, so the caller never hands out a
 // revision that a reader could see out of order.
 func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte, sql string, args ...any) (int64, error) {
@@ -304,11 +256,13 @@ func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte
 			return 0, nil
 		case isUniqueViolation(err) && attempt < maxRevisionRetries:
 			continue // our revision was closed as a gap; draw another
+		case isUniqueViolation(err):
+			return 0, revisionsLost(key, attempt+1)
 		case err != nil:
 			return 0, interpret(key, err)
 		}
-		b.pub.committed(e)
-		if err := b.pub.waitPublished(ctx, e.rv); err != nil {
+		b.sequencer.committed(e)
+		if err := b.sequencer.waitPublished(ctx, e.rv); err != nil {
 			return 0, err
 		}
 		return e.rv, nil
@@ -327,7 +281,7 @@ func (s *Store) Get(ctx context.Context, key string, opts storage.GetOptions, ou
 	if err != nil {
 		return err
 	}
-	current := s.b.pub.published()
+	current := s.b.sequencer.published()
 	if rv > current {
 		current = rv
 	}
@@ -356,14 +310,14 @@ func (s *Store) getRow(ctx context.Context, key string) (rv int64, stored []byte
 	if err != nil {
 		return 0, nil, false, interpret(key, err)
 	}
-	if err := s.b.pub.waitPublished(ctx, rv); err != nil {
+	if err := s.b.sequencer.waitPublished(ctx, rv); err != nil {
 		return 0, nil, false, err
 	}
 	return rv, stored, true, nil
 }
 
 // checkMinimumRV fails with "too large resource version" when the client
-// asks for a revision newer than current, after giving the publisher a
+// asks for a revision newer than current, after giving the sequencer a
 // chance to catch up with writes made through other replicas.
 func (s *Store) checkMinimumRV(ctx context.Context, minimum string, current int64) error {
 	if minimum == "" {

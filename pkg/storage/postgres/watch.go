@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,102 +18,6 @@ import (
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	utilflowcontrol "k8s.io/apiserver/pkg/util/flowcontrol"
 )
-
-// subscription is a watcher's place in the publisher's fan-out: a bounded
-// queue of the events under one key or prefix. The publisher never blocks on
-// it; when the queue is full the subscription fails with 410 Gone and its
-// client re-lists.
-type subscription struct {
-	key       string
-	recursive bool
-	bookmarks bool // send progress bookmarks
-	ch        chan *event
-
-	once       sync.Once
-	err        error // set before ch is closed
-	subscribed atomic.Bool
-}
-
-// unsubscribed is called once the subscription has left the fan-out.
-func (s *subscription) unsubscribed() {
-	if s.subscribed.Swap(false) {
-		watchers.Dec()
-	}
-}
-
-func newSubscription(key string, recursive, bookmarks bool, size int) *subscription {
-	return &subscription{key: key, recursive: recursive, bookmarks: bookmarks, ch: make(chan *event, size)}
-}
-
-func (s *subscription) matches(key string) bool {
-	if s.recursive {
-		return strings.HasPrefix(key, s.key)
-	}
-	return key == s.key
-}
-
-// send is called with the publisher's lock held, so it never races close.
-// It reports false when the subscription has failed and must be dropped.
-func (s *subscription) send(e *event) bool {
-	select {
-	case s.ch <- e:
-		return true
-	default:
-		slowWatchersClosed.Inc()
-		s.failLocked(apierrors.NewResourceExpired(fmt.Sprintf(
-			"watch of %q fell %d events behind and was closed; list again and watch from the new resourceVersion", s.key, cap(s.ch))))
-		return false
-	}
-}
-
-// failLocked ends the subscription with err; the caller holds the publisher
-// lock and removes it from the fan-out.
-func (s *subscription) failLocked(err error) {
-	s.once.Do(func() {
-		s.err = err
-		close(s.ch)
-	})
-}
-
-func (s *subscription) fail(err error) { s.failLocked(err) }
-func (s *subscription) close()         { s.failLocked(nil) }
-
-// decodedEvent is an event decoded by one store. Watchers of that store share
-// it: objects in watch events are read-only, as in the apiserver's watch cache.
-type decodedEvent struct {
-	cur, prev runtime.Object
-	// sharedCur and sharedPrev are cur and prev as sent to watchers: with
-	// SharedWatchObjects, wrapped to cache their serializations, so that
-	// an event is encoded once for all the watchers that receive it.
-	sharedCur, sharedPrev runtime.Object
-	err                   error
-}
-
-// decode decodes e with s's codec once, however many of s's watchers see it.
-func (e *event) decode(ctx context.Context, s *Store, needPrev bool) *decodedEvent {
-	e.decodeMu.Lock()
-	defer e.decodeMu.Unlock()
-	if d, ok := e.decoded[s]; ok && (d.prev != nil || !needPrev || len(e.prevValue) == 0 || d.err != nil) {
-		return d
-	}
-	d := e.decoded[s]
-	if d == nil {
-		d = &decodedEvent{}
-		if e.decoded == nil {
-			e.decoded = map[*Store]*decodedEvent{}
-		}
-		e.decoded[s] = d
-		if e.typ != evDelete {
-			d.cur, d.err = s.decodeValue(ctx, e.key, e.value, e.rv, nil)
-			d.sharedCur = s.share(d.cur)
-		}
-	}
-	if d.err == nil && needPrev && len(e.prevValue) > 0 && d.prev == nil {
-		d.prev, d.err = s.decodeValue(ctx, e.key, e.prevValue, e.rv, nil)
-		d.sharedPrev = s.share(d.prev)
-	}
-	return d
-}
 
 // watcher implements watch.Interface for one Watch call.
 type watcher struct {
@@ -197,7 +99,7 @@ func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
 
 func (w *watcher) run(startRV int64, initialEvents, endBookmark bool) {
 	defer close(w.result)
-	defer w.s.b.pub.unsubscribe(w.sub)
+	defer w.s.b.broadcaster.unsubscribe(w.sub)
 	defer w.cancel()
 
 	if initialEvents && startRV > 0 {
@@ -218,7 +120,7 @@ func (w *watcher) run(startRV int64, initialEvents, endBookmark bool) {
 			return
 		}
 	}
-	subscribedAt, err := w.s.b.pub.subscribe(w.sub)
+	subscribedAt, err := w.s.b.broadcaster.subscribe(w.sub)
 	if err != nil {
 		w.sendError(err)
 		return
@@ -268,32 +170,58 @@ func (w *watcher) run(startRV int64, initialEvents, endBookmark bool) {
 	}
 }
 
+// Initial events are read a page at a time and sent once the page's read
+// has returned its connection to the pool: a slow client then holds up its
+// own watch, never the connections that writes, reads and the sequencer
+// need. A page is at most initialPageRows objects or initialPageBytes of
+// stored values.
+const (
+	initialPageRows  = 500
+	initialPageBytes = 32 << 20
+)
+
+var errPageFull = errors.New("page full")
+
 // sendInitialState sends the state at revision rv as ADDED events.
 func (w *watcher) sendInitialState(rv int64) bool {
 	r := exactRange(w.key)
 	if w.opts.Recursive {
 		r = prefixRange(w.key)
 	}
-	err := w.s.scanAt(w.ctx, rv, r, w.pred, maxPage, func(r listRow) error {
-		obj, err := w.s.decodeValue(w.ctx, r.key, r.value, r.rv, nil)
-		if err != nil {
-			return err
-		}
-		if !w.matches(obj) {
+	for {
+		var page []runtime.Object
+		var rows, bytes int
+		var last string
+		err := w.s.scanAt(w.ctx, rv, r, w.pred, initialPageRows, func(row listRow) error {
+			obj, err := w.s.decodeValue(w.ctx, row.key, row.value, row.rv, nil)
+			if err != nil {
+				return err
+			}
+			if w.matches(obj) {
+				page = append(page, obj)
+			}
+			last = row.key
+			rows++
+			bytes += len(row.value)
+			if rows >= initialPageRows || bytes >= initialPageBytes {
+				return errPageFull
+			}
 			return nil
-		}
-		if !w.send(watch.Event{Type: watch.Added, Object: obj}) {
-			return context.Canceled
-		}
-		return nil
-	})
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
+		})
+		if err != nil && !errors.Is(err, errPageFull) {
 			w.sendError(err)
+			return false
 		}
-		return false
+		for _, obj := range page {
+			if !w.send(watch.Event{Type: watch.Added, Object: obj}) {
+				return false
+			}
+		}
+		if err == nil {
+			return true
+		}
+		r = r.startingAt(last + "\x00")
 	}
-	return true
 }
 
 // catchUp sends the events in (from, to] from history.
@@ -311,7 +239,7 @@ func (w *watcher) catchUp(from, to int64) bool {
 			return true
 		}
 		for _, e := range events {
-			if !w.sendEvent(e) {
+			if !w.sendEvent(&watchEvent{event: e}) {
 				return false
 			}
 			from = e.rv
@@ -323,7 +251,7 @@ func (w *watcher) catchUp(from, to int64) bool {
 // sendEvent turns a stored event into a watch event for this watcher, as
 // etcd3 does: an update that moves an object into or out of the selector
 // becomes ADDED or DELETED.
-func (w *watcher) sendEvent(e *event) bool {
+func (w *watcher) sendEvent(e *watchEvent) bool {
 	filtered := !w.pred.Empty()
 	d := e.decode(w.ctx, w.s, filtered || e.typ == evDelete)
 	if d.err != nil {
