@@ -74,7 +74,14 @@ func (s *Store) Watch(ctx context.Context, key string, opts storage.ListOptions)
 		w.pred = storage.Everything
 	}
 	w.ctx, w.cancel = context.WithCancel(ctx)
-	go w.run(startRV, initialEventsRequired(startRV, opts), initialEventsEndBookmarkRequired(opts))
+	// The watch is registered before Watch returns, so that it has every
+	// event after the moment its client is answered: a client that opened
+	// a watch and then wrote must see its write, however late the watch's
+	// goroutine gets to run. What goes wrong is sent as the first event, as
+	// etcd3 does.
+	initial := initialEventsRequired(startRV, opts)
+	subscribedAt, err := w.subscribe(startRV, initial)
+	go w.run(startRV, subscribedAt, err, initial, initialEventsEndBookmarkRequired(opts))
 	utilflowcontrol.WatchInitialized(ctx)
 	return w, nil
 }
@@ -97,32 +104,31 @@ func (w *watcher) Stop() { w.cancel() }
 // ResultChan delivers the events.
 func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
 
-func (w *watcher) run(startRV int64, initialEvents, endBookmark bool) {
+// subscribe registers the watch with the broadcaster and returns the
+// revision it receives every event after. A watch that starts with the
+// current state first waits until every write that committed before it is
+// published, so that state is fresh.
+func (w *watcher) subscribe(startRV int64, initialEvents bool) (int64, error) {
+	if initialEvents {
+		current, err := w.s.b.CurrentRevision(w.ctx)
+		if err != nil {
+			return 0, err
+		}
+		if startRV > current {
+			return 0, storage.NewTooLargeResourceVersionError(uint64(startRV), uint64(current), int(wait.Jitter(time.Second, 3).Seconds()))
+		}
+	}
+	return w.s.b.broadcaster.subscribe(w.sub)
+}
+
+// run sends the watch's events, from the revision it subscribed at, or the
+// error subscribing ended with.
+func (w *watcher) run(startRV, subscribedAt int64, subscribeErr error, initialEvents, endBookmark bool) {
 	defer close(w.result)
 	defer w.s.b.broadcaster.unsubscribe(w.sub)
 	defer w.cancel()
-
-	if initialEvents && startRV > 0 {
-		current, err := w.s.b.CurrentRevision(w.ctx)
-		if err != nil {
-			w.sendError(err)
-			return
-		}
-		if startRV > current {
-			w.sendError(storage.NewTooLargeResourceVersionError(uint64(startRV), uint64(current), int(wait.Jitter(time.Second, 3).Seconds())))
-			return
-		}
-	}
-	if initialEvents {
-		// Serve the initial state at a fresh revision.
-		if _, err := w.s.b.CurrentRevision(w.ctx); err != nil {
-			w.sendError(err)
-			return
-		}
-	}
-	subscribedAt, err := w.s.b.broadcaster.subscribe(w.sub)
-	if err != nil {
-		w.sendError(err)
+	if subscribeErr != nil {
+		w.sendError(subscribeErr)
 		return
 	}
 
