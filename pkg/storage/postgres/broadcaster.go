@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // The broadcaster fans the sequencer's batches out to watchers and to
@@ -146,16 +147,7 @@ func (c *broadcaster) requestProgress(prefix string) {
 
 // runProgress sends periodic bookmarks to subscribers that want them.
 func (c *broadcaster) runProgress(ctx context.Context) {
-	t := time.NewTicker(c.progressInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.requestProgress("")
-		}
-	}
+	wait.UntilWithContext(ctx, func(context.Context) { c.requestProgress("") }, c.progressInterval)
 }
 
 // closeAll ends every watch without an error, at shutdown.

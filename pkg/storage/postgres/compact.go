@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 )
 
@@ -21,24 +22,21 @@ import (
 const compactionLockKey int64 = 0x5100CE02
 
 func (b *Backend) runCompactor(ctx context.Context) {
-	t := time.NewTicker(b.opts.CompactionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		target := b.marks.before(time.Now().Add(-b.opts.CompactionWindow))
-		if keep := b.sequencer.published() - b.opts.CompactionMinRevisions; keep < target {
-			target = keep
-		}
-		if target <= b.sequencer.compactRevision() {
-			continue
-		}
-		if err := b.Compact(ctx, target); err != nil && ctx.Err() == nil {
-			klog.ErrorS(err, "compaction failed", "revision", target)
-		}
+	wait.UntilWithContext(ctx, b.compactOnce, b.opts.CompactionInterval)
+}
+
+// compactOnce compacts what has been history for longer than the window,
+// keeping at least CompactionMinRevisions.
+func (b *Backend) compactOnce(ctx context.Context) {
+	target := b.marks.before(time.Now().Add(-b.opts.CompactionWindow))
+	if keep := b.sequencer.published() - b.opts.CompactionMinRevisions; keep < target {
+		target = keep
+	}
+	if target <= b.sequencer.compactRevision() {
+		return
+	}
+	if err := b.Compact(ctx, target); err != nil && ctx.Err() == nil {
+		klog.ErrorS(err, "compaction failed", "revision", target)
 	}
 }
 
@@ -96,18 +94,11 @@ func (b *Backend) Compact(ctx context.Context, rv int64) error {
 // runExpirer deletes objects whose TTL has passed, through the normal
 // delete path so that watchers see DELETED events.
 func (b *Backend) runExpirer(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		if err := b.expireOnce(ctx); err != nil && ctx.Err() == nil {
 			klog.V(2).InfoS("expiring objects failed", "err", err)
 		}
-	}
+	}, time.Second)
 }
 
 func (b *Backend) expireOnce(ctx context.Context) error {
