@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -60,4 +61,32 @@ func TestServerRestart(t *testing.T) {
 	var x int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT x FROM t`).Scan(&x))
 	require.Equal(t, 42, x)
+}
+
+// TestServerInAPrivateDirectory starts a server whose directory is inside a
+// directory only its owner may enter, as a checkout under /root or in a
+// private temp dir is. Run as root, the server runs as the postgres user,
+// which cannot reach it there: its files must go where it can, with the
+// requested directory a link to them, and all of it removed afterwards.
+func TestServerInAPrivateDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	private := t.TempDir()
+	require.NoError(t, os.Chmod(private, 0o700))
+	dir := filepath.Join(private, "stack", "postgres")
+
+	s, err := Start(ctx, Options{Dir: dir})
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+	require.NoError(t, err)
+	require.NoError(t, conn.Ping(ctx))
+	conn.Close(ctx)
+	_, err = os.Stat(filepath.Join(dir, "data", "PG_VERSION"))
+	require.NoError(t, err, "the requested directory leads to the server's files")
+
+	require.NoError(t, s.Remove())
+	_, err = os.Lstat(dir)
+	require.True(t, os.IsNotExist(err), "Remove leaves nothing at the requested directory: %v", err)
+	_, err = os.Stat(s.Dir)
+	require.True(t, os.IsNotExist(err), "Remove deletes the server's files: %v", err)
 }

@@ -20,7 +20,10 @@ import (
 // Options configure a throw-away server.
 type Options struct {
 	// Dir is where the data directory, socket and log go. A new directory
-	// under the system temp dir is used when empty.
+	// under the system temp dir is used when empty. When the server runs as
+	// the postgres user (the caller is root) and that user cannot reach Dir
+	// (a checkout under /root, or in a private temp dir), the files go to a
+	// new directory under the system temp dir and Dir becomes a link to it.
 	Dir string
 	// Port to listen on, on 127.0.0.1. A free port is picked when zero.
 	Port int
@@ -36,6 +39,7 @@ type Options struct {
 type Server struct {
 	// Dir holds data/, the log file and the owner file.
 	Dir     string
+	link    string // Options.Dir when it is a link to Dir
 	Port    int
 	binDir  string
 	asUser  string // OS user the server runs as; "" for the current user
@@ -63,6 +67,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	reapOrphans(binDir)
 
 	s := &Server{Dir: opts.Dir, Port: opts.Port, binDir: binDir}
+	if os.Geteuid() == 0 {
+		s.asUser = "postgres"
+	}
+	if s.Dir != "" && s.asUser != "" && !reachableByOthers(filepath.Dir(s.Dir)) {
+		if s.Dir, err = linkToTempDir(s.Dir); err != nil {
+			return nil, err
+		}
+		s.link = opts.Dir
+	}
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", dirPrefix); err != nil {
 			return nil, err
@@ -72,8 +85,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.dataDir = filepath.Join(s.Dir, "data")
-	if os.Geteuid() == 0 {
-		s.asUser = "postgres"
+	if s.asUser != "" {
 		if err := chownTo(s.Dir, s.asUser); err != nil {
 			return nil, err
 		}
@@ -187,7 +199,54 @@ func (s *Server) Remove() error {
 	if _, err := os.Stat(filepath.Join(s.dataDir, "postmaster.pid")); err == nil {
 		return stopErr
 	}
+	if s.link != "" {
+		_ = os.Remove(s.link)
+	}
 	return os.RemoveAll(s.Dir)
+}
+
+// reachableByOthers reports whether every directory from dir up to the root
+// lets other users through, so that the postgres user can reach what is in
+// dir.
+func reachableByOthers(dir string) bool {
+	for {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return true
+		}
+		dir = parent
+	}
+}
+
+// linkToTempDir makes a new server directory under the system temp dir, where
+// the postgres user can reach it and reapOrphans finds it, and makes dir a link
+// to it. dir may be absent, an earlier link, or an empty directory.
+func linkToTempDir(dir string) (string, error) {
+	if fi, err := os.Lstat(dir); err == nil {
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if err := os.Remove(dir); err != nil {
+				return "", err
+			}
+		} else if err := os.Remove(dir); err != nil {
+			return "", fmt.Errorf("%s cannot be reached by the postgres user and is not an empty directory that could become a link: %w", dir, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Symlink(tmp, dir); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 func (s *Server) run(ctx context.Context, tool string, args ...string) error {
@@ -195,6 +254,7 @@ func (s *Server) run(ctx context.Context, tool string, args ...string) error {
 	var cmd *exec.Cmd
 	if s.asUser != "" {
 		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", s.asUser, "--", path}, args...)...)
+		cmd.Dir = s.Dir // the caller's working directory may be closed to that user
 	} else {
 		cmd = exec.CommandContext(ctx, path, args...)
 	}
