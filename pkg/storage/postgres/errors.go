@@ -76,16 +76,18 @@ func interpret(key string, err error) error {
 
 // unavailable is the 503 for a database that cannot serve requests now.
 func unavailable(err error) error {
-	e := apierrors.NewServiceUnavailable(fmt.Sprintf("the database is unavailable: %v", err))
-	e.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}
-	return e
+	return retryableUnavailable(fmt.Sprintf("the database is unavailable: %v", err))
 }
 
 // revisionsLost is the 503 for a write whose revision was closed as a hole
 // on every try: nothing was written, and the client may retry.
 func revisionsLost(key string, tries int) error {
-	e := apierrors.NewServiceUnavailable(fmt.Sprintf(
-		"the write of %s was not stored: under load it lost its revision %d times; retry", key, tries))
+	return retryableUnavailable(fmt.Sprintf("the write of %s was not stored: under load it lost its revision %d times; retry", key, tries))
+}
+
+// retryableUnavailable is a 503 that asks the client to retry in a second.
+func retryableUnavailable(msg string) error {
+	e := apierrors.NewServiceUnavailable(msg)
 	e.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: 1}
 	return e
 }
