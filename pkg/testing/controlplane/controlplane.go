@@ -153,7 +153,7 @@ func (cp *ControlPlane) startEtcd(ctx context.Context, binary string, opts Optio
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	return cp.Etcd.WaitFor(ctx, "etcd health", func(ctx context.Context) error {
-		return testutil.GetOK(ctx, nil, cp.EtcdURL+"/health", `"health":"true"`)
+		return testutil.GetOK(ctx, cp.EtcdURL+"/health", `"health":"true"`)
 	})
 }
 

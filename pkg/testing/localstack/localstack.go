@@ -616,7 +616,7 @@ func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Cont
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	return c, p.WaitFor(ctx, "sluice-controller /healthz", func(ctx context.Context) error {
-		return testutil.GetOK(ctx, nil, c.MetricsURL+"/healthz", "")
+		return testutil.GetOK(ctx, c.MetricsURL+"/healthz", "")
 	})
 }
 

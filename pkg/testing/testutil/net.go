@@ -37,15 +37,12 @@ func ExecSQL(ctx context.Context, dsn, sql string) error {
 // GetOK fails unless a GET of url answers 200 OK with a body that contains
 // want (anything, when want is empty). Only the first 4 KiB of the body are
 // read, and quoted in the error.
-func GetOK(ctx context.Context, client *http.Client, url, want string) error {
-	if client == nil {
-		client = http.DefaultClient
-	}
+func GetOK(ctx context.Context, url, want string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}

@@ -31,9 +31,9 @@ func TestGetOK(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 
-	require.NoError(t, GetOK(ctx, nil, srv.URL+"/health", ""))
-	require.NoError(t, GetOK(ctx, srv.Client(), srv.URL+"/health", `"health":"true"`))
-	require.ErrorContains(t, GetOK(ctx, nil, srv.URL+"/health", `"health":"false"`), `{"health":"true"}`,
+	require.NoError(t, GetOK(ctx, srv.URL+"/health", ""))
+	require.NoError(t, GetOK(ctx, srv.URL+"/health", `"health":"true"`))
+	require.ErrorContains(t, GetOK(ctx, srv.URL+"/health", `"health":"false"`), `{"health":"true"}`,
 		"a body without the wanted text fails and is quoted")
-	require.ErrorContains(t, GetOK(ctx, nil, srv.URL+"/missing", ""), "404 Not Found")
+	require.ErrorContains(t, GetOK(ctx, srv.URL+"/missing", ""), "404 Not Found")
 }
