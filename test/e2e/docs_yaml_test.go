@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -106,7 +106,7 @@ func TestDocumentedYAMLApplies(t *testing.T) {
 			t.Logf("%s: built and applied:\n%s", k, applied)
 		})
 	}
-	t.Logf("files checked through a kustomization build: %s", strings.Join(sortedKeys(included), ", "))
+	t.Logf("files checked through a kustomization build: %s", strings.Join(slices.Sorted(maps.Keys(included)), ", "))
 }
 
 // applySnippet sends one whole object to the server with kubectl, in a
@@ -262,7 +262,7 @@ func checkYAML(s yamlSnippet) error {
 func booleanKey(v any, path string) string {
 	switch v := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			if k == "true" || k == "false" {
 				return path + "." + k
 			}
@@ -347,15 +347,6 @@ func kustomizeCopy(t *testing.T) string {
 	_, err = ca.Issue(certs, "tls", controlplane.CertOptions{CommonName: "sluice-apiserver.sluice-system.svc", Server: true})
 	require.NoError(t, err)
 	return root
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TestCheckYAML shows what the parse of a fragment catches, so that a
