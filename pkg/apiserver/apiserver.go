@@ -61,17 +61,25 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	jobs, jobStatus, err := pipelinejob.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	jobs, err := pipelinejob.NewStorage(Scheme, c.GenericConfig.RESTOptionsGetter, pipelines)
 	if err != nil {
 		return nil, err
 	}
 	group := genericapiserver.NewDefaultAPIGroupInfo(sluice.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = Serializer
+	// The action subresources (run, rollback, cancel, rerun, approval) are
+	// small REST types beside their resource's storage; each is authorised
+	// as create on its own resource/subresource.
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"pipelines":           pipelines,
-		"pipelines/status":    pipelineStatus,
-		"pipelinejobs":        jobs,
-		"pipelinejobs/status": jobStatus,
+		"pipelines":             pipelines,
+		"pipelines/status":      pipelineStatus,
+		"pipelines/run":         pipeline.NewRunREST(pipelines, jobs.Jobs),
+		"pipelines/rollback":    pipeline.NewRollbackREST(pipelines, jobs.Jobs),
+		"pipelinejobs":          jobs.Jobs,
+		"pipelinejobs/status":   jobs.Status,
+		"pipelinejobs/cancel":   jobs.Cancel,
+		"pipelinejobs/rerun":    jobs.Rerun,
+		"pipelinejobs/approval": jobs.Approval,
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

@@ -34,6 +34,11 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&PipelineList{},
 		&PipelineJob{},
 		&PipelineJobList{},
+		&RunRequest{},
+		&CancelRequest{},
+		&RerunRequest{},
+		&RollbackRequest{},
+		&ApprovalRequest{},
 	)
 	return nil
 }

@@ -42,9 +42,15 @@ type PipelineSpec struct {
 	// and the job fails with reason Timeout.
 	Timeout *metav1.Duration
 
+	// Environment is the environment of this pipeline's jobs that do not
+	// name one (spec.environment of the job). A DNS-1123 label.
+	Environment string
+
 	// ConcurrencyPolicy says what happens when a job starts while another job
-	// of this pipeline is running: Allow (default) runs both, Forbid fails the
-	// new job, Replace cancels the running one.
+	// of this pipeline and environment is running: Allow (default) runs both,
+	// Forbid fails the new job, Replace cancels the running one, Queue makes
+	// the new job wait until the jobs before it have finished, first in,
+	// first out.
 	ConcurrencyPolicy ConcurrencyPolicy
 
 	// Notify lists webhooks called when a job of this pipeline changes phase.
@@ -62,15 +68,22 @@ type ParamSpec struct {
 	Default *string
 }
 
-// Step is one Pod of a pipeline. Its actions run in order inside that Pod:
-// every action but the last as an init container, the last as the main
-// container.
+// Step is one Pod of a pipeline, or an approval gate. A step's actions run
+// in order inside its Pod: every action but the last as an init container,
+// the last as the main container. A step with an approval runs no Pod: it
+// waits until enough approvers approve, and fails the job when one rejects.
 type Step struct {
 	// Name is a DNS-1123 label, unique within the pipeline.
 	Name string
 
-	// Actions run in order inside the step's Pod. Between 1 and 16.
+	// Actions run in order inside the step's Pod. Between 1 and 16. Exactly
+	// one of actions and approval is set.
 	Actions []Action
+
+	// Approval makes the step a gate that people decide through the
+	// pipelinejobs/approval subresource. Exactly one of actions and approval
+	// is set; a gate has no timeout, retries or podTemplate of its own.
+	Approval *ApprovalGate
 
 	// Timeout bounds one attempt of the step. When it passes, the Pod is
 	// deleted and the step fails with reason Timeout.
@@ -107,6 +120,41 @@ type Action struct {
 	SecurityContext *corev1.SecurityContext
 }
 
+// ApprovalGate says who may pass a gate, and how many of them must.
+type ApprovalGate struct {
+	// Approvers are the users and groups whose members may decide the gate.
+	// Between 1 and 32.
+	Approvers []Approver
+	// Required is how many distinct approvers must approve. Between 1 and 32;
+	// defaults to 1.
+	Required int32
+	// Timeout bounds the wait. When it passes without enough approvals, the
+	// job fails with reason ApprovalTimeout. Without it the gate waits as
+	// long as the job's own timeout allows.
+	Timeout *metav1.Duration
+	// AllowSelfApproval lets the user who started the job approve it. By
+	// default they cannot, whatever groups they are in.
+	AllowSelfApproval bool
+}
+
+// ApproverKind says whether an approver is a user or a group.
+type ApproverKind string
+
+const (
+	// ApproverUser is one user, by the name the cluster authenticates.
+	ApproverUser ApproverKind = "User"
+	// ApproverGroup is every member of a group of the authenticated identity.
+	ApproverGroup ApproverKind = "Group"
+)
+
+// Approver names a user or a group that may decide a gate.
+type Approver struct {
+	// Kind is User or Group.
+	Kind ApproverKind
+	// Name of the user or group, as the cluster's authenticator reports it.
+	Name string
+}
+
 // PodTemplate holds the Pod-level fields a step may set.
 type PodTemplate struct {
 	// ServiceAccountName is the service account the step's Pod runs as.
@@ -131,16 +179,22 @@ type WorkspaceSpec struct {
 	VolumeClaimTemplate *corev1.PersistentVolumeClaimTemplate
 }
 
-// ConcurrencyPolicy says how jobs of the same pipeline may overlap.
+// ConcurrencyPolicy says how jobs of the same pipeline and environment may
+// overlap.
 type ConcurrencyPolicy string
 
 const (
 	// AllowConcurrent runs jobs of the same pipeline side by side.
 	AllowConcurrent ConcurrencyPolicy = "Allow"
-	// ForbidConcurrent fails a new job while another job of the pipeline runs.
+	// ForbidConcurrent fails a new job while another job of the pipeline
+	// and environment runs.
 	ForbidConcurrent ConcurrencyPolicy = "Forbid"
-	// ReplaceConcurrent cancels the running jobs of the pipeline and runs the new one.
+	// ReplaceConcurrent cancels the running jobs of the pipeline and
+	// environment and runs the new one.
 	ReplaceConcurrent ConcurrencyPolicy = "Replace"
+	// QueueConcurrent makes a new job wait, with reason Queued, until every
+	// job of the pipeline and environment submitted before it has finished.
+	QueueConcurrent ConcurrencyPolicy = "Queue"
 )
 
 // NotifyEvent is a job phase change that can trigger a notification.
@@ -151,6 +205,8 @@ const (
 	NotifySucceeded NotifyEvent = "Succeeded"
 	NotifyFailed    NotifyEvent = "Failed"
 	NotifyCancelled NotifyEvent = "Cancelled"
+	// NotifyWaitingForApproval is sent when a job reaches an approval gate.
+	NotifyWaitingForApproval NotifyEvent = "WaitingForApproval"
 )
 
 // Notification sends a signed webhook when a job reaches one of the listed events.
@@ -185,8 +241,37 @@ type PipelineStatus struct {
 	ObservedGeneration int64
 	// LastJob summarises the most recently started job of this pipeline.
 	LastJob *JobSummary
+	// Environments says what each environment runs: its current release,
+	// the last job of this pipeline that succeeded there, and the release
+	// before it, which pipelines/rollback goes back to.
+	Environments []EnvironmentStatus
 	// Conditions are the pipeline's current conditions.
 	Conditions []metav1.Condition
+}
+
+// EnvironmentStatus is what one environment runs.
+type EnvironmentStatus struct {
+	// Name of the environment.
+	Name string
+	// Current is the release the environment runs: the job of this pipeline
+	// that succeeded there last.
+	Current *Release
+	// Previous is the release before the current one.
+	Previous *Release
+}
+
+// Release is a job that succeeded in an environment, and what it deployed.
+type Release struct {
+	// Job is the name of the PipelineJob.
+	Job string
+	// Params are the job's params, which name what was deployed.
+	Params []Param
+	// CompletionTime is when the job succeeded.
+	CompletionTime *metav1.Time
+	// StartedBy is the user that started the job.
+	StartedBy string
+	// Trigger is what started the job: Manual, Rerun, Rollback, ...
+	Trigger TriggerType
 }
 
 // JobSummary is a short record of one job.
@@ -229,12 +314,19 @@ type PipelineJob struct {
 
 // PipelineJobSpec says what a job runs. Only cancel may change after creation.
 type PipelineJobSpec struct {
-	// PipelineRef names a Pipeline in the job's namespace. Exactly one of
-	// pipelineRef and pipelineSpec is set.
+	// PipelineRef names a Pipeline in the job's namespace. A job sets
+	// exactly one of pipelineRef and pipelineSpec, except a job created by
+	// pipelinejobs/rerun or pipelines/rollback, which has both: the
+	// pipeline it belongs to, and the snapshot of it that it runs.
 	PipelineRef *PipelineReference
-	// PipelineSpec is an inline pipeline. Exactly one of pipelineRef and
-	// pipelineSpec is set.
+	// PipelineSpec is an inline pipeline (see pipelineRef).
 	PipelineSpec *PipelineSpec
+
+	// Environment is where the job deploys, a DNS-1123 label. It defaults
+	// to the pipeline's spec.environment when the job is created. The
+	// server labels the job sluice.dev/environment with it; concurrency
+	// policies and the pipeline's status.environments are per environment.
+	Environment string
 
 	// Params are the values passed to the pipeline's params.
 	Params []Param
@@ -275,11 +367,12 @@ const (
 	TriggerImage    TriggerType = "Image"
 	TriggerWebhook  TriggerType = "Webhook"
 	TriggerRerun    TriggerType = "Rerun"
+	TriggerRollback TriggerType = "Rollback"
 )
 
 // Trigger records what started a job.
 type Trigger struct {
-	// Type is Manual (default), Schedule, Image, Webhook or Rerun.
+	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
 	Type TriggerType
 	// Detail is free text about the trigger: a schedule, an image digest, a
 	// webhook delivery id or the job being re-run.
@@ -317,6 +410,8 @@ const (
 	StepFailed    StepPhase = "Failed"
 	StepSkipped   StepPhase = "Skipped"
 	StepCancelled StepPhase = "Cancelled"
+	// StepWaitingForApproval is an approval gate that has not been decided.
+	StepWaitingForApproval StepPhase = "WaitingForApproval"
 )
 
 // PipelineJobStatus is the observed state of a job.
@@ -332,6 +427,14 @@ type PipelineJobStatus struct {
 	StartTime *metav1.Time
 	// CompletionTime is when the job ended.
 	CompletionTime *metav1.Time
+	// SubmitTime is when the server stored the job, to the microsecond. It
+	// orders the jobs a Queue concurrency policy holds.
+	SubmitTime *metav1.MicroTime
+	// CancelledBy is the user that asked to cancel the job, through
+	// pipelinejobs/cancel or by setting spec.cancel. The server records it.
+	CancelledBy *UserInfo
+	// CancelReason is the reason given with the cancellation.
+	CancelReason string
 	// Message says why the job is in its phase, e.g. which step and action failed.
 	Message string
 	// PipelineSpec is the pipeline as it was when the job started. Later edits
@@ -378,7 +481,8 @@ type NotificationStatus struct {
 type StepStatus struct {
 	// Name of the step.
 	Name string
-	// Phase is Pending, Running, Succeeded, Failed, Skipped or Cancelled.
+	// Phase is Pending, Running, WaitingForApproval, Succeeded, Failed,
+	// Skipped or Cancelled.
 	Phase StepPhase
 	// PodName is the Pod of the latest attempt.
 	PodName string
@@ -397,6 +501,31 @@ type StepStatus struct {
 	Message string
 	// Actions is the state of each action of the latest attempt.
 	Actions []ActionStatus
+	// Approvals are the decisions on an approval gate, in the order they
+	// were made. The server records them through pipelinejobs/approval.
+	Approvals []ApprovalDecision
+}
+
+// Decision is an approver's answer at a gate.
+type Decision string
+
+const (
+	// Approve counts towards the approvals the gate requires.
+	Approve Decision = "Approve"
+	// Reject fails the job at once.
+	Reject Decision = "Reject"
+)
+
+// ApprovalDecision is one approver's decision on a gate.
+type ApprovalDecision struct {
+	// User that decided, as the cluster authenticated them.
+	User UserInfo
+	// Decision is Approve or Reject.
+	Decision Decision
+	// Time is when the server recorded the decision.
+	Time metav1.Time
+	// Message is what the approver said.
+	Message string
 }
 
 // ActionStatus is the state of one action (container) of a step's Pod.
@@ -422,4 +551,68 @@ type PipelineJobList struct {
 	metav1.ListMeta
 	// Items is the list of PipelineJobs.
 	Items []PipelineJob
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RunRequest is the body of pipelines/run: it starts a job of the pipeline.
+// The job is created by the server on the caller's behalf, so the caller
+// needs RBAC create on pipelines/run (which resourceNames can scope to
+// named pipelines) and nothing on pipelinejobs.
+type RunRequest struct {
+	metav1.TypeMeta
+	// Params are the values of the pipeline's params.
+	Params []Param
+	// Environment of the job; defaults to the pipeline's.
+	Environment string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// CancelRequest is the body of pipelinejobs/cancel. The server records the
+// caller in status.cancelledBy.
+type CancelRequest struct {
+	metav1.TypeMeta
+	// Reason says why, for the job's status and message.
+	Reason string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RerunRequest is the body of pipelinejobs/rerun: it starts a new job with
+// the params and environment of a finished one, labelled
+// sluice.dev/rerun-of.
+type RerunRequest struct {
+	metav1.TypeMeta
+	// FromCurrentPipeline runs the pipeline as it is now. By default the new
+	// job runs the snapshot in the old job's status.pipelineSpec, exactly
+	// what ran before.
+	FromCurrentPipeline bool
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RollbackRequest is the body of pipelines/rollback: it reruns an earlier
+// release of an environment, with its params and its snapshot of the
+// pipeline, so nothing is rebuilt.
+type RollbackRequest struct {
+	metav1.TypeMeta
+	// Environment to roll back; defaults to the pipeline's.
+	Environment string
+	// ToJob names the succeeded job of this pipeline and environment to go
+	// back to. By default it is the release before the current one
+	// (status.environments[].previous).
+	ToJob string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApprovalRequest is the body of pipelinejobs/approval: a decision on the
+// job's current approval gate.
+type ApprovalRequest struct {
+	metav1.TypeMeta
+	// Decision is Approve or Reject.
+	Decision Decision
+	// Message is recorded with the decision.
+	Message string
 }

@@ -24,6 +24,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.ActionApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ActionStatus"):
 		return &sluicev1alpha1.ActionStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApprovalDecision"):
+		return &sluicev1alpha1.ApprovalDecisionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ApprovalGate"):
+		return &sluicev1alpha1.ApprovalGateApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Approver"):
+		return &sluicev1alpha1.ApproverApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("EnvironmentStatus"):
+		return &sluicev1alpha1.EnvironmentStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobSummary"):
 		return &sluicev1alpha1.JobSummaryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Notification"):
@@ -50,6 +58,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.PipelineStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PodTemplate"):
 		return &sluicev1alpha1.PodTemplateApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Release"):
+		return &sluicev1alpha1.ReleaseApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SecretKeyRef"):
 		return &sluicev1alpha1.SecretKeyRefApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Step"):

@@ -24,6 +24,12 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.Action{}.OpenAPIModelName():                       schema_pkg_apis_sluice_v1alpha1_Action(ref),
 		v1alpha1.ActionStatus{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_ActionStatus(ref),
+		v1alpha1.ApprovalDecision{}.OpenAPIModelName():             schema_pkg_apis_sluice_v1alpha1_ApprovalDecision(ref),
+		v1alpha1.ApprovalGate{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_ApprovalGate(ref),
+		v1alpha1.ApprovalRequest{}.OpenAPIModelName():              schema_pkg_apis_sluice_v1alpha1_ApprovalRequest(ref),
+		v1alpha1.Approver{}.OpenAPIModelName():                     schema_pkg_apis_sluice_v1alpha1_Approver(ref),
+		v1alpha1.CancelRequest{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_CancelRequest(ref),
+		v1alpha1.EnvironmentStatus{}.OpenAPIModelName():            schema_pkg_apis_sluice_v1alpha1_EnvironmentStatus(ref),
 		v1alpha1.JobSummary{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobSummary(ref),
 		v1alpha1.Notification{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_Notification(ref),
 		v1alpha1.NotificationStatus{}.OpenAPIModelName():           schema_pkg_apis_sluice_v1alpha1_NotificationStatus(ref),
@@ -39,6 +45,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.PipelineSpec{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_PipelineSpec(ref),
 		v1alpha1.PipelineStatus{}.OpenAPIModelName():               schema_pkg_apis_sluice_v1alpha1_PipelineStatus(ref),
 		v1alpha1.PodTemplate{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_PodTemplate(ref),
+		v1alpha1.Release{}.OpenAPIModelName():                      schema_pkg_apis_sluice_v1alpha1_Release(ref),
+		v1alpha1.RerunRequest{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_RerunRequest(ref),
+		v1alpha1.RollbackRequest{}.OpenAPIModelName():              schema_pkg_apis_sluice_v1alpha1_RollbackRequest(ref),
+		v1alpha1.RunRequest{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_RunRequest(ref),
 		v1alpha1.SecretKeyRef{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref),
 		v1alpha1.Step{}.OpenAPIModelName():                         schema_pkg_apis_sluice_v1alpha1_Step(ref),
 		v1alpha1.StepStatus{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_StepStatus(ref),
@@ -529,6 +539,251 @@ func schema_pkg_apis_sluice_v1alpha1_ActionStatus(ref common.ReferenceCallback) 
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_ApprovalDecision(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalDecision is one approver's decision on a gate.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"user": {
+						SchemaProps: spec.SchemaProps{
+							Description: "User that decided, as the cluster authenticated them.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.UserInfo{}.OpenAPIModelName()),
+						},
+					},
+					"decision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Decision is Approve or Reject.\n\nPossible enum values:\n - `\"Approve\"` counts towards the approvals the gate requires.\n - `\"Reject\"` fails the job at once.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Approve", "Reject"},
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the server recorded the decision.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is what the approver said.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"user", "decision", "time"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.UserInfo{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_ApprovalGate(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalGate says who may pass a gate, and how many of them must.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"approvers": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Approvers are the users and groups whose members may decide the gate. Between 1 and 32.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.Approver{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"required": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Required is how many distinct approvers must approve. Between 1 and 32; defaults to 1.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"timeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timeout bounds the wait. When it passes without enough approvals, the job fails with reason ApprovalTimeout. Without it the gate waits as long as the job's own timeout allows.",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"allowSelfApproval": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AllowSelfApproval lets the user who started the job approve it. By default they cannot, whatever groups they are in.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"approvers"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Approver{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_ApprovalRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalRequest is the body of pipelinejobs/approval: a decision on the job's current approval gate.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"decision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Decision is Approve or Reject.\n\nPossible enum values:\n - `\"Approve\"` counts towards the approvals the gate requires.\n - `\"Reject\"` fails the job at once.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Approve", "Reject"},
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is recorded with the decision.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"decision"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_Approver(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Approver names a user or a group that may decide a gate.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is User or Group.\n\nPossible enum values:\n - `\"Group\"` is every member of a group of the authenticated identity.\n - `\"User\"` is one user, by the name the cluster authenticates.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Group", "User"},
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the user or group, as the cluster's authenticator reports it.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"kind", "name"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_CancelRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CancelRequest is the body of pipelinejobs/cancel. The server records the caller in status.cancelledBy.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason says why, for the job's status and message.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_EnvironmentStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EnvironmentStatus is what one environment runs.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name of the environment.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"current": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Current is the release the environment runs: the job of this pipeline that succeeded there last.",
+							Ref:         ref(v1alpha1.Release{}.OpenAPIModelName()),
+						},
+					},
+					"previous": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Previous is the release before the current one.",
+							Ref:         ref(v1alpha1.Release{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Release{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_JobSummary(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -595,7 +850,7 @@ func schema_pkg_apis_sluice_v1alpha1_Notification(ref common.ReferenceCallback) 
 										Default: "",
 										Type:    []string{"string"},
 										Format:  "",
-										Enum:    []interface{}{"Cancelled", "Failed", "Started", "Succeeded"},
+										Enum:    []interface{}{"Cancelled", "Failed", "Started", "Succeeded", "WaitingForApproval"},
 									},
 								},
 							},
@@ -625,11 +880,11 @@ func schema_pkg_apis_sluice_v1alpha1_NotificationStatus(ref common.ReferenceCall
 				Properties: map[string]spec.Schema{
 					"event": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Event is the job event that triggered the notification.\n\nPossible enum values:\n - `\"Cancelled\"`\n - `\"Failed\"`\n - `\"Started\"`\n - `\"Succeeded\"`",
+							Description: "Event is the job event that triggered the notification.\n\nPossible enum values:\n - `\"Cancelled\"`\n - `\"Failed\"`\n - `\"Started\"`\n - `\"Succeeded\"`\n - `\"WaitingForApproval\"` is sent when a job reaches an approval gate.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Cancelled", "Failed", "Started", "Succeeded"},
+							Enum:        []interface{}{"Cancelled", "Failed", "Started", "Succeeded", "WaitingForApproval"},
 						},
 					},
 					"url": {
@@ -910,14 +1165,21 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobSpec(ref common.ReferenceCallbac
 				Properties: map[string]spec.Schema{
 					"pipelineRef": {
 						SchemaProps: spec.SchemaProps{
-							Description: "PipelineRef names a Pipeline in the job's namespace. Exactly one of pipelineRef and pipelineSpec is set.",
+							Description: "PipelineRef names a Pipeline in the job's namespace. A job sets exactly one of pipelineRef and pipelineSpec, except a job created by pipelinejobs/rerun or pipelines/rollback, which has both: the pipeline it belongs to, and the snapshot of it that it runs.",
 							Ref:         ref(v1alpha1.PipelineReference{}.OpenAPIModelName()),
 						},
 					},
 					"pipelineSpec": {
 						SchemaProps: spec.SchemaProps{
-							Description: "PipelineSpec is an inline pipeline. Exactly one of pipelineRef and pipelineSpec is set.",
+							Description: "PipelineSpec is an inline pipeline (see pipelineRef).",
 							Ref:         ref(v1alpha1.PipelineSpec{}.OpenAPIModelName()),
+						},
+					},
+					"environment": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Environment is where the job deploys, a DNS-1123 label. It defaults to the pipeline's spec.environment when the job is created. The server labels the job sluice.dev/environment with it; concurrency policies and the pipeline's status.environments are per environment.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"params": {
@@ -1030,6 +1292,25 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobStatus(ref common.ReferenceCallb
 							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"submitTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SubmitTime is when the server stored the job, to the microsecond. It orders the jobs a Queue concurrency policy holds.",
+							Ref:         ref(metav1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+					"cancelledBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CancelledBy is the user that asked to cancel the job, through pipelinejobs/cancel or by setting spec.cancel. The server records it.",
+							Ref:         ref(v1alpha1.UserInfo{}.OpenAPIModelName()),
+						},
+					},
+					"cancelReason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CancelReason is the reason given with the cancellation.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"message": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Message says why the job is in its phase, e.g. which step and action failed.",
@@ -1094,7 +1375,7 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobStatus(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.NotificationStatus{}.OpenAPIModelName(), v1alpha1.PipelineSpec{}.OpenAPIModelName(), v1alpha1.StepStatus{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v1alpha1.NotificationStatus{}.OpenAPIModelName(), v1alpha1.PipelineSpec{}.OpenAPIModelName(), v1alpha1.StepStatus{}.OpenAPIModelName(), v1alpha1.UserInfo{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), metav1.MicroTime{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1245,12 +1526,19 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineSpec(ref common.ReferenceCallback) 
 							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
 						},
 					},
-					"concurrencyPolicy": {
+					"environment": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ConcurrencyPolicy says what happens when a job starts while another job of this pipeline is running: Allow (default) runs both, Forbid fails the new job, Replace cancels the running one.\n\nPossible enum values:\n - `\"Allow\"` runs jobs of the same pipeline side by side.\n - `\"Forbid\"` fails a new job while another job of the pipeline runs.\n - `\"Replace\"` cancels the running jobs of the pipeline and runs the new one.",
+							Description: "Environment is the environment of this pipeline's jobs that do not name one (spec.environment of the job). A DNS-1123 label.",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Allow", "Forbid", "Replace"},
+						},
+					},
+					"concurrencyPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ConcurrencyPolicy says what happens when a job starts while another job of this pipeline and environment is running: Allow (default) runs both, Forbid fails the new job, Replace cancels the running one, Queue makes the new job wait until the jobs before it have finished, first in, first out.\n\nPossible enum values:\n - `\"Allow\"` runs jobs of the same pipeline side by side.\n - `\"Forbid\"` fails a new job while another job of the pipeline and environment runs.\n - `\"Queue\"` makes a new job wait, with reason Queued, until every job of the pipeline and environment submitted before it has finished.\n - `\"Replace\"` cancels the running jobs of the pipeline and environment and runs the new one.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Allow", "Forbid", "Queue", "Replace"},
 						},
 					},
 					"notify": {
@@ -1301,6 +1589,30 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineStatus(ref common.ReferenceCallback
 							Ref:         ref(v1alpha1.JobSummary{}.OpenAPIModelName()),
 						},
 					},
+					"environments": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type":       "map",
+								"x-kubernetes-patch-merge-key": "name",
+								"x-kubernetes-patch-strategy":  "merge",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Environments says what each environment runs: its current release, the last job of this pipeline that succeeded there, and the release before it, which pipelines/rollback goes back to.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.EnvironmentStatus{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 					"conditions": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -1329,7 +1641,7 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineStatus(ref common.ReferenceCallback
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.JobSummary{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
+			v1alpha1.EnvironmentStatus{}.OpenAPIModelName(), v1alpha1.JobSummary{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -1431,6 +1743,206 @@ func schema_pkg_apis_sluice_v1alpha1_PodTemplate(ref common.ReferenceCallback) c
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_Release(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Release is a job that succeeded in an environment, and what it deployed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"job": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Job is the name of the PipelineJob.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"params": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Params are the job's params, which name what was deployed.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.Param{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"completionTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CompletionTime is when the job succeeded.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"startedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StartedBy is the user that started the job.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"trigger": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Trigger is what started the job: Manual, Rerun, Rollback, ...\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Rollback\"`\n - `\"Schedule\"`\n - `\"Webhook\"`",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Image", "Manual", "Rerun", "Rollback", "Schedule", "Webhook"},
+						},
+					},
+				},
+				Required: []string{"job"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Param{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_RerunRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RerunRequest is the body of pipelinejobs/rerun: it starts a new job with the params and environment of a finished one, labelled sluice.dev/rerun-of.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"fromCurrentPipeline": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FromCurrentPipeline runs the pipeline as it is now. By default the new job runs the snapshot in the old job's status.pipelineSpec, exactly what ran before.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_RollbackRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RollbackRequest is the body of pipelines/rollback: it reruns an earlier release of an environment, with its params and its snapshot of the pipeline, so nothing is rebuilt.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"environment": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Environment to roll back; defaults to the pipeline's.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"toJob": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ToJob names the succeeded job of this pipeline and environment to go back to. By default it is the release before the current one (status.environments[].previous).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_RunRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RunRequest is the body of pipelines/run: it starts a job of the pipeline. The job is created by the server on the caller's behalf, so the caller needs RBAC create on pipelines/run (which resourceNames can scope to named pipelines) and nothing on pipelinejobs.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"params": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Params are the values of the pipeline's params.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.Param{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"environment": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Environment of the job; defaults to the pipeline's.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Param{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1465,7 +1977,7 @@ func schema_pkg_apis_sluice_v1alpha1_Step(ref common.ReferenceCallback) common.O
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Step is one Pod of a pipeline. Its actions run in order inside that Pod: every action but the last as an init container, the last as the main container.",
+				Description: "Step is one Pod of a pipeline, or an approval gate. A step's actions run in order inside its Pod: every action but the last as an init container, the last as the main container. A step with an approval runs no Pod: it waits until enough approvers approve, and fails the job when one rejects.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"name": {
@@ -1488,7 +2000,7 @@ func schema_pkg_apis_sluice_v1alpha1_Step(ref common.ReferenceCallback) common.O
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Actions run in order inside the step's Pod. Between 1 and 16.",
+							Description: "Actions run in order inside the step's Pod. Between 1 and 16. Exactly one of actions and approval is set.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -1498,6 +2010,12 @@ func schema_pkg_apis_sluice_v1alpha1_Step(ref common.ReferenceCallback) common.O
 									},
 								},
 							},
+						},
+					},
+					"approval": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Approval makes the step a gate that people decide through the pipelinejobs/approval subresource. Exactly one of actions and approval is set; a gate has no timeout, retries or podTemplate of its own.",
+							Ref:         ref(v1alpha1.ApprovalGate{}.OpenAPIModelName()),
 						},
 					},
 					"timeout": {
@@ -1520,11 +2038,11 @@ func schema_pkg_apis_sluice_v1alpha1_Step(ref common.ReferenceCallback) common.O
 						},
 					},
 				},
-				Required: []string{"name", "actions"},
+				Required: []string{"name"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Action{}.OpenAPIModelName(), v1alpha1.PodTemplate{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+			v1alpha1.Action{}.OpenAPIModelName(), v1alpha1.ApprovalGate{}.OpenAPIModelName(), v1alpha1.PodTemplate{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
 	}
 }
 
@@ -1545,10 +2063,10 @@ func schema_pkg_apis_sluice_v1alpha1_StepStatus(ref common.ReferenceCallback) co
 					},
 					"phase": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Phase is Pending, Running, Succeeded, Failed, Skipped or Cancelled.\n\nPossible enum values:\n - `\"Cancelled\"`\n - `\"Failed\"`\n - `\"Pending\"`\n - `\"Running\"`\n - `\"Skipped\"`\n - `\"Succeeded\"`",
+							Description: "Phase is Pending, Running, WaitingForApproval, Succeeded, Failed, Skipped or Cancelled.\n\nPossible enum values:\n - `\"Cancelled\"`\n - `\"Failed\"`\n - `\"Pending\"`\n - `\"Running\"`\n - `\"Skipped\"`\n - `\"Succeeded\"`\n - `\"WaitingForApproval\"` is an approval gate that has not been decided.",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Cancelled", "Failed", "Pending", "Running", "Skipped", "Succeeded"},
+							Enum:        []interface{}{"Cancelled", "Failed", "Pending", "Running", "Skipped", "Succeeded", "WaitingForApproval"},
 						},
 					},
 					"podName": {
@@ -1621,12 +2139,31 @@ func schema_pkg_apis_sluice_v1alpha1_StepStatus(ref common.ReferenceCallback) co
 							},
 						},
 					},
+					"approvals": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Approvals are the decisions on an approval gate, in the order they were made. The server records them through pipelinejobs/approval.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.ApprovalDecision{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 				Required: []string{"name"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ActionStatus{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v1alpha1.ActionStatus{}.OpenAPIModelName(), v1alpha1.ApprovalDecision{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1639,10 +2176,10 @@ func schema_pkg_apis_sluice_v1alpha1_Trigger(ref common.ReferenceCallback) commo
 				Properties: map[string]spec.Schema{
 					"type": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Type is Manual (default), Schedule, Image, Webhook or Rerun.\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Schedule\"`\n - `\"Webhook\"`",
+							Description: "Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Rollback\"`\n - `\"Schedule\"`\n - `\"Webhook\"`",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Image", "Manual", "Rerun", "Schedule", "Webhook"},
+							Enum:        []interface{}{"Image", "Manual", "Rerun", "Rollback", "Schedule", "Webhook"},
 						},
 					},
 					"detail": {

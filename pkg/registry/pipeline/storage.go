@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"context"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/registry"
+	"github.com/sluice-dev/sluice/pkg/registry/pipelinejob"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
 )
@@ -38,19 +41,41 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 	return &REST{store}, statusREST, nil
 }
 
+// NewRunREST returns the storage of pipelines/run, which creates jobs in jobs.
+func NewRunREST(pipelines *REST, jobs *pipelinejob.REST) *RunREST {
+	return &RunREST{pipelines: pipelines, jobs: jobs}
+}
+
+// NewRollbackREST returns the storage of pipelines/rollback, which creates
+// jobs in jobs.
+func NewRollbackREST(pipelines *REST, jobs *pipelinejob.REST) *RollbackREST {
+	return &RollbackREST{pipelines: pipelines, jobs: jobs}
+}
+
+// getPipeline reads a pipeline.
+func (r *REST) getPipeline(ctx context.Context, name string) (*sluice.Pipeline, error) {
+	obj, err := r.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*sluice.Pipeline), nil
+}
+
 // ShortNames lets `kubectl get pl` work.
 func (r *REST) ShortNames() []string { return []string{"pl"} }
 
 // Categories puts pipelines in `kubectl get sluice`.
 func (r *REST) Categories() []string { return []string{"sluice"} }
 
-// Table prints pipelines: NAME, STEPS, LAST-JOB, LAST-PHASE, AGE.
+// Table prints pipelines: NAME, STEPS, LAST-JOB, LAST-PHASE, AGE, and with
+// -o wide what each environment runs, and the description.
 var Table = table.Convertor{
 	Columns: []metav1.TableColumnDefinition{
 		table.NameColumn,
 		{Name: "Steps", Type: "integer", Description: "Number of steps."},
 		{Name: "Last-Job", Type: "string", Description: "The most recently started job."},
 		{Name: "Last-Phase", Type: "string", Description: "Phase of the most recently started job."},
+		{Name: "Deployed", Type: "string", Priority: 1, Description: "The current release of each environment: environment=job."},
 		{Name: "Description", Type: "string", Priority: 1, Description: "What the pipeline is for."},
 		table.AgeColumn,
 	},
@@ -60,6 +85,22 @@ var Table = table.Convertor{
 		if p.Status.LastJob != nil {
 			lastJob, lastPhase = p.Status.LastJob.Name, string(p.Status.LastJob.Phase)
 		}
-		return []any{p.Name, int64(len(p.Spec.Steps)), lastJob, lastPhase, p.Spec.Description, table.Age(p.CreationTimestamp, now)}, nil
+		return []any{p.Name, int64(len(p.Spec.Steps)), lastJob, lastPhase, DeployedColumn(p), p.Spec.Description,
+			table.Age(p.CreationTimestamp, now)}, nil
 	},
+}
+
+// DeployedColumn is "env=job,..." of the environments that have a current
+// release, or "<none>".
+func DeployedColumn(p *sluice.Pipeline) string {
+	var parts []string
+	for _, e := range p.Status.Environments {
+		if e.Current != nil {
+			parts = append(parts, e.Name+"="+e.Current.Job)
+		}
+	}
+	if len(parts) == 0 {
+		return "<none>"
+	}
+	return strings.Join(parts, ",")
 }

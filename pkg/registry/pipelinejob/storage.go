@@ -1,16 +1,20 @@
 package pipelinejob
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/registry"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
@@ -19,10 +23,28 @@ import (
 // REST is the storage of pipelinejobs.
 type REST struct {
 	*genericregistry.Store
+	// pipelines reads the Pipeline a new job names, for its default
+	// environment.
+	pipelines rest.Getter
+	// reruns is the store with RerunStrategy, for the jobs of rerun and
+	// rollback.
+	reruns *genericregistry.Store
+	// actions is the store with ActionStrategy, for cancel and approval.
+	actions *genericregistry.Store
 }
 
-// NewREST returns the storage of pipelinejobs and of their status subresource.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *status.REST, error) {
+// Storage is the storage of pipelinejobs and their subresources.
+type Storage struct {
+	Jobs     *REST
+	Status   *status.REST
+	Cancel   *CancelREST
+	Rerun    *RerunREST
+	Approval *ApprovalREST
+}
+
+// NewStorage returns the storage of pipelinejobs and of their
+// subresources. pipelines reads Pipelines.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, pipelines rest.Getter) (*Storage, error) {
 	strategy := NewStrategy(scheme)
 	store, statusREST, err := registry.NewStore(registry.Resource{
 		Plural:         "pipelinejobs",
@@ -35,9 +57,70 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		TableConvertor: Table,
 	}, optsGetter)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &REST{store}, statusREST, nil
+	// The copies share the store's storage; only their strategies differ,
+	// as the status subresource's does.
+	reruns, actions := *store, *store
+	reruns.CreateStrategy = RerunStrategy{strategy}
+	actions.UpdateStrategy = ActionStrategy{strategy}
+	jobs := &REST{Store: store, pipelines: pipelines, reruns: &reruns, actions: &actions}
+	return &Storage{
+		Jobs:     jobs,
+		Status:   statusREST,
+		Cancel:   &CancelREST{jobs: jobs},
+		Rerun:    &RerunREST{jobs: jobs},
+		Approval: &ApprovalREST{jobs: jobs},
+	}, nil
+}
+
+// Create creates a job. A job of a Pipeline that names no environment gets
+// the Pipeline's spec.environment, read now: the environment, like the
+// rest of the spec, never changes after creation.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	j, ok := obj.(*sluice.PipelineJob)
+	if ok && j.Spec.Environment == "" && j.Spec.PipelineRef != nil && j.Spec.PipelineSpec == nil && j.Spec.PipelineRef.Name != "" {
+		p, err := r.pipelines.Get(ctx, j.Spec.PipelineRef.Name, &metav1.GetOptions{})
+		switch {
+		case err == nil:
+			j.Spec.Environment = p.(*sluice.Pipeline).Spec.Environment
+		case !apierrors.IsNotFound(err):
+			// A missing Pipeline fails the job when it starts, as before.
+			return nil, err
+		}
+	}
+	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// CreateForAction creates a job that an action subresource (run, rerun,
+// rollback) builds on the caller's behalf. The caller's RBAC was checked
+// for the action, not for creating jobs; the job is validated and gets its
+// startedBy like any other. A job that carries a snapshot of its pipeline
+// is created with RerunStrategy.
+func (r *REST) CreateForAction(ctx context.Context, job *sluice.PipelineJob, options *metav1.CreateOptions) (*sluice.PipelineJob, error) {
+	opts := &metav1.CreateOptions{DryRun: options.DryRun}
+	var (
+		created runtime.Object
+		err     error
+	)
+	if job.Spec.PipelineRef != nil && job.Spec.PipelineSpec != nil {
+		created, err = r.reruns.Create(ctx, job, rest.ValidateAllObjectFunc, opts)
+	} else {
+		created, err = r.Create(ctx, job, rest.ValidateAllObjectFunc, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return created.(*sluice.PipelineJob), nil
+}
+
+// getJob reads a job.
+func (r *REST) getJob(ctx context.Context, name string) (*sluice.PipelineJob, error) {
+	obj, err := r.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*sluice.PipelineJob), nil
 }
 
 // ShortNames lets `kubectl get pj` work.
@@ -46,15 +129,16 @@ func (r *REST) ShortNames() []string { return []string{"pj"} }
 // Categories puts jobs in `kubectl get sluice`.
 func (r *REST) Categories() []string { return []string{"sluice"} }
 
-// Table prints jobs: NAME, PIPELINE, PHASE, STEP, STARTED-BY, DURATION,
+// Table prints jobs: NAME, PIPELINE, ENVIRONMENT, PHASE, STEP, STARTED-BY, DURATION,
 // AGE, and with -o wide TRIGGER and MESSAGE. STEP and DURATION are computed
 // by the server from the status, which CRD printer columns cannot do.
 var Table = table.Convertor{
 	Columns: []metav1.TableColumnDefinition{
 		table.NameColumn,
 		{Name: "Pipeline", Type: "string", Description: "The Pipeline the job runs, or <inline>."},
+		{Name: "Environment", Type: "string", Description: "Where the job deploys, or <none>."},
 		{Name: "Phase", Type: "string", Description: "Pending, Running, Succeeded, Failed or Cancelled."},
-		{Name: "Step", Type: "string", Description: "The current (or failing, or last) step: position/total and name."},
+		{Name: "Step", Type: "string", Description: "The current (or failing, or last) step: position/total and name, and whether it waits for approval or in a queue."},
 		{Name: "Started-By", Type: "string", Description: "The user that created the job."},
 		{Name: "Duration", Type: "string", Description: "How long the job ran, or has been running."},
 		table.AgeColumn,
@@ -75,14 +159,20 @@ var Table = table.Convertor{
 		if j.Spec.Trigger.Detail != "" {
 			trigger += ": " + j.Spec.Trigger.Detail
 		}
-		return []any{j.Name, pipeline, string(j.Status.Phase), StepColumn(j), startedBy, Duration(j, now),
+		env := j.Spec.Environment
+		if env == "" {
+			env = "<none>"
+		}
+		return []any{j.Name, pipeline, env, string(j.Status.Phase), StepColumn(j), startedBy, Duration(j, now),
 			table.Age(j.CreationTimestamp, now), trigger, j.Status.Message}, nil
 	},
 }
 
 // StepColumn is "<position>/<total> <name>" of the running step, or of the
 // step that failed, or of the last step that ran; "0/<total>" before any
-// step ran; "-" while the number of steps is not known yet.
+// step ran; "-" while the number of steps is not known yet. A gate that
+// waits says so, with its approvals so far, and a job that waits in its
+// environment's queue is "queued".
 func StepColumn(j *sluice.PipelineJob) string {
 	total := len(j.Status.Steps)
 	switch {
@@ -90,6 +180,9 @@ func StepColumn(j *sluice.PipelineJob) string {
 		total = len(j.Status.PipelineSpec.Steps)
 	case j.Spec.PipelineSpec != nil:
 		total = len(j.Spec.PipelineSpec.Steps)
+	}
+	if queued(j) {
+		return "queued"
 	}
 	if total == 0 {
 		return "-"
@@ -99,6 +192,8 @@ func StepColumn(j *sluice.PipelineJob) string {
 		switch s.Phase {
 		case sluice.StepRunning:
 			return fmt.Sprintf("%d/%d %s", i+1, total, s.Name)
+		case sluice.StepWaitingForApproval:
+			return fmt.Sprintf("%d/%d %s (waiting for approval%s)", i+1, total, s.Name, approvalCount(j, i))
 		case sluice.StepSucceeded, sluice.StepFailed, sluice.StepCancelled:
 			current = i
 		}
@@ -107,6 +202,35 @@ func StepColumn(j *sluice.PipelineJob) string {
 		return fmt.Sprintf("0/%d", total)
 	}
 	return fmt.Sprintf("%d/%d %s", current+1, total, j.Status.Steps[current].Name)
+}
+
+// queued reports whether the job waits behind others of its pipeline and
+// environment (concurrencyPolicy Queue).
+func queued(j *sluice.PipelineJob) bool {
+	if j.Status.Phase != sluice.JobPending {
+		return false
+	}
+	for _, c := range j.Status.Conditions {
+		if c.Type == v1alpha1.ConditionSucceeded && c.Reason == v1alpha1.ReasonQueued {
+			return true
+		}
+	}
+	return false
+}
+
+// approvalCount is ", <approvals>/<required>" of gate i, or "" when the
+// snapshot does not say what the gate requires.
+func approvalCount(j *sluice.PipelineJob, i int) string {
+	if j.Status.PipelineSpec == nil || i >= len(j.Status.PipelineSpec.Steps) || j.Status.PipelineSpec.Steps[i].Approval == nil {
+		return ""
+	}
+	approvals := 0
+	for _, d := range j.Status.Steps[i].Approvals {
+		if d.Decision == sluice.Approve {
+			approvals++
+		}
+	}
+	return fmt.Sprintf(" %d/%d", approvals, j.Status.PipelineSpec.Steps[i].Approval.Required)
 }
 
 // Duration is how long the job ran (completion - start), or has been

@@ -87,13 +87,13 @@ func TestTableRow(t *testing.T) {
 	for i, c := range Table.Columns {
 		header[i] = c.Name
 	}
-	assert.Equal(t, []string{"Name", "Pipeline", "Phase", "Step", "Started-By", "Duration", "Age", "Trigger", "Message"}, header)
-	assert.Equal(t, []any{"release-1", "release", "Running", "2/3 build", "alice", "94s", "2m", "Manual: first release", "running build"}, cells)
+	assert.Equal(t, []string{"Name", "Pipeline", "Environment", "Phase", "Step", "Started-By", "Duration", "Age", "Trigger", "Message"}, header)
+	assert.Equal(t, []any{"release-1", "release", "<none>", "Running", "2/3 build", "alice", "94s", "2m", "Manual: first release", "running build"}, cells)
 
 	inline := newJob()
 	inline.Spec.PipelineRef = nil
 	inline.Spec.PipelineSpec = &sluice.PipelineSpec{Steps: make([]sluice.Step, 2)}
 	cells, err = Table.Row(inline, now)
 	require.NoError(t, err)
-	assert.Equal(t, []any{"release-1", "<inline>", "", "0/2", "<unknown>", "-", "<unknown>", "Manual", ""}, cells)
+	assert.Equal(t, []any{"release-1", "<inline>", "<none>", "", "0/2", "<unknown>", "-", "<unknown>", "Manual", ""}, cells)
 }

@@ -2,8 +2,10 @@ package pipelinejob
 
 import (
 	"context"
+	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -29,33 +31,60 @@ func NewStrategy(typer runtime.ObjectTyper) Strategy {
 }
 
 // PrepareForCreate sets what the server owns: spec.startedBy from the
-// authenticated user of the request, the sluice.dev/pipeline label, a
-// Pending status and generation 1. Whatever the client sent for these is
-// replaced.
+// authenticated user of the request, the sluice.dev/pipeline,
+// sluice.dev/environment and sluice.dev/rerun-of labels, a Pending status with the submit time, and
+// generation 1. Whatever the client sent for these is replaced.
 func (Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	j := obj.(*sluice.PipelineJob)
-	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobPending}
+	submitted := metav1.NewMicroTime(time.Now())
+	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobPending, SubmitTime: &submitted}
 	j.Generation = 1
-	j.Spec.StartedBy = nil
-	if u, ok := genericapirequest.UserFrom(ctx); ok {
-		j.Spec.StartedBy = &sluice.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
-	}
-	setPipelineLabel(j, pipelineName(j))
+	j.Spec.StartedBy = userInfo(ctx)
+	setLabel(j, v1alpha1.LabelPipeline, pipelineName(j))
+	setLabel(j, v1alpha1.LabelEnvironment, j.Spec.Environment)
+	// Only the server's reruns and rollbacks (RerunStrategy) say what they rerun.
+	setLabel(j, v1alpha1.LabelRerunOf, "")
 }
 
-// PrepareForUpdate keeps the stored status, startedBy and pipeline label,
-// and bumps the generation when the spec changes.
+// PrepareForUpdate keeps the stored status, startedBy and the server's
+// labels, and bumps the generation when the spec changes. Setting
+// spec.cancel records the user in status.cancelledBy.
 func (Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	j, oldJ := obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob)
 	j.Status = oldJ.Status
 	j.Spec.StartedBy = oldJ.Spec.StartedBy
-	setPipelineLabel(j, oldJ.Labels[v1alpha1.LabelPipeline])
-	if !apiequality.Semantic.DeepEqual(j.Spec, oldJ.Spec) {
-		j.Generation = oldJ.Generation + 1
+	keepServerLabels(j, oldJ)
+	if j.Spec.Cancel && !oldJ.Spec.Cancel {
+		j.Status.CancelledBy = userInfo(ctx)
+	}
+	bumpGeneration(j, oldJ)
+}
+
+// keepServerLabels keeps the labels the server set on create, which say
+// what the immutable spec says.
+func keepServerLabels(j, old *sluice.PipelineJob) {
+	for _, l := range []string{v1alpha1.LabelPipeline, v1alpha1.LabelEnvironment, v1alpha1.LabelRerunOf} {
+		setLabel(j, l, old.Labels[l])
 	}
 }
 
-// pipelineName is the Pipeline a job runs, or "" for an inline pipeline.
+func bumpGeneration(j, old *sluice.PipelineJob) {
+	if !apiequality.Semantic.DeepEqual(j.Spec, old.Spec) {
+		j.Generation = old.Generation + 1
+	}
+}
+
+// userInfo is the authenticated user of the request, as the server records
+// it in a job.
+func userInfo(ctx context.Context) *sluice.UserInfo {
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return nil
+	}
+	return &sluice.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+}
+
+// pipelineName is the Pipeline a job belongs to, or "" for an inline pipeline.
 func pipelineName(j *sluice.PipelineJob) string {
 	if j.Spec.PipelineRef != nil {
 		return j.Spec.PipelineRef.Name
@@ -63,22 +92,57 @@ func pipelineName(j *sluice.PipelineJob) string {
 	return ""
 }
 
-// setPipelineLabel sets the sluice.dev/pipeline label to name, or removes it
-// when name is empty: the label is the server's and always tells the truth.
-func setPipelineLabel(j *sluice.PipelineJob, name string) {
-	if name == "" {
-		delete(j.Labels, v1alpha1.LabelPipeline)
+// setLabel sets a label of the server's to value, or removes it when value
+// is empty: such a label always tells the truth.
+func setLabel(j *sluice.PipelineJob, label, value string) {
+	if value == "" {
+		delete(j.Labels, label)
 		return
 	}
 	if j.Labels == nil {
 		j.Labels = map[string]string{}
 	}
-	j.Labels[v1alpha1.LabelPipeline] = name
+	j.Labels[label] = value
 }
 
 // Validate validates a new job.
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	return validation.ValidatePipelineJob(obj.(*sluice.PipelineJob))
+}
+
+// RerunStrategy creates the jobs of pipelinejobs/rerun and pipelines/rollback:
+// a job of a pipeline that runs a snapshot of it. Only the server builds
+// such jobs, so only these handlers use this strategy; the
+// sluice.dev/rerun-of label they set is kept.
+type RerunStrategy struct {
+	Strategy
+}
+
+// PrepareForCreate prepares the job as any other, and keeps its
+// sluice.dev/rerun-of label.
+func (s RerunStrategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	j := obj.(*sluice.PipelineJob)
+	rerunOf := j.Labels[v1alpha1.LabelRerunOf]
+	s.Strategy.PrepareForCreate(ctx, obj)
+	setLabel(j, v1alpha1.LabelRerunOf, rerunOf)
+}
+
+// Validate allows a job to carry both its pipelineRef and the snapshot it runs.
+func (RerunStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateRerunJob(obj.(*sluice.PipelineJob))
+}
+
+// ActionStrategy updates a job for pipelinejobs/cancel and
+// pipelinejobs/approval. Their handlers build the new object from the
+// stored one and change only what the action records, in spec.cancel and
+// the server's parts of status, so nothing is reset here.
+type ActionStrategy struct {
+	Strategy
+}
+
+// PrepareForUpdate bumps the generation when the spec changed.
+func (ActionStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	bumpGeneration(obj.(*sluice.PipelineJob), old.(*sluice.PipelineJob))
 }
 
 // ValidateUpdate validates an update: only spec.cancel may change.
@@ -90,9 +154,28 @@ func (Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) fie
 // everything but status.
 type StatusStrategy = status.UpdateStrategy[*sluice.PipelineJob]
 
-// NewStatusStrategy returns the strategy of the status subresource.
+// NewStatusStrategy returns the strategy of the status subresource. A
+// status write changes what the controller observes, never what the
+// server recorded: the submit time, who cancelled and why, and the
+// decisions at approval gates.
 func NewStatusStrategy(s Strategy) StatusStrategy {
-	return status.NewUpdateStrategy(s, func(j, old *sluice.PipelineJob) { j.Spec = old.Spec }, validation.ValidatePipelineJobStatusUpdate)
+	return status.NewUpdateStrategy(s, func(j, old *sluice.PipelineJob) {
+		j.Spec = old.Spec
+		keepServerRecords(&j.Status, &old.Status)
+	}, validation.ValidatePipelineJobStatusUpdate)
+}
+
+// keepServerRecords copies the parts of a job's status that the server
+// records from old into s.
+func keepServerRecords(s, old *sluice.PipelineJobStatus) {
+	s.SubmitTime, s.CancelledBy, s.CancelReason = old.SubmitTime, old.CancelledBy, old.CancelReason
+	approvals := make(map[string][]sluice.ApprovalDecision, len(old.Steps))
+	for _, st := range old.Steps {
+		approvals[st.Name] = st.Approvals
+	}
+	for i := range s.Steps {
+		s.Steps[i].Approvals = approvals[s.Steps[i].Name]
+	}
 }
 
 // GetAttrs returns the labels and selectable fields of a job.
@@ -105,5 +188,6 @@ func SelectableFields(j *sluice.PipelineJob) fields.Set {
 		"spec.pipelineRef.name": pipelineName(j),
 		"status.phase":          string(j.Status.Phase),
 		"spec.trigger.type":     string(j.Spec.Trigger.Type),
+		"spec.environment":      j.Spec.Environment,
 	}, &j.ObjectMeta, true)
 }

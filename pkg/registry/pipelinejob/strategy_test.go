@@ -3,8 +3,10 @@ package pipelinejob
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -44,11 +46,18 @@ func TestPrepareForCreateSetsServerOwnedFields(t *testing.T) {
 	j.Labels["sluice.dev/pipeline"] = "something-else"
 	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobSucceeded, Message: "forged"}
 
+	j.Labels["sluice.dev/rerun-of"] = "forged"
+	j.Spec.Environment = "production"
+
+	before := time.Now()
 	strategy().PrepareForCreate(aliceCtx(), j)
 
 	assert.Equal(t, &sluice.UserInfo{Username: "alice", UID: "u-1", Groups: []string{"team-a", "system:authenticated"}}, j.Spec.StartedBy)
-	assert.Equal(t, map[string]string{"team": "a", "sluice.dev/pipeline": "release"}, j.Labels)
-	assert.Equal(t, sluice.PipelineJobStatus{Phase: sluice.JobPending}, j.Status)
+	assert.Equal(t, map[string]string{"team": "a", "sluice.dev/pipeline": "release", "sluice.dev/environment": "production"}, j.Labels,
+		"only reruns and rollbacks carry sluice.dev/rerun-of")
+	require.NotNil(t, j.Status.SubmitTime)
+	assert.False(t, j.Status.SubmitTime.Time.Before(before.Truncate(time.Microsecond)), "the submit time is the server's, to the microsecond")
+	assert.Equal(t, sluice.PipelineJobStatus{Phase: sluice.JobPending, SubmitTime: j.Status.SubmitTime}, j.Status)
 	assert.Equal(t, int64(1), j.Generation)
 	assert.Empty(t, strategy().Validate(aliceCtx(), j))
 }
@@ -79,11 +88,16 @@ func TestPrepareForUpdateKeepsServerOwnedFields(t *testing.T) {
 	j.Spec.Cancel = true
 	j.Spec.StartedBy = &sluice.UserInfo{Username: "mallory"}
 	j.Labels["sluice.dev/pipeline"] = "other"
+	j.Labels["sluice.dev/environment"] = "production"
 	j.Status = sluice.PipelineJobStatus{Phase: sluice.JobSucceeded}
-	s.PrepareForUpdate(aliceCtx(), j, old)
+	bob := genericapirequest.WithUser(context.Background(), &user.DefaultInfo{Name: "bob"})
+	s.PrepareForUpdate(bob, j, old)
 
 	assert.Equal(t, old.Spec.StartedBy, j.Spec.StartedBy)
 	assert.Equal(t, "release", j.Labels["sluice.dev/pipeline"])
+	assert.NotContains(t, j.Labels, "sluice.dev/environment", "the job has no environment")
+	assert.Equal(t, &sluice.UserInfo{Username: "bob"}, j.Status.CancelledBy, "setting spec.cancel records who did")
+	j.Status.CancelledBy = nil
 	assert.Equal(t, old.Status, j.Status, "the main resource ignores status")
 	assert.True(t, j.Spec.Cancel)
 	assert.Equal(t, int64(2), j.Generation, "a spec change bumps the generation")
@@ -113,7 +127,7 @@ func TestStatusStrategyIgnoresSpecAndMetadata(t *testing.T) {
 	assert.Equal(t, old.Spec, j.Spec)
 	assert.Equal(t, old.Labels, j.Labels)
 	assert.Equal(t, old.Annotations, j.Annotations)
-	assert.Equal(t, sluice.PipelineJobStatus{Phase: sluice.JobRunning, Message: "running"}, j.Status)
+	assert.Equal(t, sluice.PipelineJobStatus{Phase: sluice.JobRunning, Message: "running", SubmitTime: old.Status.SubmitTime}, j.Status)
 	assert.Empty(t, s.ValidateUpdate(aliceCtx(), j, old))
 
 	bad := j.DeepCopy()
@@ -141,6 +155,7 @@ func TestSelectableFields(t *testing.T) {
 		"spec.pipelineRef.name": "release",
 		"status.phase":          "Failed",
 		"spec.trigger.type":     "Schedule",
+		"spec.environment":      "",
 	}, f)
 
 	match := func(sel string) bool {
@@ -159,4 +174,33 @@ func TestSelectableFields(t *testing.T) {
 
 	_, _, err = GetAttrs(&sluice.Pipeline{})
 	assert.Error(t, err)
+}
+
+func TestStatusStrategyKeepsServerRecords(t *testing.T) {
+	s := NewStatusStrategy(strategy())
+	old := newJob()
+	strategy().PrepareForCreate(aliceCtx(), old)
+	carol := sluice.UserInfo{Username: "carol", Groups: []string{"release-managers"}}
+	old.Status.Phase = sluice.JobRunning
+	old.Status.CancelledBy, old.Status.CancelReason = &carol, "wrong branch"
+	old.Status.Steps = []sluice.StepStatus{
+		{Name: "build", Phase: sluice.StepSucceeded},
+		{Name: "approve", Phase: sluice.StepWaitingForApproval, Approvals: []sluice.ApprovalDecision{{User: carol, Decision: sluice.Approve}}},
+	}
+
+	// A status writer (the controller, or an admin) sends its view, which
+	// may lack or forge what the server recorded.
+	j := old.DeepCopy()
+	j.Status.SubmitTime = nil
+	j.Status.CancelledBy = &sluice.UserInfo{Username: "mallory"}
+	j.Status.CancelReason = ""
+	j.Status.Steps[1].Phase = sluice.StepSucceeded
+	j.Status.Steps[1].Approvals = []sluice.ApprovalDecision{{User: sluice.UserInfo{Username: "mallory"}, Decision: sluice.Approve}}
+	s.PrepareForUpdate(aliceCtx(), j, old)
+
+	assert.Equal(t, old.Status.SubmitTime, j.Status.SubmitTime)
+	assert.Equal(t, &carol, j.Status.CancelledBy)
+	assert.Equal(t, "wrong branch", j.Status.CancelReason)
+	assert.Equal(t, old.Status.Steps[1].Approvals, j.Status.Steps[1].Approvals)
+	assert.Equal(t, sluice.StepSucceeded, j.Status.Steps[1].Phase, "what the controller observes is its to write")
 }

@@ -24,15 +24,16 @@ type Object interface {
 // resource's.
 type UpdateStrategy[T Object] struct {
 	rest.RESTUpdateStrategy
-	keepSpec func(obj, old T)
+	keep     func(obj, old T)
 	validate func(obj, old T) field.ErrorList
 }
 
 // NewUpdateStrategy returns the status strategy of the resource whose
-// strategy is main. keepSpec copies old's spec into obj; validate is the
-// resource's status update rule.
-func NewUpdateStrategy[T Object](main rest.RESTUpdateStrategy, keepSpec func(obj, old T), validate func(obj, old T) field.ErrorList) UpdateStrategy[T] {
-	return UpdateStrategy[T]{RESTUpdateStrategy: main, keepSpec: keepSpec, validate: validate}
+// strategy is main. keep copies from old into obj what a status write may
+// not change: the spec, and whatever part of the status the server records
+// itself; validate is the resource's status update rule.
+func NewUpdateStrategy[T Object](main rest.RESTUpdateStrategy, keep func(obj, old T), validate func(obj, old T) field.ErrorList) UpdateStrategy[T] {
+	return UpdateStrategy[T]{RESTUpdateStrategy: main, keep: keep, validate: validate}
 }
 
 // GetResetFields lists the fields the status subresource never writes:
@@ -52,7 +53,7 @@ func (UpdateStrategy[T]) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Se
 // PrepareForUpdate keeps everything but status from the stored object.
 func (s UpdateStrategy[T]) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	o, oldO := obj.(T), old.(T)
-	s.keepSpec(o, oldO)
+	s.keep(o, oldO)
 	o.SetLabels(oldO.GetLabels())
 	o.SetAnnotations(oldO.GetAnnotations())
 	o.SetFinalizers(oldO.GetFinalizers())

@@ -214,9 +214,12 @@ func (s *Store) encodeData(ctx context.Context, key string, obj runtime.Object, 
 	}
 	if s.attrFunc != nil && len(s.indexedFields) > 0 {
 		if _, f, err := s.attrFunc(obj); err == nil {
+			// Empty values are left out: the SQL reads a missing field as
+			// "" (see pushDown), and the partial indexes then hold only
+			// objects that have a value.
 			e.fields = map[string]string{}
 			for k, v := range f {
-				if s.indexedFields[k] {
+				if s.indexedFields[k] && v != "" {
 					e.fields[k] = v
 				}
 			}

@@ -15,6 +15,14 @@ func SetDefaults_PipelineSpec(obj *PipelineSpec) {
 	}
 }
 
+// SetDefaults_ApprovalGate needs one approval when the gate does not say
+// how many.
+func SetDefaults_ApprovalGate(obj *ApprovalGate) {
+	if obj.Required == 0 {
+		obj.Required = 1
+	}
+}
+
 // SetDefaults_Notification notifies on failure when no event is listed:
 // alerting on failed jobs is why most people add a webhook.
 func SetDefaults_Notification(obj *Notification) {

@@ -39,6 +39,11 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&PipelineList{},
 		&PipelineJob{},
 		&PipelineJobList{},
+		&RunRequest{},
+		&CancelRequest{},
+		&RerunRequest{},
+		&RollbackRequest{},
+		&ApprovalRequest{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
@@ -52,16 +57,18 @@ var PipelineSelectableFields = []string{"metadata.name", "metadata.namespace"}
 
 // PipelineJobSelectableFields are the field selector keys PipelineJobs
 // support. Sluice's storage pushes every one into its SQL
-// (pkg/apiserver.IndexedFields). spec.pipelineRef.name, status.phase and
-// spec.trigger.type have B-tree indexes of their own
-// (pkg/storage/postgres/migrations/0002_job_field_indexes.sql); the metadata
-// ones are narrowed by the key, as for Pipelines.
+// (pkg/apiserver.IndexedFields). spec.pipelineRef.name, status.phase,
+// spec.trigger.type and spec.environment have B-tree indexes of their own
+// (pkg/storage/postgres/migrations/0002_job_field_indexes.sql and
+// 0004_job_environment_index.sql); the metadata ones are narrowed by the
+// key, as for Pipelines.
 var PipelineJobSelectableFields = []string{
 	"metadata.name",
 	"metadata.namespace",
 	"spec.pipelineRef.name",
 	"status.phase",
 	"spec.trigger.type",
+	"spec.environment",
 }
 
 func addFieldLabelConversionFuncs(scheme *runtime.Scheme) error {

@@ -6,6 +6,8 @@ import (
 )
 
 // +genclient
+// +genclient:method=Run,verb=create,subresource=run,input=RunRequest,result=PipelineJob
+// +genclient:method=Rollback,verb=create,subresource=rollback,input=RollbackRequest,result=PipelineJob
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Pipeline is a reusable definition of ordered steps. Each step runs as one Pod
@@ -58,9 +60,16 @@ type PipelineSpec struct {
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
+	// Environment is the environment of this pipeline's jobs that do not
+	// name one (spec.environment of the job). A DNS-1123 label.
+	// +optional
+	Environment string `json:"environment,omitempty"`
+
 	// ConcurrencyPolicy says what happens when a job starts while another job
-	// of this pipeline is running: Allow (default) runs both, Forbid fails the
-	// new job, Replace cancels the running one.
+	// of this pipeline and environment is running: Allow (default) runs both,
+	// Forbid fails the new job, Replace cancels the running one, Queue makes
+	// the new job wait until the jobs before it have finished, first in,
+	// first out.
 	// +optional
 	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
 
@@ -83,19 +92,28 @@ type ParamSpec struct {
 	Default *string `json:"default,omitempty"`
 }
 
-// Step is one Pod of a pipeline. Its actions run in order inside that Pod:
-// every action but the last as an init container, the last as the main
-// container.
+// Step is one Pod of a pipeline, or an approval gate. A step's actions run
+// in order inside its Pod: every action but the last as an init container,
+// the last as the main container. A step with an approval runs no Pod: it
+// waits until enough approvers approve, and fails the job when one rejects.
 type Step struct {
 	// Name is a DNS-1123 label, unique within the pipeline.
 	Name string `json:"name"`
 
-	// Actions run in order inside the step's Pod. Between 1 and 16.
+	// Actions run in order inside the step's Pod. Between 1 and 16. Exactly
+	// one of actions and approval is set.
+	// +optional
 	// +listType=map
 	// +listMapKey=name
 	// +patchStrategy=merge
 	// +patchMergeKey=name
-	Actions []Action `json:"actions" patchStrategy:"merge" patchMergeKey:"name"`
+	Actions []Action `json:"actions,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+
+	// Approval makes the step a gate that people decide through the
+	// pipelinejobs/approval subresource. Exactly one of actions and approval
+	// is set; a gate has no timeout, retries or podTemplate of its own.
+	// +optional
+	Approval *ApprovalGate `json:"approval,omitempty"`
 
 	// Timeout bounds one attempt of the step. When it passes, the Pod is
 	// deleted and the step fails with reason Timeout.
@@ -149,6 +167,46 @@ type Action struct {
 	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
 }
 
+// ApprovalGate says who may pass a gate, and how many of them must.
+type ApprovalGate struct {
+	// Approvers are the users and groups whose members may decide the gate.
+	// Between 1 and 32.
+	// +listType=atomic
+	Approvers []Approver `json:"approvers"`
+	// Required is how many distinct approvers must approve. Between 1 and 32;
+	// defaults to 1.
+	// +optional
+	Required int32 `json:"required,omitempty"`
+	// Timeout bounds the wait. When it passes without enough approvals, the
+	// job fails with reason ApprovalTimeout. Without it the gate waits as
+	// long as the job's own timeout allows.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// AllowSelfApproval lets the user who started the job approve it. By
+	// default they cannot, whatever groups they are in.
+	// +optional
+	AllowSelfApproval bool `json:"allowSelfApproval,omitempty"`
+}
+
+// ApproverKind says whether an approver is a user or a group.
+// +enum
+type ApproverKind string
+
+const (
+	// ApproverUser is one user, by the name the cluster authenticates.
+	ApproverUser ApproverKind = "User"
+	// ApproverGroup is every member of a group of the authenticated identity.
+	ApproverGroup ApproverKind = "Group"
+)
+
+// Approver names a user or a group that may decide a gate.
+type Approver struct {
+	// Kind is User or Group.
+	Kind ApproverKind `json:"kind"`
+	// Name of the user or group, as the cluster's authenticator reports it.
+	Name string `json:"name"`
+}
+
 // PodTemplate holds the Pod-level fields a step may set.
 type PodTemplate struct {
 	// ServiceAccountName is the service account the step's Pod runs as.
@@ -185,17 +243,23 @@ type WorkspaceSpec struct {
 	VolumeClaimTemplate *corev1.PersistentVolumeClaimTemplate `json:"volumeClaimTemplate"`
 }
 
-// ConcurrencyPolicy says how jobs of the same pipeline may overlap.
+// ConcurrencyPolicy says how jobs of the same pipeline and environment may
+// overlap.
 // +enum
 type ConcurrencyPolicy string
 
 const (
 	// AllowConcurrent runs jobs of the same pipeline side by side.
 	AllowConcurrent ConcurrencyPolicy = "Allow"
-	// ForbidConcurrent fails a new job while another job of the pipeline runs.
+	// ForbidConcurrent fails a new job while another job of the pipeline
+	// and environment runs.
 	ForbidConcurrent ConcurrencyPolicy = "Forbid"
-	// ReplaceConcurrent cancels the running jobs of the pipeline and runs the new one.
+	// ReplaceConcurrent cancels the running jobs of the pipeline and
+	// environment and runs the new one.
 	ReplaceConcurrent ConcurrencyPolicy = "Replace"
+	// QueueConcurrent makes a new job wait, with reason Queued, until every
+	// job of the pipeline and environment submitted before it has finished.
+	QueueConcurrent ConcurrencyPolicy = "Queue"
 )
 
 // NotifyEvent is a job phase change that can trigger a notification.
@@ -207,6 +271,8 @@ const (
 	NotifySucceeded NotifyEvent = "Succeeded"
 	NotifyFailed    NotifyEvent = "Failed"
 	NotifyCancelled NotifyEvent = "Cancelled"
+	// NotifyWaitingForApproval is sent when a job reaches an approval gate.
+	NotifyWaitingForApproval NotifyEvent = "WaitingForApproval"
 )
 
 // Notification sends a signed webhook when a job reaches one of the listed events.
@@ -248,6 +314,15 @@ type PipelineStatus struct {
 	// LastJob summarises the most recently started job of this pipeline.
 	// +optional
 	LastJob *JobSummary `json:"lastJob,omitempty"`
+	// Environments says what each environment runs: its current release,
+	// the last job of this pipeline that succeeded there, and the release
+	// before it, which pipelines/rollback goes back to.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +patchStrategy=merge
+	// +patchMergeKey=name
+	Environments []EnvironmentStatus `json:"environments,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	// Conditions are the pipeline's current conditions.
 	// +optional
 	// +listType=map
@@ -255,6 +330,39 @@ type PipelineStatus struct {
 	// +patchStrategy=merge
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+}
+
+// EnvironmentStatus is what one environment runs.
+type EnvironmentStatus struct {
+	// Name of the environment.
+	Name string `json:"name"`
+	// Current is the release the environment runs: the job of this pipeline
+	// that succeeded there last.
+	// +optional
+	Current *Release `json:"current,omitempty"`
+	// Previous is the release before the current one.
+	// +optional
+	Previous *Release `json:"previous,omitempty"`
+}
+
+// Release is a job that succeeded in an environment, and what it deployed.
+type Release struct {
+	// Job is the name of the PipelineJob.
+	Job string `json:"job"`
+	// Params are the job's params, which name what was deployed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Params []Param `json:"params,omitempty"`
+	// CompletionTime is when the job succeeded.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// StartedBy is the user that started the job.
+	// +optional
+	StartedBy string `json:"startedBy,omitempty"`
+	// Trigger is what started the job: Manual, Rerun, Rollback, ...
+	// +optional
+	Trigger TriggerType `json:"trigger,omitempty"`
 }
 
 // JobSummary is a short record of one job.
@@ -285,6 +393,9 @@ type PipelineList struct {
 }
 
 // +genclient
+// +genclient:method=Cancel,verb=create,subresource=cancel,input=CancelRequest,result=PipelineJob
+// +genclient:method=Rerun,verb=create,subresource=rerun,input=RerunRequest,result=PipelineJob
+// +genclient:method=Decide,verb=create,subresource=approval,input=ApprovalRequest,result=PipelineJob
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // PipelineJob is one run of a pipeline. The controller runs its steps as Pods
@@ -305,14 +416,22 @@ type PipelineJob struct {
 
 // PipelineJobSpec says what a job runs. Only cancel may change after creation.
 type PipelineJobSpec struct {
-	// PipelineRef names a Pipeline in the job's namespace. Exactly one of
-	// pipelineRef and pipelineSpec is set.
+	// PipelineRef names a Pipeline in the job's namespace. A job sets
+	// exactly one of pipelineRef and pipelineSpec, except a job created by
+	// pipelinejobs/rerun or pipelines/rollback, which has both: the
+	// pipeline it belongs to, and the snapshot of it that it runs.
 	// +optional
 	PipelineRef *PipelineReference `json:"pipelineRef,omitempty"`
-	// PipelineSpec is an inline pipeline. Exactly one of pipelineRef and
-	// pipelineSpec is set.
+	// PipelineSpec is an inline pipeline (see pipelineRef).
 	// +optional
 	PipelineSpec *PipelineSpec `json:"pipelineSpec,omitempty"`
+
+	// Environment is where the job deploys, a DNS-1123 label. It defaults
+	// to the pipeline's spec.environment when the job is created. The
+	// server labels the job sluice.dev/environment with it; concurrency
+	// policies and the pipeline's status.environments are per environment.
+	// +optional
+	Environment string `json:"environment,omitempty"`
 
 	// Params are the values passed to the pipeline's params.
 	// +optional
@@ -362,11 +481,12 @@ const (
 	TriggerImage    TriggerType = "Image"
 	TriggerWebhook  TriggerType = "Webhook"
 	TriggerRerun    TriggerType = "Rerun"
+	TriggerRollback TriggerType = "Rollback"
 )
 
 // Trigger records what started a job.
 type Trigger struct {
-	// Type is Manual (default), Schedule, Image, Webhook or Rerun.
+	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
 	// +optional
 	Type TriggerType `json:"type,omitempty"`
 	// Detail is free text about the trigger: a schedule, an image digest, a
@@ -411,6 +531,8 @@ const (
 	StepFailed    StepPhase = "Failed"
 	StepSkipped   StepPhase = "Skipped"
 	StepCancelled StepPhase = "Cancelled"
+	// StepWaitingForApproval is an approval gate that has not been decided.
+	StepWaitingForApproval StepPhase = "WaitingForApproval"
 )
 
 // PipelineJobStatus is the observed state of a job.
@@ -435,6 +557,17 @@ type PipelineJobStatus struct {
 	// CompletionTime is when the job ended.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// SubmitTime is when the server stored the job, to the microsecond. It
+	// orders the jobs a Queue concurrency policy holds.
+	// +optional
+	SubmitTime *metav1.MicroTime `json:"submitTime,omitempty"`
+	// CancelledBy is the user that asked to cancel the job, through
+	// pipelinejobs/cancel or by setting spec.cancel. The server records it.
+	// +optional
+	CancelledBy *UserInfo `json:"cancelledBy,omitempty"`
+	// CancelReason is the reason given with the cancellation.
+	// +optional
+	CancelReason string `json:"cancelReason,omitempty"`
 	// Message says why the job is in its phase, e.g. which step and action failed.
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -498,7 +631,8 @@ type NotificationStatus struct {
 type StepStatus struct {
 	// Name of the step.
 	Name string `json:"name"`
-	// Phase is Pending, Running, Succeeded, Failed, Skipped or Cancelled.
+	// Phase is Pending, Running, WaitingForApproval, Succeeded, Failed,
+	// Skipped or Cancelled.
 	// +optional
 	Phase StepPhase `json:"phase,omitempty"`
 	// PodName is the Pod of the latest attempt.
@@ -530,6 +664,35 @@ type StepStatus struct {
 	// +patchStrategy=merge
 	// +patchMergeKey=name
 	Actions []ActionStatus `json:"actions,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// Approvals are the decisions on an approval gate, in the order they
+	// were made. The server records them through pipelinejobs/approval.
+	// +optional
+	// +listType=atomic
+	Approvals []ApprovalDecision `json:"approvals,omitempty"`
+}
+
+// Decision is an approver's answer at a gate.
+// +enum
+type Decision string
+
+const (
+	// Approve counts towards the approvals the gate requires.
+	Approve Decision = "Approve"
+	// Reject fails the job at once.
+	Reject Decision = "Reject"
+)
+
+// ApprovalDecision is one approver's decision on a gate.
+type ApprovalDecision struct {
+	// User that decided, as the cluster authenticated them.
+	User UserInfo `json:"user"`
+	// Decision is Approve or Reject.
+	Decision Decision `json:"decision"`
+	// Time is when the server recorded the decision.
+	Time metav1.Time `json:"time"`
+	// Message is what the approver said.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // ActionStatus is the state of one action (container) of a step's Pod.
@@ -560,4 +723,77 @@ type PipelineJobList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items is the list of PipelineJobs.
 	Items []PipelineJob `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RunRequest is the body of pipelines/run: it starts a job of the pipeline.
+// The job is created by the server on the caller's behalf, so the caller
+// needs RBAC create on pipelines/run (which resourceNames can scope to
+// named pipelines) and nothing on pipelinejobs.
+type RunRequest struct {
+	metav1.TypeMeta `json:",inline"`
+	// Params are the values of the pipeline's params.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Params []Param `json:"params,omitempty"`
+	// Environment of the job; defaults to the pipeline's.
+	// +optional
+	Environment string `json:"environment,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// CancelRequest is the body of pipelinejobs/cancel. The server records the
+// caller in status.cancelledBy.
+type CancelRequest struct {
+	metav1.TypeMeta `json:",inline"`
+	// Reason says why, for the job's status and message.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RerunRequest is the body of pipelinejobs/rerun: it starts a new job with
+// the params and environment of a finished one, labelled
+// sluice.dev/rerun-of.
+type RerunRequest struct {
+	metav1.TypeMeta `json:",inline"`
+	// FromCurrentPipeline runs the pipeline as it is now. By default the new
+	// job runs the snapshot in the old job's status.pipelineSpec, exactly
+	// what ran before.
+	// +optional
+	FromCurrentPipeline bool `json:"fromCurrentPipeline,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RollbackRequest is the body of pipelines/rollback: it reruns an earlier
+// release of an environment, with its params and its snapshot of the
+// pipeline, so nothing is rebuilt.
+type RollbackRequest struct {
+	metav1.TypeMeta `json:",inline"`
+	// Environment to roll back; defaults to the pipeline's.
+	// +optional
+	Environment string `json:"environment,omitempty"`
+	// ToJob names the succeeded job of this pipeline and environment to go
+	// back to. By default it is the release before the current one
+	// (status.environments[].previous).
+	// +optional
+	ToJob string `json:"toJob,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ApprovalRequest is the body of pipelinejobs/approval: a decision on the
+// job's current approval gate.
+type ApprovalRequest struct {
+	metav1.TypeMeta `json:",inline"`
+	// Decision is Approve or Reject.
+	Decision Decision `json:"decision"`
+	// Message is recorded with the decision.
+	// +optional
+	Message string `json:"message,omitempty"`
 }

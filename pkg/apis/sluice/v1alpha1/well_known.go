@@ -5,6 +5,12 @@ const (
 	// LabelPipeline holds the name of the Pipeline a job or Pod belongs to.
 	// The server sets it on every PipelineJob when it is created.
 	LabelPipeline = "sluice.dev/pipeline"
+	// LabelEnvironment holds a job's spec.environment. The server sets it
+	// on every PipelineJob that has an environment when it is created.
+	LabelEnvironment = "sluice.dev/environment"
+	// LabelRerunOf holds the name of the job that a job created by
+	// pipelinejobs/rerun or pipelines/rollback runs again.
+	LabelRerunOf = "sluice.dev/rerun-of"
 	// LabelJob holds the name of the PipelineJob a Pod or PVC belongs to.
 	LabelJob = "sluice.dev/job"
 	// LabelStep holds the name of the step a Pod runs.
@@ -22,6 +28,11 @@ const (
 	// ConditionSucceeded is Unknown while a job runs, then True or False.
 	ConditionSucceeded = "Succeeded"
 )
+
+// ReasonQueued is the reason of the Succeeded condition of a job that waits
+// behind other jobs of its pipeline and environment (concurrencyPolicy
+// Queue). The server's table shows such a job as queued.
+const ReasonQueued = "Queued"
 
 // WorkspaceMountPath is where the workspace volume is mounted in every action.
 const WorkspaceMountPath = "/workspace"

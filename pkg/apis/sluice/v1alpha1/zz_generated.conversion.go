@@ -46,6 +46,66 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ApprovalDecision)(nil), (*sluice.ApprovalDecision)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApprovalDecision_To_sluice_ApprovalDecision(a.(*ApprovalDecision), b.(*sluice.ApprovalDecision), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ApprovalDecision)(nil), (*ApprovalDecision)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ApprovalDecision_To_v1alpha1_ApprovalDecision(a.(*sluice.ApprovalDecision), b.(*ApprovalDecision), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApprovalGate)(nil), (*sluice.ApprovalGate)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApprovalGate_To_sluice_ApprovalGate(a.(*ApprovalGate), b.(*sluice.ApprovalGate), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ApprovalGate)(nil), (*ApprovalGate)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ApprovalGate_To_v1alpha1_ApprovalGate(a.(*sluice.ApprovalGate), b.(*ApprovalGate), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ApprovalRequest)(nil), (*sluice.ApprovalRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ApprovalRequest_To_sluice_ApprovalRequest(a.(*ApprovalRequest), b.(*sluice.ApprovalRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ApprovalRequest)(nil), (*ApprovalRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ApprovalRequest_To_v1alpha1_ApprovalRequest(a.(*sluice.ApprovalRequest), b.(*ApprovalRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*Approver)(nil), (*sluice.Approver)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_Approver_To_sluice_Approver(a.(*Approver), b.(*sluice.Approver), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.Approver)(nil), (*Approver)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_Approver_To_v1alpha1_Approver(a.(*sluice.Approver), b.(*Approver), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CancelRequest)(nil), (*sluice.CancelRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CancelRequest_To_sluice_CancelRequest(a.(*CancelRequest), b.(*sluice.CancelRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.CancelRequest)(nil), (*CancelRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_CancelRequest_To_v1alpha1_CancelRequest(a.(*sluice.CancelRequest), b.(*CancelRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*EnvironmentStatus)(nil), (*sluice.EnvironmentStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_EnvironmentStatus_To_sluice_EnvironmentStatus(a.(*EnvironmentStatus), b.(*sluice.EnvironmentStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.EnvironmentStatus)(nil), (*EnvironmentStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(a.(*sluice.EnvironmentStatus), b.(*EnvironmentStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*JobSummary)(nil), (*sluice.JobSummary)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_JobSummary_To_sluice_JobSummary(a.(*JobSummary), b.(*sluice.JobSummary), scope)
 	}); err != nil {
@@ -196,6 +256,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*Release)(nil), (*sluice.Release)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_Release_To_sluice_Release(a.(*Release), b.(*sluice.Release), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.Release)(nil), (*Release)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_Release_To_v1alpha1_Release(a.(*sluice.Release), b.(*Release), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RerunRequest)(nil), (*sluice.RerunRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RerunRequest_To_sluice_RerunRequest(a.(*RerunRequest), b.(*sluice.RerunRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.RerunRequest)(nil), (*RerunRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_RerunRequest_To_v1alpha1_RerunRequest(a.(*sluice.RerunRequest), b.(*RerunRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RollbackRequest)(nil), (*sluice.RollbackRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RollbackRequest_To_sluice_RollbackRequest(a.(*RollbackRequest), b.(*sluice.RollbackRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.RollbackRequest)(nil), (*RollbackRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_RollbackRequest_To_v1alpha1_RollbackRequest(a.(*sluice.RollbackRequest), b.(*RollbackRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RunRequest)(nil), (*sluice.RunRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RunRequest_To_sluice_RunRequest(a.(*RunRequest), b.(*sluice.RunRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.RunRequest)(nil), (*RunRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_RunRequest_To_v1alpha1_RunRequest(a.(*sluice.RunRequest), b.(*RunRequest), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*SecretKeyRef)(nil), (*sluice.SecretKeyRef)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_SecretKeyRef_To_sluice_SecretKeyRef(a.(*SecretKeyRef), b.(*sluice.SecretKeyRef), scope)
 	}); err != nil {
@@ -331,6 +431,150 @@ func autoConvert_sluice_ActionStatus_To_v1alpha1_ActionStatus(in *sluice.ActionS
 // Convert_sluice_ActionStatus_To_v1alpha1_ActionStatus is an autogenerated conversion function.
 func Convert_sluice_ActionStatus_To_v1alpha1_ActionStatus(in *sluice.ActionStatus, out *ActionStatus, s conversion.Scope) error {
 	return autoConvert_sluice_ActionStatus_To_v1alpha1_ActionStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApprovalDecision_To_sluice_ApprovalDecision(in *ApprovalDecision, out *sluice.ApprovalDecision, s conversion.Scope) error {
+	if err := Convert_v1alpha1_UserInfo_To_sluice_UserInfo(&in.User, &out.User, s); err != nil {
+		return err
+	}
+	out.Decision = sluice.Decision(in.Decision)
+	out.Time = in.Time
+	out.Message = in.Message
+	return nil
+}
+
+// Convert_v1alpha1_ApprovalDecision_To_sluice_ApprovalDecision is an autogenerated conversion function.
+func Convert_v1alpha1_ApprovalDecision_To_sluice_ApprovalDecision(in *ApprovalDecision, out *sluice.ApprovalDecision, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApprovalDecision_To_sluice_ApprovalDecision(in, out, s)
+}
+
+func autoConvert_sluice_ApprovalDecision_To_v1alpha1_ApprovalDecision(in *sluice.ApprovalDecision, out *ApprovalDecision, s conversion.Scope) error {
+	if err := Convert_sluice_UserInfo_To_v1alpha1_UserInfo(&in.User, &out.User, s); err != nil {
+		return err
+	}
+	out.Decision = Decision(in.Decision)
+	out.Time = in.Time
+	out.Message = in.Message
+	return nil
+}
+
+// Convert_sluice_ApprovalDecision_To_v1alpha1_ApprovalDecision is an autogenerated conversion function.
+func Convert_sluice_ApprovalDecision_To_v1alpha1_ApprovalDecision(in *sluice.ApprovalDecision, out *ApprovalDecision, s conversion.Scope) error {
+	return autoConvert_sluice_ApprovalDecision_To_v1alpha1_ApprovalDecision(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApprovalGate_To_sluice_ApprovalGate(in *ApprovalGate, out *sluice.ApprovalGate, s conversion.Scope) error {
+	out.Approvers = *(*[]sluice.Approver)(unsafe.Pointer(&in.Approvers))
+	out.Required = in.Required
+	out.Timeout = (*metav1.Duration)(unsafe.Pointer(in.Timeout))
+	out.AllowSelfApproval = in.AllowSelfApproval
+	return nil
+}
+
+// Convert_v1alpha1_ApprovalGate_To_sluice_ApprovalGate is an autogenerated conversion function.
+func Convert_v1alpha1_ApprovalGate_To_sluice_ApprovalGate(in *ApprovalGate, out *sluice.ApprovalGate, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApprovalGate_To_sluice_ApprovalGate(in, out, s)
+}
+
+func autoConvert_sluice_ApprovalGate_To_v1alpha1_ApprovalGate(in *sluice.ApprovalGate, out *ApprovalGate, s conversion.Scope) error {
+	out.Approvers = *(*[]Approver)(unsafe.Pointer(&in.Approvers))
+	out.Required = in.Required
+	out.Timeout = (*metav1.Duration)(unsafe.Pointer(in.Timeout))
+	out.AllowSelfApproval = in.AllowSelfApproval
+	return nil
+}
+
+// Convert_sluice_ApprovalGate_To_v1alpha1_ApprovalGate is an autogenerated conversion function.
+func Convert_sluice_ApprovalGate_To_v1alpha1_ApprovalGate(in *sluice.ApprovalGate, out *ApprovalGate, s conversion.Scope) error {
+	return autoConvert_sluice_ApprovalGate_To_v1alpha1_ApprovalGate(in, out, s)
+}
+
+func autoConvert_v1alpha1_ApprovalRequest_To_sluice_ApprovalRequest(in *ApprovalRequest, out *sluice.ApprovalRequest, s conversion.Scope) error {
+	out.Decision = sluice.Decision(in.Decision)
+	out.Message = in.Message
+	return nil
+}
+
+// Convert_v1alpha1_ApprovalRequest_To_sluice_ApprovalRequest is an autogenerated conversion function.
+func Convert_v1alpha1_ApprovalRequest_To_sluice_ApprovalRequest(in *ApprovalRequest, out *sluice.ApprovalRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ApprovalRequest_To_sluice_ApprovalRequest(in, out, s)
+}
+
+func autoConvert_sluice_ApprovalRequest_To_v1alpha1_ApprovalRequest(in *sluice.ApprovalRequest, out *ApprovalRequest, s conversion.Scope) error {
+	out.Decision = Decision(in.Decision)
+	out.Message = in.Message
+	return nil
+}
+
+// Convert_sluice_ApprovalRequest_To_v1alpha1_ApprovalRequest is an autogenerated conversion function.
+func Convert_sluice_ApprovalRequest_To_v1alpha1_ApprovalRequest(in *sluice.ApprovalRequest, out *ApprovalRequest, s conversion.Scope) error {
+	return autoConvert_sluice_ApprovalRequest_To_v1alpha1_ApprovalRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_Approver_To_sluice_Approver(in *Approver, out *sluice.Approver, s conversion.Scope) error {
+	out.Kind = sluice.ApproverKind(in.Kind)
+	out.Name = in.Name
+	return nil
+}
+
+// Convert_v1alpha1_Approver_To_sluice_Approver is an autogenerated conversion function.
+func Convert_v1alpha1_Approver_To_sluice_Approver(in *Approver, out *sluice.Approver, s conversion.Scope) error {
+	return autoConvert_v1alpha1_Approver_To_sluice_Approver(in, out, s)
+}
+
+func autoConvert_sluice_Approver_To_v1alpha1_Approver(in *sluice.Approver, out *Approver, s conversion.Scope) error {
+	out.Kind = ApproverKind(in.Kind)
+	out.Name = in.Name
+	return nil
+}
+
+// Convert_sluice_Approver_To_v1alpha1_Approver is an autogenerated conversion function.
+func Convert_sluice_Approver_To_v1alpha1_Approver(in *sluice.Approver, out *Approver, s conversion.Scope) error {
+	return autoConvert_sluice_Approver_To_v1alpha1_Approver(in, out, s)
+}
+
+func autoConvert_v1alpha1_CancelRequest_To_sluice_CancelRequest(in *CancelRequest, out *sluice.CancelRequest, s conversion.Scope) error {
+	out.Reason = in.Reason
+	return nil
+}
+
+// Convert_v1alpha1_CancelRequest_To_sluice_CancelRequest is an autogenerated conversion function.
+func Convert_v1alpha1_CancelRequest_To_sluice_CancelRequest(in *CancelRequest, out *sluice.CancelRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CancelRequest_To_sluice_CancelRequest(in, out, s)
+}
+
+func autoConvert_sluice_CancelRequest_To_v1alpha1_CancelRequest(in *sluice.CancelRequest, out *CancelRequest, s conversion.Scope) error {
+	out.Reason = in.Reason
+	return nil
+}
+
+// Convert_sluice_CancelRequest_To_v1alpha1_CancelRequest is an autogenerated conversion function.
+func Convert_sluice_CancelRequest_To_v1alpha1_CancelRequest(in *sluice.CancelRequest, out *CancelRequest, s conversion.Scope) error {
+	return autoConvert_sluice_CancelRequest_To_v1alpha1_CancelRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_EnvironmentStatus_To_sluice_EnvironmentStatus(in *EnvironmentStatus, out *sluice.EnvironmentStatus, s conversion.Scope) error {
+	out.Name = in.Name
+	out.Current = (*sluice.Release)(unsafe.Pointer(in.Current))
+	out.Previous = (*sluice.Release)(unsafe.Pointer(in.Previous))
+	return nil
+}
+
+// Convert_v1alpha1_EnvironmentStatus_To_sluice_EnvironmentStatus is an autogenerated conversion function.
+func Convert_v1alpha1_EnvironmentStatus_To_sluice_EnvironmentStatus(in *EnvironmentStatus, out *sluice.EnvironmentStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_EnvironmentStatus_To_sluice_EnvironmentStatus(in, out, s)
+}
+
+func autoConvert_sluice_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(in *sluice.EnvironmentStatus, out *EnvironmentStatus, s conversion.Scope) error {
+	out.Name = in.Name
+	out.Current = (*Release)(unsafe.Pointer(in.Current))
+	out.Previous = (*Release)(unsafe.Pointer(in.Previous))
+	return nil
+}
+
+// Convert_sluice_EnvironmentStatus_To_v1alpha1_EnvironmentStatus is an autogenerated conversion function.
+func Convert_sluice_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(in *sluice.EnvironmentStatus, out *EnvironmentStatus, s conversion.Scope) error {
+	return autoConvert_sluice_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_JobSummary_To_sluice_JobSummary(in *JobSummary, out *sluice.JobSummary, s conversion.Scope) error {
@@ -548,6 +792,7 @@ func Convert_sluice_PipelineJobList_To_v1alpha1_PipelineJobList(in *sluice.Pipel
 func autoConvert_v1alpha1_PipelineJobSpec_To_sluice_PipelineJobSpec(in *PipelineJobSpec, out *sluice.PipelineJobSpec, s conversion.Scope) error {
 	out.PipelineRef = (*sluice.PipelineReference)(unsafe.Pointer(in.PipelineRef))
 	out.PipelineSpec = (*sluice.PipelineSpec)(unsafe.Pointer(in.PipelineSpec))
+	out.Environment = in.Environment
 	out.Params = *(*[]sluice.Param)(unsafe.Pointer(&in.Params))
 	out.Cancel = in.Cancel
 	if err := Convert_v1alpha1_Trigger_To_sluice_Trigger(&in.Trigger, &out.Trigger, s); err != nil {
@@ -565,6 +810,7 @@ func Convert_v1alpha1_PipelineJobSpec_To_sluice_PipelineJobSpec(in *PipelineJobS
 func autoConvert_sluice_PipelineJobSpec_To_v1alpha1_PipelineJobSpec(in *sluice.PipelineJobSpec, out *PipelineJobSpec, s conversion.Scope) error {
 	out.PipelineRef = (*PipelineReference)(unsafe.Pointer(in.PipelineRef))
 	out.PipelineSpec = (*PipelineSpec)(unsafe.Pointer(in.PipelineSpec))
+	out.Environment = in.Environment
 	out.Params = *(*[]Param)(unsafe.Pointer(&in.Params))
 	out.Cancel = in.Cancel
 	if err := Convert_sluice_Trigger_To_v1alpha1_Trigger(&in.Trigger, &out.Trigger, s); err != nil {
@@ -585,6 +831,9 @@ func autoConvert_v1alpha1_PipelineJobStatus_To_sluice_PipelineJobStatus(in *Pipe
 	out.ObservedGeneration = in.ObservedGeneration
 	out.StartTime = (*metav1.Time)(unsafe.Pointer(in.StartTime))
 	out.CompletionTime = (*metav1.Time)(unsafe.Pointer(in.CompletionTime))
+	out.SubmitTime = (*metav1.MicroTime)(unsafe.Pointer(in.SubmitTime))
+	out.CancelledBy = (*sluice.UserInfo)(unsafe.Pointer(in.CancelledBy))
+	out.CancelReason = in.CancelReason
 	out.Message = in.Message
 	out.PipelineSpec = (*sluice.PipelineSpec)(unsafe.Pointer(in.PipelineSpec))
 	out.Steps = *(*[]sluice.StepStatus)(unsafe.Pointer(&in.Steps))
@@ -603,6 +852,9 @@ func autoConvert_sluice_PipelineJobStatus_To_v1alpha1_PipelineJobStatus(in *slui
 	out.ObservedGeneration = in.ObservedGeneration
 	out.StartTime = (*metav1.Time)(unsafe.Pointer(in.StartTime))
 	out.CompletionTime = (*metav1.Time)(unsafe.Pointer(in.CompletionTime))
+	out.SubmitTime = (*metav1.MicroTime)(unsafe.Pointer(in.SubmitTime))
+	out.CancelledBy = (*UserInfo)(unsafe.Pointer(in.CancelledBy))
+	out.CancelReason = in.CancelReason
 	out.Message = in.Message
 	out.PipelineSpec = (*PipelineSpec)(unsafe.Pointer(in.PipelineSpec))
 	out.Steps = *(*[]StepStatus)(unsafe.Pointer(&in.Steps))
@@ -663,6 +915,7 @@ func autoConvert_v1alpha1_PipelineSpec_To_sluice_PipelineSpec(in *PipelineSpec, 
 	out.Steps = *(*[]sluice.Step)(unsafe.Pointer(&in.Steps))
 	out.Workspace = (*sluice.WorkspaceSpec)(unsafe.Pointer(in.Workspace))
 	out.Timeout = (*metav1.Duration)(unsafe.Pointer(in.Timeout))
+	out.Environment = in.Environment
 	out.ConcurrencyPolicy = sluice.ConcurrencyPolicy(in.ConcurrencyPolicy)
 	out.Notify = *(*[]sluice.Notification)(unsafe.Pointer(&in.Notify))
 	return nil
@@ -679,6 +932,7 @@ func autoConvert_sluice_PipelineSpec_To_v1alpha1_PipelineSpec(in *sluice.Pipelin
 	out.Steps = *(*[]Step)(unsafe.Pointer(&in.Steps))
 	out.Workspace = (*WorkspaceSpec)(unsafe.Pointer(in.Workspace))
 	out.Timeout = (*metav1.Duration)(unsafe.Pointer(in.Timeout))
+	out.Environment = in.Environment
 	out.ConcurrencyPolicy = ConcurrencyPolicy(in.ConcurrencyPolicy)
 	out.Notify = *(*[]Notification)(unsafe.Pointer(&in.Notify))
 	return nil
@@ -692,6 +946,7 @@ func Convert_sluice_PipelineSpec_To_v1alpha1_PipelineSpec(in *sluice.PipelineSpe
 func autoConvert_v1alpha1_PipelineStatus_To_sluice_PipelineStatus(in *PipelineStatus, out *sluice.PipelineStatus, s conversion.Scope) error {
 	out.ObservedGeneration = in.ObservedGeneration
 	out.LastJob = (*sluice.JobSummary)(unsafe.Pointer(in.LastJob))
+	out.Environments = *(*[]sluice.EnvironmentStatus)(unsafe.Pointer(&in.Environments))
 	out.Conditions = *(*[]metav1.Condition)(unsafe.Pointer(&in.Conditions))
 	return nil
 }
@@ -704,6 +959,7 @@ func Convert_v1alpha1_PipelineStatus_To_sluice_PipelineStatus(in *PipelineStatus
 func autoConvert_sluice_PipelineStatus_To_v1alpha1_PipelineStatus(in *sluice.PipelineStatus, out *PipelineStatus, s conversion.Scope) error {
 	out.ObservedGeneration = in.ObservedGeneration
 	out.LastJob = (*JobSummary)(unsafe.Pointer(in.LastJob))
+	out.Environments = *(*[]EnvironmentStatus)(unsafe.Pointer(&in.Environments))
 	out.Conditions = *(*[]metav1.Condition)(unsafe.Pointer(&in.Conditions))
 	return nil
 }
@@ -743,6 +999,98 @@ func Convert_sluice_PodTemplate_To_v1alpha1_PodTemplate(in *sluice.PodTemplate, 
 	return autoConvert_sluice_PodTemplate_To_v1alpha1_PodTemplate(in, out, s)
 }
 
+func autoConvert_v1alpha1_Release_To_sluice_Release(in *Release, out *sluice.Release, s conversion.Scope) error {
+	out.Job = in.Job
+	out.Params = *(*[]sluice.Param)(unsafe.Pointer(&in.Params))
+	out.CompletionTime = (*metav1.Time)(unsafe.Pointer(in.CompletionTime))
+	out.StartedBy = in.StartedBy
+	out.Trigger = sluice.TriggerType(in.Trigger)
+	return nil
+}
+
+// Convert_v1alpha1_Release_To_sluice_Release is an autogenerated conversion function.
+func Convert_v1alpha1_Release_To_sluice_Release(in *Release, out *sluice.Release, s conversion.Scope) error {
+	return autoConvert_v1alpha1_Release_To_sluice_Release(in, out, s)
+}
+
+func autoConvert_sluice_Release_To_v1alpha1_Release(in *sluice.Release, out *Release, s conversion.Scope) error {
+	out.Job = in.Job
+	out.Params = *(*[]Param)(unsafe.Pointer(&in.Params))
+	out.CompletionTime = (*metav1.Time)(unsafe.Pointer(in.CompletionTime))
+	out.StartedBy = in.StartedBy
+	out.Trigger = TriggerType(in.Trigger)
+	return nil
+}
+
+// Convert_sluice_Release_To_v1alpha1_Release is an autogenerated conversion function.
+func Convert_sluice_Release_To_v1alpha1_Release(in *sluice.Release, out *Release, s conversion.Scope) error {
+	return autoConvert_sluice_Release_To_v1alpha1_Release(in, out, s)
+}
+
+func autoConvert_v1alpha1_RerunRequest_To_sluice_RerunRequest(in *RerunRequest, out *sluice.RerunRequest, s conversion.Scope) error {
+	out.FromCurrentPipeline = in.FromCurrentPipeline
+	return nil
+}
+
+// Convert_v1alpha1_RerunRequest_To_sluice_RerunRequest is an autogenerated conversion function.
+func Convert_v1alpha1_RerunRequest_To_sluice_RerunRequest(in *RerunRequest, out *sluice.RerunRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RerunRequest_To_sluice_RerunRequest(in, out, s)
+}
+
+func autoConvert_sluice_RerunRequest_To_v1alpha1_RerunRequest(in *sluice.RerunRequest, out *RerunRequest, s conversion.Scope) error {
+	out.FromCurrentPipeline = in.FromCurrentPipeline
+	return nil
+}
+
+// Convert_sluice_RerunRequest_To_v1alpha1_RerunRequest is an autogenerated conversion function.
+func Convert_sluice_RerunRequest_To_v1alpha1_RerunRequest(in *sluice.RerunRequest, out *RerunRequest, s conversion.Scope) error {
+	return autoConvert_sluice_RerunRequest_To_v1alpha1_RerunRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_RollbackRequest_To_sluice_RollbackRequest(in *RollbackRequest, out *sluice.RollbackRequest, s conversion.Scope) error {
+	out.Environment = in.Environment
+	out.ToJob = in.ToJob
+	return nil
+}
+
+// Convert_v1alpha1_RollbackRequest_To_sluice_RollbackRequest is an autogenerated conversion function.
+func Convert_v1alpha1_RollbackRequest_To_sluice_RollbackRequest(in *RollbackRequest, out *sluice.RollbackRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RollbackRequest_To_sluice_RollbackRequest(in, out, s)
+}
+
+func autoConvert_sluice_RollbackRequest_To_v1alpha1_RollbackRequest(in *sluice.RollbackRequest, out *RollbackRequest, s conversion.Scope) error {
+	out.Environment = in.Environment
+	out.ToJob = in.ToJob
+	return nil
+}
+
+// Convert_sluice_RollbackRequest_To_v1alpha1_RollbackRequest is an autogenerated conversion function.
+func Convert_sluice_RollbackRequest_To_v1alpha1_RollbackRequest(in *sluice.RollbackRequest, out *RollbackRequest, s conversion.Scope) error {
+	return autoConvert_sluice_RollbackRequest_To_v1alpha1_RollbackRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_RunRequest_To_sluice_RunRequest(in *RunRequest, out *sluice.RunRequest, s conversion.Scope) error {
+	out.Params = *(*[]sluice.Param)(unsafe.Pointer(&in.Params))
+	out.Environment = in.Environment
+	return nil
+}
+
+// Convert_v1alpha1_RunRequest_To_sluice_RunRequest is an autogenerated conversion function.
+func Convert_v1alpha1_RunRequest_To_sluice_RunRequest(in *RunRequest, out *sluice.RunRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RunRequest_To_sluice_RunRequest(in, out, s)
+}
+
+func autoConvert_sluice_RunRequest_To_v1alpha1_RunRequest(in *sluice.RunRequest, out *RunRequest, s conversion.Scope) error {
+	out.Params = *(*[]Param)(unsafe.Pointer(&in.Params))
+	out.Environment = in.Environment
+	return nil
+}
+
+// Convert_sluice_RunRequest_To_v1alpha1_RunRequest is an autogenerated conversion function.
+func Convert_sluice_RunRequest_To_v1alpha1_RunRequest(in *sluice.RunRequest, out *RunRequest, s conversion.Scope) error {
+	return autoConvert_sluice_RunRequest_To_v1alpha1_RunRequest(in, out, s)
+}
+
 func autoConvert_v1alpha1_SecretKeyRef_To_sluice_SecretKeyRef(in *SecretKeyRef, out *sluice.SecretKeyRef, s conversion.Scope) error {
 	out.Name = in.Name
 	out.Key = in.Key
@@ -768,6 +1116,7 @@ func Convert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(in *sluice.SecretKeyRe
 func autoConvert_v1alpha1_Step_To_sluice_Step(in *Step, out *sluice.Step, s conversion.Scope) error {
 	out.Name = in.Name
 	out.Actions = *(*[]sluice.Action)(unsafe.Pointer(&in.Actions))
+	out.Approval = (*sluice.ApprovalGate)(unsafe.Pointer(in.Approval))
 	out.Timeout = (*metav1.Duration)(unsafe.Pointer(in.Timeout))
 	out.Retries = in.Retries
 	out.PodTemplate = (*sluice.PodTemplate)(unsafe.Pointer(in.PodTemplate))
@@ -782,6 +1131,7 @@ func Convert_v1alpha1_Step_To_sluice_Step(in *Step, out *sluice.Step, s conversi
 func autoConvert_sluice_Step_To_v1alpha1_Step(in *sluice.Step, out *Step, s conversion.Scope) error {
 	out.Name = in.Name
 	out.Actions = *(*[]Action)(unsafe.Pointer(&in.Actions))
+	out.Approval = (*ApprovalGate)(unsafe.Pointer(in.Approval))
 	out.Timeout = (*metav1.Duration)(unsafe.Pointer(in.Timeout))
 	out.Retries = in.Retries
 	out.PodTemplate = (*PodTemplate)(unsafe.Pointer(in.PodTemplate))
@@ -804,6 +1154,7 @@ func autoConvert_v1alpha1_StepStatus_To_sluice_StepStatus(in *StepStatus, out *s
 	out.Reason = in.Reason
 	out.Message = in.Message
 	out.Actions = *(*[]sluice.ActionStatus)(unsafe.Pointer(&in.Actions))
+	out.Approvals = *(*[]sluice.ApprovalDecision)(unsafe.Pointer(&in.Approvals))
 	return nil
 }
 
@@ -823,6 +1174,7 @@ func autoConvert_sluice_StepStatus_To_v1alpha1_StepStatus(in *sluice.StepStatus,
 	out.Reason = in.Reason
 	out.Message = in.Message
 	out.Actions = *(*[]ActionStatus)(unsafe.Pointer(&in.Actions))
+	out.Approvals = *(*[]ApprovalDecision)(unsafe.Pointer(&in.Approvals))
 	return nil
 }
 

@@ -42,6 +42,9 @@ func SetObjectDefaults_Pipeline(in *Pipeline) {
 				}
 			}
 		}
+		if a.Approval != nil {
+			SetDefaults_ApprovalGate(a.Approval)
+		}
 	}
 	for i := range in.Spec.Notify {
 		a := &in.Spec.Notify[i]
@@ -69,6 +72,9 @@ func SetObjectDefaults_PipelineJob(in *PipelineJob) {
 					}
 				}
 			}
+			if a.Approval != nil {
+				SetDefaults_ApprovalGate(a.Approval)
+			}
 		}
 		for i := range in.Spec.PipelineSpec.Notify {
 			a := &in.Spec.PipelineSpec.Notify[i]
@@ -93,6 +99,9 @@ func SetObjectDefaults_PipelineJob(in *PipelineJob) {
 						}
 					}
 				}
+			}
+			if a.Approval != nil {
+				SetDefaults_ApprovalGate(a.Approval)
 			}
 		}
 		for i := range in.Status.PipelineSpec.Notify {

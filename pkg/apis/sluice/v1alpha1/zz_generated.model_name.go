@@ -20,6 +20,36 @@ func (in ActionStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalDecision) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalDecision"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalGate) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalGate"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalRequest) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Approver) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Approver"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CancelRequest) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.CancelRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EnvironmentStatus) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.EnvironmentStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in JobSummary) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary"
 }
@@ -92,6 +122,26 @@ func (in PipelineStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PodTemplate) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PodTemplate"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Release) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Release"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RerunRequest) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.RerunRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RollbackRequest) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.RollbackRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RunRequest) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.RunRequest"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

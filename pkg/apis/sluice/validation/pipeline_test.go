@@ -279,7 +279,8 @@ func TestValidatePipeline(t *testing.T) {
 		// timeout and concurrency
 		{"pipeline timeout zero", func(p *sluice.Pipeline) { p.Spec.Timeout = &metav1.Duration{} }, []string{"spec.timeout: " + invalid}},
 		{"concurrency Replace", func(p *sluice.Pipeline) { p.Spec.ConcurrencyPolicy = sluice.ReplaceConcurrent }, nil},
-		{"concurrency unknown", func(p *sluice.Pipeline) { p.Spec.ConcurrencyPolicy = "Queue" }, []string{"spec.concurrencyPolicy: " + notSupported}},
+		{"concurrency unknown", func(p *sluice.Pipeline) { p.Spec.ConcurrencyPolicy = "Serial" }, []string{"spec.concurrencyPolicy: " + notSupported}},
+		{"concurrency queue", func(p *sluice.Pipeline) { p.Spec.ConcurrencyPolicy = sluice.QueueConcurrent }, nil},
 		{"concurrency empty", func(p *sluice.Pipeline) { p.Spec.ConcurrencyPolicy = "" }, []string{"spec.concurrencyPolicy: " + notSupported}},
 
 		// notify

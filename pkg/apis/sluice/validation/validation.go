@@ -25,6 +25,11 @@ const (
 	MaxActionsPerStep = 16
 	MaxRetries        = 10
 	MaxTriggerDetail  = 1024
+	// MaxApprovers bounds an approval gate's approvers and required count.
+	MaxApprovers = 32
+	// MaxMessage bounds what a person writes with a cancellation or a
+	// decision, which is kept in the job's status.
+	MaxMessage = 1024
 )
 
 // ValidateName is the name rule for both kinds. Names are DNS-1123 labels
@@ -33,12 +38,14 @@ const (
 var ValidateName = apivalidation.NameIsDNSLabel
 
 var (
-	supportedConcurrencyPolicies = sets.New(sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent)
-	supportedNotifyEvents        = sets.New(sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled)
-	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun)
+	supportedConcurrencyPolicies = sets.New(sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent, sluice.QueueConcurrent)
+	supportedNotifyEvents        = sets.New(sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled, sluice.NotifyWaitingForApproval)
+	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun, sluice.TriggerRollback)
 	supportedJobPhases           = sets.New(sluice.JobPending, sluice.JobRunning, sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
 	finishedJobPhases            = sets.New(sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
-	supportedStepPhases          = sets.New(sluice.StepPending, sluice.StepRunning, sluice.StepSucceeded, sluice.StepFailed, sluice.StepSkipped, sluice.StepCancelled)
+	supportedStepPhases          = sets.New(sluice.StepPending, sluice.StepRunning, sluice.StepWaitingForApproval, sluice.StepSucceeded, sluice.StepFailed, sluice.StepSkipped, sluice.StepCancelled)
+	supportedApproverKinds       = sets.New(sluice.ApproverUser, sluice.ApproverGroup)
+	supportedDecisions           = sets.New(sluice.Approve, sluice.Reject)
 	supportedTolerationOperators = sets.New(corev1.TolerationOpExists, corev1.TolerationOpEqual)
 	supportedTaintEffects        = sets.New(corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute)
 )
@@ -102,6 +109,7 @@ func ValidatePipelineSpec(spec *sluice.PipelineSpec, fldPath *field.Path) field.
 		allErrs = append(allErrs, validateWorkspace(spec.Workspace, fldPath.Child("workspace"))...)
 	}
 	allErrs = append(allErrs, validateTimeout(spec.Timeout, fldPath.Child("timeout"))...)
+	allErrs = append(allErrs, validateEnvironment(spec.Environment, fldPath.Child("environment"))...)
 	if !supportedConcurrencyPolicies.Has(spec.ConcurrencyPolicy) {
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("concurrencyPolicy"), spec.ConcurrencyPolicy, sortedStrings(supportedConcurrencyPolicies)))
 	}
@@ -114,9 +122,12 @@ func ValidatePipelineSpec(spec *sluice.PipelineSpec, fldPath *field.Path) field.
 func validateStep(step *sluice.Step, vars map[string]bool, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	actionsPath := fldPath.Child("actions")
+	if step.Approval != nil {
+		return validateGateStep(step, fldPath)
+	}
 	switch {
 	case len(step.Actions) == 0:
-		allErrs = append(allErrs, field.Required(actionsPath, "a step needs at least one action"))
+		allErrs = append(allErrs, field.Required(actionsPath, "a step needs at least one action, or an approval"))
 	case len(step.Actions) > MaxActionsPerStep:
 		allErrs = append(allErrs, field.TooMany(actionsPath, len(step.Actions), MaxActionsPerStep))
 	}
@@ -139,6 +150,60 @@ func validateStep(step *sluice.Step, vars map[string]bool, fldPath *field.Path) 
 		allErrs = append(allErrs, validatePodTemplate(step.PodTemplate, fldPath.Child("podTemplate"))...)
 	}
 	return allErrs
+}
+
+// validateGateStep validates a step that is an approval gate: it runs no
+// Pod, so nothing that shapes or bounds a Pod may be set.
+func validateGateStep(step *sluice.Step, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if len(step.Actions) > 0 {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("actions"), "may not be set together with approval"))
+	}
+	if step.Timeout != nil {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("timeout"), "an approval gate is bounded by approval.timeout"))
+	}
+	if step.Retries != 0 {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("retries"), "an approval gate is not retried"))
+	}
+	if step.PodTemplate != nil {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("podTemplate"), "an approval gate runs no Pod"))
+	}
+	gate, gatePath := step.Approval, fldPath.Child("approval")
+	approversPath := gatePath.Child("approvers")
+	switch {
+	case len(gate.Approvers) == 0:
+		allErrs = append(allErrs, field.Required(approversPath, "name at least one user or group"))
+	case len(gate.Approvers) > MaxApprovers:
+		allErrs = append(allErrs, field.TooMany(approversPath, len(gate.Approvers), MaxApprovers))
+	}
+	seen := sets.New[sluice.Approver]()
+	users := 0
+	for i, a := range gate.Approvers {
+		p := approversPath.Index(i)
+		if !supportedApproverKinds.Has(a.Kind) {
+			allErrs = append(allErrs, field.NotSupported(p.Child("kind"), a.Kind, sortedStrings(supportedApproverKinds)))
+		}
+		if a.Name == "" {
+			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+		}
+		if seen.Has(a) {
+			allErrs = append(allErrs, field.Duplicate(p, fmt.Sprintf("%s %s", a.Kind, a.Name)))
+		}
+		seen.Insert(a)
+		if a.Kind == sluice.ApproverUser {
+			users++
+		}
+	}
+	requiredPath := gatePath.Child("required")
+	switch {
+	case gate.Required < 1 || gate.Required > MaxApprovers:
+		allErrs = append(allErrs, field.Invalid(requiredPath, gate.Required, fmt.Sprintf("must be between 1 and %d", MaxApprovers)))
+	case users == len(gate.Approvers) && int(gate.Required) > users:
+		// Only with groups can more people approve than are named.
+		allErrs = append(allErrs, field.Invalid(requiredPath, gate.Required,
+			fmt.Sprintf("the gate names %d users and no group, so it can never get %d approvals", users, gate.Required)))
+	}
+	return append(allErrs, validateTimeout(gate.Timeout, gatePath.Child("timeout"))...)
 }
 
 func validateAction(a *sluice.Action, vars map[string]bool, fldPath *field.Path) field.ErrorList {
@@ -408,28 +473,58 @@ func validatePipelineStatus(s *sluice.PipelineStatus, fldPath *field.Path) field
 			allErrs = append(allErrs, field.NotSupported(p.Child("phase"), s.LastJob.Phase, sortedStrings(supportedJobPhases)))
 		}
 	}
+	seen := sets.New[string]()
+	for i, env := range s.Environments {
+		p := fldPath.Child("environments").Index(i)
+		allErrs = append(allErrs, validateDNSLabel(env.Name, p.Child("name"))...)
+		if seen.Has(env.Name) {
+			allErrs = append(allErrs, field.Duplicate(p.Child("name"), env.Name))
+		}
+		seen.Insert(env.Name)
+		for name, r := range map[string]*sluice.Release{"current": env.Current, "previous": env.Previous} {
+			if r != nil {
+				allErrs = append(allErrs, validateDNSLabel(r.Job, p.Child(name, "job"))...)
+			}
+		}
+	}
 	return append(allErrs, metav1validation.ValidateConditions(s.Conditions, fldPath.Child("conditions"))...)
 }
 
-// ValidatePipelineJob validates a PipelineJob on create.
+// ValidatePipelineJob validates a PipelineJob created through the
+// pipelinejobs resource: it names a pipeline or inlines one, not both.
 func ValidatePipelineJob(j *sluice.PipelineJob) field.ErrorList {
-	allErrs := apivalidation.ValidateObjectMeta(&j.ObjectMeta, true, ValidateName, field.NewPath("metadata"))
-	return append(allErrs, validatePipelineJobSpec(&j.Spec, field.NewPath("spec"))...)
+	return validatePipelineJob(j, false)
 }
 
-func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, fldPath *field.Path) field.ErrorList {
+// ValidateRerunJob validates a PipelineJob that the server creates through
+// pipelinejobs/rerun or pipelines/rollback. It may name its pipeline and
+// carry the snapshot it runs: the server copied that snapshot from a job of
+// the pipeline, which a client cannot claim through pipelinejobs.
+func ValidateRerunJob(j *sluice.PipelineJob) field.ErrorList {
+	return validatePipelineJob(j, true)
+}
+
+func validatePipelineJob(j *sluice.PipelineJob, snapshot bool) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMeta(&j.ObjectMeta, true, ValidateName, field.NewPath("metadata"))
+	return append(allErrs, validatePipelineJobSpec(&j.Spec, snapshot, field.NewPath("spec"))...)
+}
+
+func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, snapshot bool, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	refPath, specPath := fldPath.Child("pipelineRef"), fldPath.Child("pipelineSpec")
-	switch {
-	case spec.PipelineRef == nil && spec.PipelineSpec == nil:
+	if spec.PipelineRef == nil && spec.PipelineSpec == nil {
 		allErrs = append(allErrs, field.Required(refPath, "one of pipelineRef or pipelineSpec is required"))
-	case spec.PipelineRef != nil && spec.PipelineSpec != nil:
-		allErrs = append(allErrs, field.Forbidden(specPath, "may not be set together with pipelineRef"))
-	case spec.PipelineRef != nil:
+	}
+	if spec.PipelineRef != nil && spec.PipelineSpec != nil && !snapshot {
+		allErrs = append(allErrs, field.Forbidden(specPath, "may not be set together with pipelineRef; only pipelinejobs/rerun and pipelines/rollback create such jobs"))
+	}
+	if spec.PipelineRef != nil {
 		allErrs = append(allErrs, validateDNSLabel(spec.PipelineRef.Name, refPath.Child("name"))...)
-	default:
+	}
+	if spec.PipelineSpec != nil {
 		allErrs = append(allErrs, ValidatePipelineSpec(spec.PipelineSpec, specPath)...)
 	}
+	allErrs = append(allErrs, validateEnvironment(spec.Environment, fldPath.Child("environment"))...)
 
 	paramsPath := fldPath.Child("params")
 	seen := sets.New[string]()
@@ -441,9 +536,10 @@ func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, fldPath *field.Path) 
 		}
 		seen.Insert(p.Name)
 	}
-	// With an inline pipeline the params can be checked now; with a
-	// pipelineRef the controller checks them against the Pipeline at start.
-	if spec.PipelineSpec != nil && spec.PipelineRef == nil {
+	// With an inline pipeline or a snapshot the params can be checked now;
+	// with only a pipelineRef the controller checks them against the
+	// Pipeline at start.
+	if spec.PipelineSpec != nil {
 		allErrs = append(allErrs, ValidateParamValues(spec.PipelineSpec.Params, spec.Params, paramsPath)...)
 	}
 
@@ -481,6 +577,7 @@ func ValidatePipelineJobUpdate(j, old *sluice.PipelineJob) field.ErrorList {
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.PipelineRef, old.Spec.PipelineRef, specPath.Child("pipelineRef"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.PipelineSpec, old.Spec.PipelineSpec, specPath.Child("pipelineSpec"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.Params, old.Spec.Params, specPath.Child("params"))...)
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.Environment, old.Spec.Environment, specPath.Child("environment"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.Trigger, old.Spec.Trigger, specPath.Child("trigger"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.StartedBy, old.Spec.StartedBy, specPath.Child("startedBy"))...)
 	if old.Spec.Cancel && !j.Spec.Cancel {
@@ -630,4 +727,63 @@ func sortedStrings[T ~string](s sets.Set[T]) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// validateEnvironment checks an environment name, which becomes the value of
+// the sluice.dev/environment label.
+func validateEnvironment(env string, fldPath *field.Path) field.ErrorList {
+	if env == "" {
+		return nil
+	}
+	return validateDNSLabel(env, fldPath)
+}
+
+func validateMessage(msg string, fldPath *field.Path) field.ErrorList {
+	if len(msg) > MaxMessage {
+		return field.ErrorList{field.TooLong(fldPath, "", MaxMessage)}
+	}
+	return nil
+}
+
+// ValidateRunRequest validates the body of pipelines/run. Its params are
+// checked against the pipeline by the handler.
+func ValidateRunRequest(r *sluice.RunRequest) field.ErrorList {
+	allErrs := validateEnvironment(r.Environment, field.NewPath("environment"))
+	seen := sets.New[string]()
+	for i, p := range r.Params {
+		namePath := field.NewPath("params").Index(i).Child("name")
+		allErrs = append(allErrs, validateParamName(p.Name, namePath)...)
+		if seen.Has(p.Name) {
+			allErrs = append(allErrs, field.Duplicate(namePath, p.Name))
+		}
+		seen.Insert(p.Name)
+	}
+	return allErrs
+}
+
+// ValidateCancelRequest validates the body of pipelinejobs/cancel.
+func ValidateCancelRequest(r *sluice.CancelRequest) field.ErrorList {
+	return validateMessage(r.Reason, field.NewPath("reason"))
+}
+
+// ValidateRollbackRequest validates the body of pipelines/rollback.
+func ValidateRollbackRequest(r *sluice.RollbackRequest) field.ErrorList {
+	allErrs := validateEnvironment(r.Environment, field.NewPath("environment"))
+	if r.ToJob != "" {
+		allErrs = append(allErrs, validateDNSLabel(r.ToJob, field.NewPath("toJob"))...)
+	}
+	return allErrs
+}
+
+// ValidateApprovalRequest validates the body of pipelinejobs/approval.
+func ValidateApprovalRequest(r *sluice.ApprovalRequest) field.ErrorList {
+	var allErrs field.ErrorList
+	p := field.NewPath("decision")
+	switch {
+	case r.Decision == "":
+		allErrs = append(allErrs, field.Required(p, "Approve or Reject"))
+	case !supportedDecisions.Has(r.Decision):
+		allErrs = append(allErrs, field.NotSupported(p, r.Decision, sortedStrings(supportedDecisions)))
+	}
+	return append(allErrs, validateMessage(r.Message, field.NewPath("message"))...)
 }

@@ -93,6 +93,65 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: startTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalDecision
+  map:
+    fields:
+    - name: decision
+      type:
+        scalar: string
+      default: ""
+    - name: message
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: user
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.UserInfo
+      default: {}
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalGate
+  map:
+    fields:
+    - name: allowSelfApproval
+      type:
+        scalar: boolean
+    - name: approvers
+      type:
+        list:
+          elementType:
+            namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Approver
+          elementRelationship: atomic
+    - name: required
+      type:
+        scalar: numeric
+    - name: timeout
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Approver
+  map:
+    fields:
+    - name: kind
+      type:
+        scalar: string
+      default: ""
+    - name: name
+      type:
+        scalar: string
+      default: ""
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.EnvironmentStatus
+  map:
+    fields:
+    - name: current
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Release
+    - name: name
+      type:
+        scalar: string
+      default: ""
+    - name: previous
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Release
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary
   map:
     fields:
@@ -219,6 +278,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: cancel
       type:
         scalar: boolean
+    - name: environment
+      type:
+        scalar: string
     - name: params
       type:
         list:
@@ -243,6 +305,12 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobStatus
   map:
     fields:
+    - name: cancelReason
+      type:
+        scalar: string
+    - name: cancelledBy
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.UserInfo
     - name: completionTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -286,6 +354,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: submitTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineReference
   map:
     fields:
@@ -300,6 +371,9 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
     - name: description
+      type:
+        scalar: string
+    - name: environment
       type:
         scalar: string
     - name: notify
@@ -341,6 +415,14 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - type
+    - name: environments
+      type:
+        list:
+          elementType:
+            namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.EnvironmentStatus
+          elementRelationship: associative
+          keys:
+          - name
     - name: lastJob
       type:
         namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary
@@ -379,6 +461,30 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             namedType: io.k8s.api.core.v1.Toleration
           elementRelationship: atomic
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Release
+  map:
+    fields:
+    - name: completionTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: job
+      type:
+        scalar: string
+      default: ""
+    - name: params
+      type:
+        list:
+          elementType:
+            namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Param
+          elementRelationship: associative
+          keys:
+          - name
+    - name: startedBy
+      type:
+        scalar: string
+    - name: trigger
+      type:
+        scalar: string
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef
   map:
     fields:
@@ -401,6 +507,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: approval
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalGate
     - name: name
       type:
         scalar: string
@@ -425,6 +534,12 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: approvals
+      type:
+        list:
+          elementType:
+            namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ApprovalDecision
+          elementRelationship: atomic
     - name: attempts
       type:
         scalar: numeric
@@ -1199,6 +1314,8 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: time
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime
+  scalar: untyped
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
   map:
     fields:

@@ -77,6 +77,18 @@ func ExtractPipeline(pipeline *sluicev1alpha1.Pipeline, fieldManager string) (*P
 	return ExtractPipelineFrom(pipeline, fieldManager, "")
 }
 
+// ExtractPipelineRollback extracts the applied configuration owned by fieldManager from
+// pipeline for the rollback subresource.
+func ExtractPipelineRollback(pipeline *sluicev1alpha1.Pipeline, fieldManager string) (*PipelineApplyConfiguration, error) {
+	return ExtractPipelineFrom(pipeline, fieldManager, "rollback")
+}
+
+// ExtractPipelineRun extracts the applied configuration owned by fieldManager from
+// pipeline for the run subresource.
+func ExtractPipelineRun(pipeline *sluicev1alpha1.Pipeline, fieldManager string) (*PipelineApplyConfiguration, error) {
+	return ExtractPipelineFrom(pipeline, fieldManager, "run")
+}
+
 // ExtractPipelineStatus extracts the applied configuration owned by fieldManager from
 // pipeline for the status subresource.
 func ExtractPipelineStatus(pipeline *sluicev1alpha1.Pipeline, fieldManager string) (*PipelineApplyConfiguration, error) {

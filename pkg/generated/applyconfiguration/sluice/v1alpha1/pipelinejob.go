@@ -76,6 +76,24 @@ func ExtractPipelineJob(pipelineJob *sluicev1alpha1.PipelineJob, fieldManager st
 	return ExtractPipelineJobFrom(pipelineJob, fieldManager, "")
 }
 
+// ExtractPipelineJobApproval extracts the applied configuration owned by fieldManager from
+// pipelineJob for the approval subresource.
+func ExtractPipelineJobApproval(pipelineJob *sluicev1alpha1.PipelineJob, fieldManager string) (*PipelineJobApplyConfiguration, error) {
+	return ExtractPipelineJobFrom(pipelineJob, fieldManager, "approval")
+}
+
+// ExtractPipelineJobCancel extracts the applied configuration owned by fieldManager from
+// pipelineJob for the cancel subresource.
+func ExtractPipelineJobCancel(pipelineJob *sluicev1alpha1.PipelineJob, fieldManager string) (*PipelineJobApplyConfiguration, error) {
+	return ExtractPipelineJobFrom(pipelineJob, fieldManager, "cancel")
+}
+
+// ExtractPipelineJobRerun extracts the applied configuration owned by fieldManager from
+// pipelineJob for the rerun subresource.
+func ExtractPipelineJobRerun(pipelineJob *sluicev1alpha1.PipelineJob, fieldManager string) (*PipelineJobApplyConfiguration, error) {
+	return ExtractPipelineJobFrom(pipelineJob, fieldManager, "rerun")
+}
+
 // ExtractPipelineJobStatus extracts the applied configuration owned by fieldManager from
 // pipelineJob for the status subresource.
 func ExtractPipelineJobStatus(pipelineJob *sluicev1alpha1.PipelineJob, fieldManager string) (*PipelineJobApplyConfiguration, error) {

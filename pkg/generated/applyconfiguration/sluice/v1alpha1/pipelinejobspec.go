@@ -11,12 +11,18 @@ package v1alpha1
 //
 // PipelineJobSpec says what a job runs. Only cancel may change after creation.
 type PipelineJobSpecApplyConfiguration struct {
-	// PipelineRef names a Pipeline in the job's namespace. Exactly one of
-	// pipelineRef and pipelineSpec is set.
+	// PipelineRef names a Pipeline in the job's namespace. A job sets
+	// exactly one of pipelineRef and pipelineSpec, except a job created by
+	// pipelinejobs/rerun or pipelines/rollback, which has both: the
+	// pipeline it belongs to, and the snapshot of it that it runs.
 	PipelineRef *PipelineReferenceApplyConfiguration `json:"pipelineRef,omitempty"`
-	// PipelineSpec is an inline pipeline. Exactly one of pipelineRef and
-	// pipelineSpec is set.
+	// PipelineSpec is an inline pipeline (see pipelineRef).
 	PipelineSpec *PipelineSpecApplyConfiguration `json:"pipelineSpec,omitempty"`
+	// Environment is where the job deploys, a DNS-1123 label. It defaults
+	// to the pipeline's spec.environment when the job is created. The
+	// server labels the job sluice.dev/environment with it; concurrency
+	// policies and the pipeline's status.environments are per environment.
+	Environment *string `json:"environment,omitempty"`
 	// Params are the values passed to the pipeline's params.
 	Params []ParamApplyConfiguration `json:"params,omitempty"`
 	// Cancel requests cancellation: the running Pod is deleted, later steps
@@ -49,6 +55,14 @@ func (b *PipelineJobSpecApplyConfiguration) WithPipelineRef(value *PipelineRefer
 // If called multiple times, the PipelineSpec field is set to the value of the last call.
 func (b *PipelineJobSpecApplyConfiguration) WithPipelineSpec(value *PipelineSpecApplyConfiguration) *PipelineJobSpecApplyConfiguration {
 	b.PipelineSpec = value
+	return b
+}
+
+// WithEnvironment sets the Environment field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Environment field is set to the value of the last call.
+func (b *PipelineJobSpecApplyConfiguration) WithEnvironment(value string) *PipelineJobSpecApplyConfiguration {
+	b.Environment = &value
 	return b
 }
 

@@ -28,6 +28,14 @@ type PipelineJobStatusApplyConfiguration struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the job ended.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// SubmitTime is when the server stored the job, to the microsecond. It
+	// orders the jobs a Queue concurrency policy holds.
+	SubmitTime *metav1.MicroTime `json:"submitTime,omitempty"`
+	// CancelledBy is the user that asked to cancel the job, through
+	// pipelinejobs/cancel or by setting spec.cancel. The server records it.
+	CancelledBy *UserInfoApplyConfiguration `json:"cancelledBy,omitempty"`
+	// CancelReason is the reason given with the cancellation.
+	CancelReason *string `json:"cancelReason,omitempty"`
 	// Message says why the job is in its phase, e.g. which step and action failed.
 	Message *string `json:"message,omitempty"`
 	// PipelineSpec is the pipeline as it was when the job started. Later edits
@@ -88,6 +96,30 @@ func (b *PipelineJobStatusApplyConfiguration) WithStartTime(value metav1.Time) *
 // If called multiple times, the CompletionTime field is set to the value of the last call.
 func (b *PipelineJobStatusApplyConfiguration) WithCompletionTime(value metav1.Time) *PipelineJobStatusApplyConfiguration {
 	b.CompletionTime = &value
+	return b
+}
+
+// WithSubmitTime sets the SubmitTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SubmitTime field is set to the value of the last call.
+func (b *PipelineJobStatusApplyConfiguration) WithSubmitTime(value metav1.MicroTime) *PipelineJobStatusApplyConfiguration {
+	b.SubmitTime = &value
+	return b
+}
+
+// WithCancelledBy sets the CancelledBy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CancelledBy field is set to the value of the last call.
+func (b *PipelineJobStatusApplyConfiguration) WithCancelledBy(value *UserInfoApplyConfiguration) *PipelineJobStatusApplyConfiguration {
+	b.CancelledBy = value
+	return b
+}
+
+// WithCancelReason sets the CancelReason field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CancelReason field is set to the value of the last call.
+func (b *PipelineJobStatusApplyConfiguration) WithCancelReason(value string) *PipelineJobStatusApplyConfiguration {
+	b.CancelReason = &value
 	return b
 }
 

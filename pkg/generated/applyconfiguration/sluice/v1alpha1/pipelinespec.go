@@ -30,9 +30,14 @@ type PipelineSpecApplyConfiguration struct {
 	// Timeout bounds the whole job. When it passes, the running Pod is deleted
 	// and the job fails with reason Timeout.
 	Timeout *v1.Duration `json:"timeout,omitempty"`
+	// Environment is the environment of this pipeline's jobs that do not
+	// name one (spec.environment of the job). A DNS-1123 label.
+	Environment *string `json:"environment,omitempty"`
 	// ConcurrencyPolicy says what happens when a job starts while another job
-	// of this pipeline is running: Allow (default) runs both, Forbid fails the
-	// new job, Replace cancels the running one.
+	// of this pipeline and environment is running: Allow (default) runs both,
+	// Forbid fails the new job, Replace cancels the running one, Queue makes
+	// the new job wait until the jobs before it have finished, first in,
+	// first out.
 	ConcurrencyPolicy *sluicev1alpha1.ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
 	// Notify lists webhooks called when a job of this pipeline changes phase.
 	Notify []NotificationApplyConfiguration `json:"notify,omitempty"`
@@ -91,6 +96,14 @@ func (b *PipelineSpecApplyConfiguration) WithWorkspace(value *WorkspaceSpecApply
 // If called multiple times, the Timeout field is set to the value of the last call.
 func (b *PipelineSpecApplyConfiguration) WithTimeout(value v1.Duration) *PipelineSpecApplyConfiguration {
 	b.Timeout = &value
+	return b
+}
+
+// WithEnvironment sets the Environment field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Environment field is set to the value of the last call.
+func (b *PipelineSpecApplyConfiguration) WithEnvironment(value string) *PipelineSpecApplyConfiguration {
+	b.Environment = &value
 	return b
 }
 

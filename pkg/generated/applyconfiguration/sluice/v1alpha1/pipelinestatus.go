@@ -19,6 +19,10 @@ type PipelineStatusApplyConfiguration struct {
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// LastJob summarises the most recently started job of this pipeline.
 	LastJob *JobSummaryApplyConfiguration `json:"lastJob,omitempty"`
+	// Environments says what each environment runs: its current release,
+	// the last job of this pipeline that succeeded there, and the release
+	// before it, which pipelines/rollback goes back to.
+	Environments []EnvironmentStatusApplyConfiguration `json:"environments,omitempty"`
 	// Conditions are the pipeline's current conditions.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
@@ -42,6 +46,19 @@ func (b *PipelineStatusApplyConfiguration) WithObservedGeneration(value int64) *
 // If called multiple times, the LastJob field is set to the value of the last call.
 func (b *PipelineStatusApplyConfiguration) WithLastJob(value *JobSummaryApplyConfiguration) *PipelineStatusApplyConfiguration {
 	b.LastJob = value
+	return b
+}
+
+// WithEnvironments adds the given value to the Environments field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Environments field.
+func (b *PipelineStatusApplyConfiguration) WithEnvironments(values ...*EnvironmentStatusApplyConfiguration) *PipelineStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithEnvironments")
+		}
+		b.Environments = append(b.Environments, *values[i])
+	}
 	return b
 }
 

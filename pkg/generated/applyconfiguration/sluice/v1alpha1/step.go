@@ -13,14 +13,20 @@ import (
 // StepApplyConfiguration represents a declarative configuration of the Step type for use
 // with apply.
 //
-// Step is one Pod of a pipeline. Its actions run in order inside that Pod:
-// every action but the last as an init container, the last as the main
-// container.
+// Step is one Pod of a pipeline, or an approval gate. A step's actions run
+// in order inside its Pod: every action but the last as an init container,
+// the last as the main container. A step with an approval runs no Pod: it
+// waits until enough approvers approve, and fails the job when one rejects.
 type StepApplyConfiguration struct {
 	// Name is a DNS-1123 label, unique within the pipeline.
 	Name *string `json:"name,omitempty"`
-	// Actions run in order inside the step's Pod. Between 1 and 16.
+	// Actions run in order inside the step's Pod. Between 1 and 16. Exactly
+	// one of actions and approval is set.
 	Actions []ActionApplyConfiguration `json:"actions,omitempty"`
+	// Approval makes the step a gate that people decide through the
+	// pipelinejobs/approval subresource. Exactly one of actions and approval
+	// is set; a gate has no timeout, retries or podTemplate of its own.
+	Approval *ApprovalGateApplyConfiguration `json:"approval,omitempty"`
 	// Timeout bounds one attempt of the step. When it passes, the Pod is
 	// deleted and the step fails with reason Timeout.
 	Timeout *v1.Duration `json:"timeout,omitempty"`
@@ -55,6 +61,14 @@ func (b *StepApplyConfiguration) WithActions(values ...*ActionApplyConfiguration
 		}
 		b.Actions = append(b.Actions, *values[i])
 	}
+	return b
+}
+
+// WithApproval sets the Approval field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Approval field is set to the value of the last call.
+func (b *StepApplyConfiguration) WithApproval(value *ApprovalGateApplyConfiguration) *StepApplyConfiguration {
+	b.Approval = value
 	return b
 }
 

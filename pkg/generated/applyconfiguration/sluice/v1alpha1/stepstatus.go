@@ -18,7 +18,8 @@ import (
 type StepStatusApplyConfiguration struct {
 	// Name of the step.
 	Name *string `json:"name,omitempty"`
-	// Phase is Pending, Running, Succeeded, Failed, Skipped or Cancelled.
+	// Phase is Pending, Running, WaitingForApproval, Succeeded, Failed,
+	// Skipped or Cancelled.
 	Phase *sluicev1alpha1.StepPhase `json:"phase,omitempty"`
 	// PodName is the Pod of the latest attempt.
 	PodName *string `json:"podName,omitempty"`
@@ -37,6 +38,9 @@ type StepStatusApplyConfiguration struct {
 	Message *string `json:"message,omitempty"`
 	// Actions is the state of each action of the latest attempt.
 	Actions []ActionStatusApplyConfiguration `json:"actions,omitempty"`
+	// Approvals are the decisions on an approval gate, in the order they
+	// were made. The server records them through pipelinejobs/approval.
+	Approvals []ApprovalDecisionApplyConfiguration `json:"approvals,omitempty"`
 }
 
 // StepStatusApplyConfiguration constructs a declarative configuration of the StepStatus type for use with
@@ -126,6 +130,19 @@ func (b *StepStatusApplyConfiguration) WithActions(values ...*ActionStatusApplyC
 			panic("nil value passed to WithActions")
 		}
 		b.Actions = append(b.Actions, *values[i])
+	}
+	return b
+}
+
+// WithApprovals adds the given value to the Approvals field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Approvals field.
+func (b *StepStatusApplyConfiguration) WithApprovals(values ...*ApprovalDecisionApplyConfiguration) *StepStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithApprovals")
+		}
+		b.Approvals = append(b.Approvals, *values[i])
 	}
 	return b
 }

@@ -15,7 +15,7 @@ import (
 //
 // Trigger records what started a job.
 type TriggerApplyConfiguration struct {
-	// Type is Manual (default), Schedule, Image, Webhook or Rerun.
+	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
 	Type *sluicev1alpha1.TriggerType `json:"type,omitempty"`
 	// Detail is free text about the trigger: a schedule, an image digest, a
 	// webhook delivery id or the job being re-run.

@@ -39,6 +39,9 @@ type PipelineInterface interface {
 	Apply(ctx context.Context, pipeline *applyconfigurationsluicev1alpha1.PipelineApplyConfiguration, opts v1.ApplyOptions) (result *sluicev1alpha1.Pipeline, err error)
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, pipeline *applyconfigurationsluicev1alpha1.PipelineApplyConfiguration, opts v1.ApplyOptions) (result *sluicev1alpha1.Pipeline, err error)
+	Run(ctx context.Context, pipelineName string, runRequest *sluicev1alpha1.RunRequest, opts v1.CreateOptions) (*sluicev1alpha1.PipelineJob, error)
+	Rollback(ctx context.Context, pipelineName string, rollbackRequest *sluicev1alpha1.RollbackRequest, opts v1.CreateOptions) (*sluicev1alpha1.PipelineJob, error)
+
 	PipelineExpansion
 }
 
@@ -59,4 +62,34 @@ func newPipelines(c *SluiceV1alpha1Client, namespace string) *pipelines {
 			func() *sluicev1alpha1.PipelineList { return &sluicev1alpha1.PipelineList{} },
 		),
 	}
+}
+
+// Run takes the representation of a runRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *pipelines) Run(ctx context.Context, pipelineName string, runRequest *sluicev1alpha1.RunRequest, opts v1.CreateOptions) (result *sluicev1alpha1.PipelineJob, err error) {
+	result = &sluicev1alpha1.PipelineJob{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("pipelines").
+		Name(pipelineName).
+		SubResource("run").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(runRequest).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// Rollback takes the representation of a rollbackRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *pipelines) Rollback(ctx context.Context, pipelineName string, rollbackRequest *sluicev1alpha1.RollbackRequest, opts v1.CreateOptions) (result *sluicev1alpha1.PipelineJob, err error) {
+	result = &sluicev1alpha1.PipelineJob{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("pipelines").
+		Name(pipelineName).
+		SubResource("rollback").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(rollbackRequest).
+		Do(ctx).
+		Into(result)
+	return
 }

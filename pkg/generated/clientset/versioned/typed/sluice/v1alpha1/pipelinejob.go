@@ -39,6 +39,10 @@ type PipelineJobInterface interface {
 	Apply(ctx context.Context, pipelineJob *applyconfigurationsluicev1alpha1.PipelineJobApplyConfiguration, opts v1.ApplyOptions) (result *sluicev1alpha1.PipelineJob, err error)
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, pipelineJob *applyconfigurationsluicev1alpha1.PipelineJobApplyConfiguration, opts v1.ApplyOptions) (result *sluicev1alpha1.PipelineJob, err error)
+	Cancel(ctx context.Context, pipelineJobName string, cancelRequest *sluicev1alpha1.CancelRequest, opts v1.CreateOptions) (*sluicev1alpha1.PipelineJob, error)
+	Rerun(ctx context.Context, pipelineJobName string, rerunRequest *sluicev1alpha1.RerunRequest, opts v1.CreateOptions) (*sluicev1alpha1.PipelineJob, error)
+	Decide(ctx context.Context, pipelineJobName string, approvalRequest *sluicev1alpha1.ApprovalRequest, opts v1.CreateOptions) (*sluicev1alpha1.PipelineJob, error)
+
 	PipelineJobExpansion
 }
 
@@ -59,4 +63,49 @@ func newPipelineJobs(c *SluiceV1alpha1Client, namespace string) *pipelineJobs {
 			func() *sluicev1alpha1.PipelineJobList { return &sluicev1alpha1.PipelineJobList{} },
 		),
 	}
+}
+
+// Cancel takes the representation of a cancelRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *pipelineJobs) Cancel(ctx context.Context, pipelineJobName string, cancelRequest *sluicev1alpha1.CancelRequest, opts v1.CreateOptions) (result *sluicev1alpha1.PipelineJob, err error) {
+	result = &sluicev1alpha1.PipelineJob{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("pipelinejobs").
+		Name(pipelineJobName).
+		SubResource("cancel").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(cancelRequest).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// Rerun takes the representation of a rerunRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *pipelineJobs) Rerun(ctx context.Context, pipelineJobName string, rerunRequest *sluicev1alpha1.RerunRequest, opts v1.CreateOptions) (result *sluicev1alpha1.PipelineJob, err error) {
+	result = &sluicev1alpha1.PipelineJob{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("pipelinejobs").
+		Name(pipelineJobName).
+		SubResource("rerun").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(rerunRequest).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// Decide takes the representation of a approvalRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *pipelineJobs) Decide(ctx context.Context, pipelineJobName string, approvalRequest *sluicev1alpha1.ApprovalRequest, opts v1.CreateOptions) (result *sluicev1alpha1.PipelineJob, err error) {
+	result = &sluicev1alpha1.PipelineJob{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("pipelinejobs").
+		Name(pipelineJobName).
+		SubResource("approval").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(approvalRequest).
+		Do(ctx).
+		Into(result)
+	return
 }

@@ -7,10 +7,14 @@ Copyright The Sluice Authors.
 package fake
 
 import (
+	context "context"
+
 	v1alpha1 "github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluicev1alpha1 "github.com/sluice-dev/sluice/pkg/generated/applyconfiguration/sluice/v1alpha1"
 	typedsluicev1alpha1 "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/typed/sluice/v1alpha1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakePipelines implements PipelineInterface
@@ -36,4 +40,28 @@ func newFakePipelines(fake *FakeSluiceV1alpha1, namespace string) typedsluicev1a
 		),
 		fake,
 	}
+}
+
+// Run takes the representation of a runRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *fakePipelines) Run(ctx context.Context, pipelineName string, runRequest *v1alpha1.RunRequest, opts v1.CreateOptions) (result *v1alpha1.PipelineJob, err error) {
+	emptyResult := &v1alpha1.PipelineJob{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), pipelineName, "run", c.Namespace(), runRequest, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.PipelineJob), err
+}
+
+// Rollback takes the representation of a rollbackRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *fakePipelines) Rollback(ctx context.Context, pipelineName string, rollbackRequest *v1alpha1.RollbackRequest, opts v1.CreateOptions) (result *v1alpha1.PipelineJob, err error) {
+	emptyResult := &v1alpha1.PipelineJob{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), pipelineName, "rollback", c.Namespace(), rollbackRequest, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.PipelineJob), err
 }

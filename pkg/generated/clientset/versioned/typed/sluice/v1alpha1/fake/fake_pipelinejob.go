@@ -7,10 +7,14 @@ Copyright The Sluice Authors.
 package fake
 
 import (
+	context "context"
+
 	v1alpha1 "github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluicev1alpha1 "github.com/sluice-dev/sluice/pkg/generated/applyconfiguration/sluice/v1alpha1"
 	typedsluicev1alpha1 "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/typed/sluice/v1alpha1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakePipelineJobs implements PipelineJobInterface
@@ -38,4 +42,40 @@ func newFakePipelineJobs(fake *FakeSluiceV1alpha1, namespace string) typedsluice
 		),
 		fake,
 	}
+}
+
+// Cancel takes the representation of a cancelRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *fakePipelineJobs) Cancel(ctx context.Context, pipelineJobName string, cancelRequest *v1alpha1.CancelRequest, opts v1.CreateOptions) (result *v1alpha1.PipelineJob, err error) {
+	emptyResult := &v1alpha1.PipelineJob{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), pipelineJobName, "cancel", c.Namespace(), cancelRequest, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.PipelineJob), err
+}
+
+// Rerun takes the representation of a rerunRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *fakePipelineJobs) Rerun(ctx context.Context, pipelineJobName string, rerunRequest *v1alpha1.RerunRequest, opts v1.CreateOptions) (result *v1alpha1.PipelineJob, err error) {
+	emptyResult := &v1alpha1.PipelineJob{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), pipelineJobName, "rerun", c.Namespace(), rerunRequest, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.PipelineJob), err
+}
+
+// Decide takes the representation of a approvalRequest and creates it.  Returns the server's representation of the pipelineJob, and an error, if there is any.
+func (c *fakePipelineJobs) Decide(ctx context.Context, pipelineJobName string, approvalRequest *v1alpha1.ApprovalRequest, opts v1.CreateOptions) (result *v1alpha1.PipelineJob, err error) {
+	emptyResult := &v1alpha1.PipelineJob{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), pipelineJobName, "approval", c.Namespace(), approvalRequest, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.PipelineJob), err
 }
