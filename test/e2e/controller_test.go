@@ -161,10 +161,15 @@ func liveControllers() []*localstack.Controller {
 	return live
 }
 
+var controllersMu sync.Mutex
+
 // ensureControllers restarts replicas until n run, as a Deployment would
 // (a replica exits when it loses its Lease).
 func ensureControllers(t *testing.T, n int) {
 	t.Helper()
+	// Parallel tests (the release tests) call it at once.
+	controllersMu.Lock()
+	defer controllersMu.Unlock()
 	for len(liveControllers()) < n {
 		c, err := stack.StartController(testContext(t))
 		require.NoError(t, err)

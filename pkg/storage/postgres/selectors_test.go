@@ -220,26 +220,8 @@ func TestSelectiveListsUseTheIndex(t *testing.T) {
 			Labels: map[string]string{"cohort": fmt.Sprint(i % 1000)}}}
 		require.NoError(t, store.Create(ctx, "/pods/ns/"+p.Name, p, &example.Pod{}, 0))
 	}
-	conn, err := pgx.Connect(ctx, dsn)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "ANALYZE sluice.kv")
-	require.NoError(t, err)
-	indexScans := func() int64 {
-		var n int64
-		// A new snapshot of the statistics for each read.
-		_, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
-		require.NoError(t, err)
-		require.NoError(t, conn.QueryRow(ctx, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'kv_labels'").Scan(&n))
-		return n
-	}
-	var before int64
-	require.Eventually(t, func() bool { // the creates' statistics settle first
-		n := indexScans()
-		settled := n == before
-		before = n
-		return settled
-	}, 30*time.Second, 2*time.Second)
+	_, indexScans := indexStats(t, dsn, "kv_labels")
+	before := settledIndexScans(t, indexScans)
 
 	const lists = 12
 	for i := range lists {
@@ -250,4 +232,84 @@ func TestSelectiveListsUseTheIndex(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return indexScans()-before >= lists }, 30*time.Second, 500*time.Millisecond,
 		"every selective list must scan the labels index; %d of %d did", indexScans()-before, lists)
+}
+
+// indexStats analyses sluice.kv and returns a connection and a function
+// that reads how many scans the named index has had.
+func indexStats(t *testing.T, dsn, index string) (*pgx.Conn, func() int64) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(ctx) })
+	_, err = conn.Exec(ctx, "ANALYZE sluice.kv")
+	require.NoError(t, err)
+	return conn, func() int64 {
+		var n int64
+		// A new snapshot of the statistics for each read.
+		_, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
+		require.NoError(t, err)
+		require.NoError(t, conn.QueryRow(ctx, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1", index).Scan(&n))
+		return n
+	}
+}
+
+// settledIndexScans waits until the writes' statistics stop moving and
+// returns the count.
+func settledIndexScans(t *testing.T, indexScans func() int64) int64 {
+	var before int64
+	require.Eventually(t, func() bool {
+		n := indexScans()
+		settled := n == before
+		before = n
+		return settled
+	}, 30*time.Second, 2*time.Second)
+	return before
+}
+
+// TestEnvironmentFieldUsesItsIndex: a field-selected list of one
+// environment's jobs is answered by kv_field_environment, which holds only
+// the objects that have an environment (the store leaves empty field
+// values out of the fields column).
+func TestEnvironmentFieldUsesItsIndex(t *testing.T) {
+	ctx := context.Background()
+	dsn := newDatabaseURL(t)
+	envAttrs := func(obj runtime.Object) (labels.Set, fields.Set, error) {
+		p := obj.(*example.Pod)
+		return p.Labels, fields.Set{"metadata.name": p.Name, "metadata.namespace": p.Namespace, "spec.environment": p.Spec.NodeName}, nil
+	}
+	store := newPodStore(t, dsn, func(o *setupOptions) {
+		o.attrFunc = envAttrs
+		o.indexedFields = []string{"spec.environment"}
+	})
+	for i := range 2000 {
+		env := ""
+		if i%100 == 0 {
+			env = []string{"staging", "production"}[i/100%2]
+		}
+		p := &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%04d", i), Namespace: "ns"}, Spec: example.PodSpec{NodeName: env}}
+		require.NoError(t, store.Create(ctx, "/pods/ns/"+p.Name, p, &example.Pod{}, 0))
+	}
+	conn, indexScans := indexStats(t, dsn, "kv_field_environment")
+	var indexed int64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM sluice.kv WHERE fields ? 'spec.environment'").Scan(&indexed))
+	require.Equal(t, int64(20), indexed, "only objects with an environment have the field")
+	before := settledIndexScans(t, indexScans)
+
+	list := func(sel fields.Selector) []string {
+		out := &example.PodList{}
+		pred := storage.SelectionPredicate{Label: labels.Everything(), Field: sel, GetAttrs: envAttrs}
+		require.NoError(t, store.GetList(ctx, "/pods/", storage.ListOptions{Recursive: true, Predicate: pred}, out))
+		var names []string
+		for _, p := range out.Items {
+			names = append(names, p.Name)
+		}
+		return names
+	}
+	got := list(fields.OneTermEqualSelector("spec.environment", "production"))
+	require.Len(t, got, 10)
+	require.Equal(t, "p0100", got[0])
+	require.Eventually(t, func() bool { return indexScans() > before }, 30*time.Second, 500*time.Millisecond,
+		"the environment list must scan kv_field_environment")
+	require.Len(t, list(fields.OneTermEqualSelector("spec.environment", "")), 1980, "no environment reads as empty")
+	require.Len(t, list(fields.OneTermNotEqualSelector("spec.environment", "staging")), 1990)
 }

@@ -17,7 +17,8 @@ import (
 
 // TestExamplesAreValid decodes artifacts/examples strictly (an unknown or
 // misspelt field fails), defaults and validates them, and checks that the
-// example job's params satisfy the example pipeline.
+// example job's params satisfy the example pipeline. The gated release is
+// valid as well.
 func TestExamplesAreValid(t *testing.T) {
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
@@ -40,4 +41,9 @@ func TestExamplesAreValid(t *testing.T) {
 	require.Empty(t, validation.ValidatePipelineJob(j))
 	require.Equal(t, p.Name, j.Spec.PipelineRef.Name)
 	require.Empty(t, validation.ValidateParamValues(p.Spec.Params, j.Spec.Params, field.NewPath("spec", "params")))
+
+	gated := decode("gated-release.yaml").(*sluice.Pipeline)
+	require.Empty(t, validation.ValidatePipeline(gated))
+	require.NotNil(t, gated.Spec.Steps[1].Approval, "the example's second step is its gate")
+	require.Equal(t, int32(2), gated.Spec.Steps[1].Approval.Required)
 }

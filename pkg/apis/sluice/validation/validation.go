@@ -198,7 +198,7 @@ func validateGateStep(step *sluice.Step, fldPath *field.Path) field.ErrorList {
 	switch {
 	case gate.Required < 1 || gate.Required > MaxApprovers:
 		allErrs = append(allErrs, field.Invalid(requiredPath, gate.Required, fmt.Sprintf("must be between 1 and %d", MaxApprovers)))
-	case users == len(gate.Approvers) && int(gate.Required) > users:
+	case users > 0 && users == len(gate.Approvers) && int(gate.Required) > users:
 		// Only with groups can more people approve than are named.
 		allErrs = append(allErrs, field.Invalid(requiredPath, gate.Required,
 			fmt.Sprintf("the gate names %d users and no group, so it can never get %d approvals", users, gate.Required)))
