@@ -45,7 +45,8 @@ func run(dir string) error {
 		stack.Stop()
 		fmt.Println(">> stopped")
 	}()
-	if _, err := stack.Kubectl(ctx, "apply", "-f", "artifacts/examples/deployer.yaml", "-f", "artifacts/examples/pipeline.yaml"); err != nil {
+	if _, err := stack.Kubectl(ctx, "apply", "-f", "artifacts/examples/deployer.yaml", "-f", "artifacts/examples/pipeline.yaml",
+		"-f", "artifacts/examples/gated-release.yaml"); err != nil {
 		return err
 	}
 	job, err := stack.Kubectl(ctx, "create", "-f", "artifacts/examples/pipelinejob.yaml", "-o", "name")
@@ -74,6 +75,7 @@ Try:
   kubectl get pipelines,pipelinejobs -A
   kubectl get %s -o yaml
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
+  the gated release and rollback of README.md ("A gated release, and a rollback")
 
 Press Ctrl-C to stop everything.
 `, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job)
