@@ -233,8 +233,8 @@ func TestColumns(t *testing.T) {
 	require.NoError(t, err)
 
 	out := lines(kubectl(t, "-n", ns, "get", "pipelinejobs"))
-	require.Equal(t, []string{"NAME", "PIPELINE", "PHASE", "STEP", "STARTED-BY", "DURATION", "AGE"}, strings.Fields(out[0]))
-	require.Equal(t, []string{"release-1", "release", "Pending", "-", "admin", "-"}, strings.Fields(out[1])[:6])
+	require.Equal(t, []string{"NAME", "PIPELINE", "ENVIRONMENT", "PHASE", "STEP", "STARTED-BY", "DURATION", "AGE"}, strings.Fields(out[0]))
+	require.Equal(t, []string{"release-1", "release", "<none>", "Pending", "-", "admin", "-"}, strings.Fields(out[1])[:7])
 
 	// The controller's part, played by hand: a running job on step 2.
 	start := metav1.NewTime(time.Now().Add(-90 * time.Second))
@@ -252,7 +252,7 @@ func TestColumns(t *testing.T) {
 	_, err = c.PipelineJobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	out = lines(kubectl(t, "-n", ns, "get", "pipelinejobs", "-o", "wide"))
-	require.Equal(t, []string{"NAME", "PIPELINE", "PHASE", "STEP", "STARTED-BY", "DURATION", "AGE", "TRIGGER", "MESSAGE"}, strings.Fields(out[0]))
+	require.Equal(t, []string{"NAME", "PIPELINE", "ENVIRONMENT", "PHASE", "STEP", "STARTED-BY", "DURATION", "AGE", "TRIGGER", "MESSAGE"}, strings.Fields(out[0]))
 	require.Contains(t, out[1], "Running   2/3 build   admin")
 	require.Contains(t, out[1], "Webhook: push to main")
 	require.Contains(t, out[1], "building the image")
@@ -261,6 +261,8 @@ func TestColumns(t *testing.T) {
 	out = lines(kubectl(t, "-n", ns, "get", "pipelines"))
 	require.Equal(t, []string{"NAME", "STEPS", "LAST-JOB", "LAST-PHASE", "AGE"}, strings.Fields(out[0]))
 	require.Equal(t, []string{"release", "3", "<none>", "<none>"}, strings.Fields(out[1])[:4])
+	out = lines(kubectl(t, "-n", ns, "get", "pipelines", "-o", "wide"))
+	require.Equal(t, []string{"NAME", "STEPS", "LAST-JOB", "LAST-PHASE", "DEPLOYED", "DESCRIPTION", "AGE"}, strings.Fields(out[0]))
 }
 
 // TestKubectlWait waits on a jsonpath condition, then on a condition, that a

@@ -50,6 +50,20 @@ func TestStepColumn(t *testing.T) {
 	}
 }
 
+func TestStepColumnOfWaitingJobs(t *testing.T) {
+	j := waitingJob()
+	assert.Equal(t, "2/3 approve (waiting for approval 0/2)", StepColumn(j))
+	j.Status.Steps[1].Approvals = []sluice.ApprovalDecision{{Decision: sluice.Approve}, {Decision: sluice.Reject}}
+	assert.Equal(t, "2/3 approve (waiting for approval 1/2)", StepColumn(j), "only approvals count")
+
+	queued := newJob()
+	queued.Status.Phase = sluice.JobPending
+	queued.Status.Conditions = []metav1.Condition{{Type: "Succeeded", Status: metav1.ConditionUnknown, Reason: "Queued"}}
+	assert.Equal(t, "queued", StepColumn(queued))
+	queued.Status.Phase = sluice.JobCancelled
+	assert.Equal(t, "-", StepColumn(queued), "a job that left its queue is not queued")
+}
+
 func TestDuration(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	at := func(ago time.Duration) *metav1.Time { tm := metav1.NewTime(now.Add(-ago)); return &tm }
