@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -188,6 +189,41 @@ func TestRunVerb(t *testing.T) {
 		"pipelinejobs/rerun":    "RerunRequest create",
 		"pipelinejobs/approval": "ApprovalRequest create",
 	}, actions)
+
+	// OpenAPI describes each action: its request body and the job it answers with.
+	raw, err := kube(t).Discovery().RESTClient().Get().AbsPath("/openapi/v3/apis/sluice.dev/v1alpha1").DoRaw(ctx)
+	require.NoError(t, err)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Ref string `json:"$ref"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	for path, kind := range map[string]string{
+		"pipelines/{name}/run":         "RunRequest",
+		"pipelines/{name}/rollback":    "RollbackRequest",
+		"pipelinejobs/{name}/cancel":   "CancelRequest",
+		"pipelinejobs/{name}/rerun":    "RerunRequest",
+		"pipelinejobs/{name}/approval": "ApprovalRequest",
+	} {
+		post, ok := doc.Paths["/apis/sluice.dev/v1alpha1/namespaces/{namespace}/"+path]["post"]
+		require.True(t, ok, "OpenAPI has no POST %s", path)
+		require.True(t, strings.HasSuffix(post.RequestBody.Content["application/json"].Schema.Ref, ".v1alpha1."+kind), "%s body: %+v", path, post.RequestBody)
+		require.True(t, strings.HasSuffix(post.Responses["200"].Content["application/json"].Schema.Ref, ".v1alpha1.PipelineJob"), "%s answer: %+v", path, post.Responses)
+	}
 }
 
 // gatedPipeline deploys to staging, waits at a gate, then deploys to
@@ -231,8 +267,9 @@ func TestApprovalGate(t *testing.T) {
 	ns := namespace(t, "gate")
 	admin := sluiceAdmin(t).SluiceV1alpha1()
 	_, err := admin.Pipelines(ns).Create(ctx, gatedPipeline("release", v1alpha1.ApprovalGate{
-		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverGroup, Name: "release-managers"}, {Kind: v1alpha1.ApproverUser, Name: "carol"}},
-		Required:  2,
+		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverGroup, Name: "release-managers"}, {Kind: v1alpha1.ApproverUser, Name: "carol"},
+			{Kind: v1alpha1.ApproverUser, Name: "edna"}},
+		Required: 2,
 	}), metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = admin.Pipelines(ns).Create(ctx, gatedPipeline("hotfix", v1alpha1.ApprovalGate{
@@ -243,13 +280,16 @@ func TestApprovalGate(t *testing.T) {
 
 	// dave, a release manager, may run releases and decide gates; so may
 	// frank. carol decides gates; erin may decide gates but is named by
-	// none; heidi is named nowhere and holds no approval verb.
+	// none; heidi is named nowhere and holds no approval verb; edna is
+	// named by the gate but holds only sluice-edit, which does not grant
+	// the approval verb.
 	bindRole(t, ns, "group:release-managers", "sluice-approver")
 	bindRole(t, ns, "carol", "sluice-approver")
 	bindRole(t, ns, "erin", "sluice-approver")
+	bindRole(t, ns, "edna", "sluice-edit")
 	allow(t, ns, "dave", []string{"pipelines/run"})
 	dave, frank := sluiceAs(t, "dave", "release-managers"), sluiceAs(t, "frank", "release-managers")
-	carol, erin, heidi := sluiceAs(t, "carol"), sluiceAs(t, "erin"), sluiceAs(t, "heidi")
+	carol, erin, heidi, edna := sluiceAs(t, "carol"), sluiceAs(t, "erin"), sluiceAs(t, "heidi"), sluiceAs(t, "edna")
 
 	job := afterRBAC(t, "dave to run release", func(ctx context.Context) (*v1alpha1.PipelineJob, error) {
 		return dave.Pipelines(ns).Run(ctx, "release", &v1alpha1.RunRequest{}, metav1.CreateOptions{})
@@ -276,6 +316,12 @@ func TestApprovalGate(t *testing.T) {
 	_, err = heidi.PipelineJobs(ns).Decide(ctx, job, approve, metav1.CreateOptions{})
 	status = requireStatus(t, 403, err, "a user without the approval verb")
 	require.Contains(t, status.ErrStatus.Message, `cannot create resource "pipelinejobs/approval"`, "refused by RBAC, not by the gate")
+	afterRBAC(t, "edna's edit role", func(ctx context.Context) (*v1alpha1.PipelineJob, error) {
+		return edna.PipelineJobs(ns).Get(ctx, job, metav1.GetOptions{})
+	})
+	_, err = edna.PipelineJobs(ns).Decide(ctx, job, approve, metav1.CreateOptions{})
+	status = requireStatus(t, 403, err, "an approver who holds only sluice-edit")
+	require.Contains(t, status.ErrStatus.Message, `cannot create resource "pipelinejobs/approval"`, "sluice-edit does not grant approval")
 	_, err = frank.PipelineJobs(ns).Decide(ctx, job, &v1alpha1.ApprovalRequest{Decision: "Maybe"}, metav1.CreateOptions{})
 	status = requireStatus(t, 422, err, "an unknown decision")
 	require.Contains(t, status.Error(), "decision")
