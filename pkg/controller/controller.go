@@ -63,10 +63,6 @@ const (
 	EventWorkspaceConflict = "WorkspaceConflict"
 )
 
-// AnnotationCancelReason says why the controller set spec.cancel on a job
-// (for example, a newer job of a pipeline with concurrencyPolicy Replace).
-const AnnotationCancelReason = "sluice.dev/cancel-reason"
-
 // Options configure the controller.
 type Options struct {
 	// RetryBackoff is the wait before the second attempt of a step; it

@@ -198,14 +198,29 @@ func (c *Controller) runningJobs(ctx context.Context, job *v1alpha1.PipelineJob)
 	return out, nil
 }
 
-// cancel asks another job to stop, saying why.
+// cancel asks another job to stop, saying why, through the
+// pipelinejobs/cancel subresource, which records the controller as the
+// canceller. A job that is gone or has finished meanwhile (404, 409) needs
+// nothing more.
 func (c *Controller) cancel(ctx context.Context, ns, name, reason string) error {
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}},"spec":{"cancel":true}}`, AnnotationCancelReason, reason)
-	_, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-	if apierrors.IsNotFound(err) {
+	_, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).Cancel(ctx, name, &v1alpha1.CancelRequest{Reason: reason}, metav1.CreateOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil
 	}
 	return err
+}
+
+// cancelMessage says who cancelled the job and why, as the server recorded
+// it: "cancelled by <user>: <reason>", without the parts it did not record.
+func cancelMessage(job *v1alpha1.PipelineJob) string {
+	msg := "cancelled"
+	if by := job.Status.CancelledBy; by != nil && by.Username != "" {
+		msg += " by " + by.Username
+	}
+	if why := job.Status.CancelReason; why != "" {
+		msg += ": " + why
+	}
+	return msg
 }
 
 // advance runs the job from where it is: cancellation and the job's
@@ -215,10 +230,7 @@ func (r *reconciler) advance(ctx context.Context) error {
 	spec := s.PipelineSpec
 
 	if job.Spec.Cancel {
-		msg := "cancelled"
-		if why := job.Annotations[AnnotationCancelReason]; why != "" {
-			msg += ": " + why
-		}
+		msg := cancelMessage(job)
 		if err := r.stopCurrent(ctx, v1alpha1.StepCancelled, ReasonCancelled, msg); err != nil {
 			return err
 		}
