@@ -95,8 +95,8 @@ type Controller struct {
 	opts      Options
 	// jobSelector selects this instance's jobs (see Options.Instance).
 	jobSelector string
-	// startLocks serialise the starts of one pipeline's jobs within this
-	// process; see sync.
+	// startLocks serialise the starts of one concurrency group's jobs
+	// (pipeline and environment) within this process; see sync.
 	startLocks keyedMutex
 }
 

@@ -502,6 +502,47 @@ func TestConcurrencyPolicy(t *testing.T) {
 	}
 }
 
+// TestConcurrencyPolicyPerEnvironment: Forbid and Replace weigh a job
+// against the running jobs of its pipeline and environment only; jobs
+// without an environment are one more group of their own.
+func TestConcurrencyPolicyPerEnvironment(t *testing.T) {
+	for _, policy := range []v1alpha1.ConcurrencyPolicy{v1alpha1.ForbidConcurrent, v1alpha1.ReplaceConcurrent} {
+		t.Run(string(policy), func(t *testing.T) {
+			h := newHarness(t)
+			p := testutil.Pipeline("p", steps("a")...)
+			p.Spec.ConcurrencyPolicy = policy
+			h.createPipeline(p)
+			h.createPipeline(testutil.Pipeline("other", steps("a")...))
+			for _, j := range []*v1alpha1.PipelineJob{h.inEnv("prod-1", "p", "production", 0), h.inEnv("staging-1", "p", "staging", 0),
+				jobOf("none-1", "p"), h.inEnv("other-1", "other", "production", 0)} {
+				h.createJob(j)
+				require.Equal(t, v1alpha1.JobRunning, h.sync(j.Name).Status.Phase, "%s: no other job of its pipeline and environment runs", j.Name)
+			}
+			h.createJob(h.inEnv("prod-2", "p", "production", time.Second))
+			prod2 := h.sync("prod-2")
+			h.createJob(jobOf("none-2", "p"))
+			none2 := h.sync("none-2")
+			switch policy {
+			case v1alpha1.ForbidConcurrent:
+				require.Equal(t, v1alpha1.JobFailed, prod2.Status.Phase)
+				require.Equal(t, `pipeline "p" forbids concurrent jobs in environment "production" and prod-1 is running`, prod2.Status.Message)
+				require.Equal(t, v1alpha1.JobFailed, none2.Status.Phase)
+				require.Equal(t, `pipeline "p" forbids concurrent jobs and none-1 is running`, none2.Status.Message)
+			case v1alpha1.ReplaceConcurrent:
+				require.Equal(t, v1alpha1.JobRunning, prod2.Status.Phase)
+				require.Equal(t, v1alpha1.JobRunning, none2.Status.Phase)
+				require.True(t, h.job("prod-1").Spec.Cancel, "replaced in its environment")
+				require.True(t, h.job("none-1").Spec.Cancel, "replaced among the jobs without an environment")
+			}
+			for _, name := range []string{"staging-1", "other-1"} {
+				j := h.job(name)
+				require.False(t, j.Spec.Cancel, name)
+				require.Equal(t, v1alpha1.JobRunning, j.Status.Phase, name)
+			}
+		})
+	}
+}
+
 // TestRestartCreatesNoDuplicates: a new controller on the same cluster
 // finds the Pods by their deterministic names and creates none again.
 func TestRestartCreatesNoDuplicates(t *testing.T) {

@@ -40,10 +40,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 
 	if !finished(job.Status.Phase) {
 		if job.Status.PipelineSpec == nil {
-			// Starts of one pipeline's jobs are serialised, so that two
-			// jobs cannot both see the other not running.
-			if job.Spec.PipelineRef != nil {
-				defer c.startLocks.lock(ns + "/" + job.Spec.PipelineRef.Name)()
+			// Starts of one concurrency group's jobs are serialised, so
+			// that two jobs cannot both see the other not running.
+			if g, ok := groupOf(job); ok {
+				defer c.startLocks.lock(g.String())()
 			}
 			if err := r.start(ctx); err != nil {
 				return err
@@ -141,17 +141,18 @@ func (r *reconciler) start(ctx context.Context) error {
 		return nil
 	}
 
-	if job.Spec.PipelineRef != nil && spec.ConcurrencyPolicy != v1alpha1.AllowConcurrent && spec.ConcurrencyPolicy != "" {
-		running, err := c.runningJobs(ctx, job)
+	if g, ok := groupOf(job); ok && spec.ConcurrencyPolicy != v1alpha1.AllowConcurrent && spec.ConcurrencyPolicy != "" {
+		others, err := c.groupJobs(ctx, job, g)
 		if err != nil {
 			return err
 		}
+		running := running(others)
 		switch spec.ConcurrencyPolicy {
 		case v1alpha1.ForbidConcurrent:
 			if len(running) > 0 {
 				job.Status.PipelineSpec = spec
 				r.finish(v1alpha1.JobFailed, ReasonConcurrencyForbidden, fmt.Sprintf(
-					"pipeline %q forbids concurrent jobs and %s is running", job.Spec.PipelineRef.Name, running[0]))
+					"pipeline %q forbids concurrent jobs%s and %s is running", g.pipeline, g.in(), running[0]))
 				return nil
 			}
 		case v1alpha1.ReplaceConcurrent:
@@ -174,28 +175,6 @@ func (r *reconciler) start(ctx context.Context) error {
 	}
 	r.setCondition(metav1.ConditionUnknown, ReasonRunning, fmt.Sprintf("running %d steps", len(spec.Steps)))
 	return nil
-}
-
-// runningJobs are the other jobs of the same pipeline (and controller
-// instance) that run now. They are listed from the API, not the cache: a
-// job this controller started in the previous sync may not be in the cache
-// yet, and a list without a resourceVersion is a consistent read that
-// holds every status write made before it. Starts of one pipeline's jobs
-// are serialised (see sync), so the job started before this one is always
-// seen, and no memory of it need be kept between syncs.
-func (c *Controller) runningJobs(ctx context.Context, job *v1alpha1.PipelineJob) ([]string, error) {
-	sel := v1alpha1.LabelPipeline + "=" + job.Spec.PipelineRef.Name + "," + c.jobSelector
-	jobs, err := c.sluice.SluiceV1alpha1().PipelineJobs(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, j := range jobs.Items {
-		if j.Name != job.Name && j.Status.Phase == v1alpha1.JobRunning {
-			out = append(out, j.Name)
-		}
-	}
-	return out, nil
 }
 
 // cancel asks another job to stop, saying why, through the

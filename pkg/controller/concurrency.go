@@ -1,0 +1,86 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+)
+
+// concurrencyGroup is the jobs a concurrencyPolicy weighs against each
+// other: those of one pipeline and one environment, in one namespace. Jobs
+// without an environment form a group of their own.
+type concurrencyGroup struct {
+	namespace, pipeline, environment string
+}
+
+// groupOf is the job's concurrency group; a job with an inline pipeline
+// has none. The job's identity is its pipelineRef, also when it runs a
+// snapshot (a rerun or a rollback).
+func groupOf(job *v1alpha1.PipelineJob) (concurrencyGroup, bool) {
+	if job.Spec.PipelineRef == nil {
+		return concurrencyGroup{}, false
+	}
+	return concurrencyGroup{job.Namespace, job.Spec.PipelineRef.Name, job.Spec.Environment}, true
+}
+
+// String is the group's key for the start locks.
+func (g concurrencyGroup) String() string {
+	return g.namespace + "/" + g.pipeline + "/" + g.environment
+}
+
+// selector selects the group's jobs by the labels the server sets on
+// create: sluice.dev/pipeline, and sluice.dev/environment or its absence.
+func (g concurrencyGroup) selector() labels.Selector {
+	pipeline, _ := labels.NewRequirement(v1alpha1.LabelPipeline, selection.Equals, []string{g.pipeline})
+	env, _ := labels.NewRequirement(v1alpha1.LabelEnvironment, selection.DoesNotExist, nil)
+	if g.environment != "" {
+		env, _ = labels.NewRequirement(v1alpha1.LabelEnvironment, selection.Equals, []string{g.environment})
+	}
+	return labels.NewSelector().Add(*pipeline, *env)
+}
+
+// in says where the group's jobs run, for messages: ` in environment "production"`, or nothing.
+func (g concurrencyGroup) in() string {
+	if g.environment == "" {
+		return ""
+	}
+	return fmt.Sprintf(" in environment %q", g.environment)
+}
+
+// groupJobs are the other jobs of the job's concurrency group that this
+// controller instance runs. They are listed from the API, not the cache: a
+// job this controller started or finished in the previous sync may not be
+// in the cache yet, and a list without a resourceVersion is a consistent
+// read that holds every status write made before it. Starts of one group's
+// jobs are serialised (see sync), so the job started before this one is
+// always seen, and no memory of it need be kept between syncs.
+func (c *Controller) groupJobs(ctx context.Context, job *v1alpha1.PipelineJob, g concurrencyGroup) ([]v1alpha1.PipelineJob, error) {
+	sel := g.selector().String() + "," + c.jobSelector
+	list, err := c.sluice.SluiceV1alpha1().PipelineJobs(g.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, err
+	}
+	out := list.Items[:0]
+	for _, j := range list.Items {
+		if j.Name != job.Name {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// running are the names of the jobs that run.
+func running(jobs []v1alpha1.PipelineJob) []string {
+	var out []string
+	for _, j := range jobs {
+		if j.Status.Phase == v1alpha1.JobRunning {
+			out = append(out, j.Name)
+		}
+	}
+	return out
+}
