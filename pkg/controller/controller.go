@@ -225,9 +225,16 @@ func (c *Controller) jobDeleted(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	if job, ok := obj.(*v1alpha1.PipelineJob); ok && c.notifier != nil {
+	job, ok := obj.(*v1alpha1.PipelineJob)
+	if !ok {
+		return
+	}
+	if c.notifier != nil {
 		c.notifier.Forget(job)
 	}
+	// A job deleted while it ran, or waited, no longer holds up the
+	// jobs queued behind it.
+	c.wakeWaiting(job)
 }
 
 // Run waits for the caches and runs workers until ctx ends.

@@ -49,7 +49,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 				return err
 			}
 		}
-		if !finished(job.Status.Phase) {
+		// A job that waits in its group's queue has not started.
+		if !finished(job.Status.Phase) && job.Status.PipelineSpec != nil {
 			if err := r.advance(ctx); err != nil {
 				return err
 			}
@@ -111,29 +112,31 @@ func (r *reconciler) metaNow() *metav1.Time {
 }
 
 // start resolves the pipeline into the status snapshot, checks params,
-// references and the concurrency policy, and marks the job Running.
+// references and the concurrency policy, and marks the job Running, or
+// leaves it Pending in its group's queue.
 func (r *reconciler) start(ctx context.Context) error {
 	job, c := r.job, r.c
-	var spec *v1alpha1.PipelineSpec
-	if job.Spec.PipelineSpec != nil {
-		spec = job.Spec.PipelineSpec.DeepCopy()
-	} else {
-		p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
-		if apierrors.IsNotFound(err) {
-			// The job and pipeline caches fill independently: a job created
-			// right after its pipeline can arrive first. Failing a job is
-			// final, so ask the API before believing the cache.
-			p, err = c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+	spec, err := r.pipelineSpec(ctx)
+	if err != nil {
+		return err
+	}
+	if job.Spec.Cancel {
+		// Cancelled before it started, perhaps while it waited in the
+		// queue: it ends at once, and none of its steps runs.
+		job.Status.PipelineSpec = spec
+		if spec != nil {
+			job.Status.Steps = make([]v1alpha1.StepStatus, len(spec.Steps))
+			for i, step := range spec.Steps {
+				job.Status.Steps[i] = v1alpha1.StepStatus{Name: step.Name, Phase: v1alpha1.StepSkipped}
+			}
 		}
-		if apierrors.IsNotFound(err) {
-			r.finish(v1alpha1.JobFailed, ReasonPipelineNotFound,
-				fmt.Sprintf("pipeline %q not found in namespace %q", job.Spec.PipelineRef.Name, job.Namespace))
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		spec = p.Spec.DeepCopy()
+		r.finish(v1alpha1.JobCancelled, ReasonCancelled, cancelMessage(job))
+		return nil
+	}
+	if spec == nil {
+		r.finish(v1alpha1.JobFailed, ReasonPipelineNotFound,
+			fmt.Sprintf("pipeline %q not found in namespace %q", job.Spec.PipelineRef.Name, job.Namespace))
+		return nil
 	}
 	if _, reason, err := resolve(job, spec); err != nil {
 		job.Status.PipelineSpec = spec
@@ -161,6 +164,15 @@ func (r *reconciler) start(ctx context.Context) error {
 					return err
 				}
 			}
+		case v1alpha1.QueueConcurrent:
+			if behind, position := queuePlace(job, others); behind != "" {
+				// Written only when the place changes; the job is woken
+				// when a job of its group starts, finishes or goes.
+				msg := fmt.Sprintf("queued behind %s (position %d in %s)", behind, position, g.where())
+				job.Status.Message = msg
+				r.setCondition(metav1.ConditionUnknown, v1alpha1.ReasonQueued, msg)
+				return nil
+			}
 		}
 	}
 
@@ -175,6 +187,30 @@ func (r *reconciler) start(ctx context.Context) error {
 	}
 	r.setCondition(metav1.ConditionUnknown, ReasonRunning, fmt.Sprintf("running %d steps", len(spec.Steps)))
 	return nil
+}
+
+// pipelineSpec is the pipeline the job runs: its own snapshot (inline, or
+// from a rerun or rollback), or its Pipeline as it is now; nil when that
+// Pipeline does not exist.
+func (r *reconciler) pipelineSpec(ctx context.Context) (*v1alpha1.PipelineSpec, error) {
+	job, c := r.job, r.c
+	if job.Spec.PipelineSpec != nil {
+		return job.Spec.PipelineSpec.DeepCopy(), nil
+	}
+	p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
+	if apierrors.IsNotFound(err) {
+		// The job and pipeline caches fill independently: a job created
+		// right after its pipeline can arrive first. Failing a job is
+		// final, so ask the API before believing the cache.
+		p, err = c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.Spec.DeepCopy(), nil
 }
 
 // cancel asks another job to stop, saying why, through the
@@ -702,8 +738,9 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 }
 
 // afterWrite does what follows a status change: Events (retries are the
-// StepRetrying messages of the sync), metrics, the pipeline's lastJob, and
-// notifications.
+// StepRetrying messages of the sync), metrics, the pipeline's lastJob,
+// waking the jobs queued in the job's group when it starts or finishes,
+// and notifications.
 func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob, retries []string) {
 	after := &job.Status
 	for _, msg := range retries {
@@ -736,6 +773,9 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 		if err := c.updateLastJob(ctx, job); err != nil {
 			klog.ErrorS(err, "updating the pipeline's lastJob", "job", klog.KObj(job))
 		}
+	}
+	if before.Phase != after.Phase && (notStarted(before.Phase) || finished(after.Phase)) {
+		c.wakeWaiting(job)
 	}
 	if c.notifier != nil {
 		c.notifier.Dispatch(job)
