@@ -46,6 +46,11 @@ const (
 	// ReasonWorkspaceConflict: a PVC the job does not control has the name
 	// of the job's workspace claim.
 	ReasonWorkspaceConflict = "WorkspaceConflict"
+	// ReasonRejected: an approver rejected the job at an approval gate.
+	ReasonRejected = "Rejected"
+	// ReasonApprovalTimeout: an approval gate was not passed within its
+	// timeout.
+	ReasonApprovalTimeout = "ApprovalTimeout"
 )
 
 // Event reasons recorded on PipelineJobs.
@@ -61,6 +66,11 @@ const (
 	EventFailedCreatePod   = "FailedCreatePod"
 	EventPodConflict       = "PodConflict"
 	EventWorkspaceConflict = "WorkspaceConflict"
+	// EventApprovalRequested: the job reached an approval gate.
+	EventApprovalRequested = "ApprovalRequested"
+	// EventApproved and EventRejected: an approver decided a gate.
+	EventApproved = "Approved"
+	EventRejected = "Rejected"
 )
 
 // Options configure the controller.

@@ -67,7 +67,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		c.afterWrite(ctx, &cached.Status, updated, r.retries)
+		c.afterWrite(ctx, &cached.Status, updated, r.retries, r.decisions)
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
 	}
@@ -98,6 +98,10 @@ type reconciler struct {
 	// read from the status: a failure seen after its backoff has passed
 	// starts the next attempt at once and never shows a nextAttemptTime.
 	retries []string
+	// decisions are the Approved and Rejected Events of the decisions at
+	// approval gates that this sync saw first, sent once its status is
+	// written.
+	decisions []event
 }
 
 func (r *reconciler) wake(at time.Time) {
@@ -284,9 +288,14 @@ func (r *reconciler) advance(ctx context.Context) error {
 		case v1alpha1.StepFailed, v1alpha1.StepCancelled, v1alpha1.StepSkipped:
 			return nil // the job finished with this step; nothing to run
 		}
-		done, err := r.runStep(ctx, res, i, workspace)
-		if err != nil || !done || finished(s.Phase) {
+		var done bool
+		if spec.Steps[i].Approval != nil {
+			done = r.runGate(i)
+		} else if done, err = r.runStep(ctx, res, i, workspace); err != nil {
 			return err
+		}
+		if !done || finished(s.Phase) {
+			return nil
 		}
 	}
 	r.finish(v1alpha1.JobSucceeded, ReasonSucceeded, fmt.Sprintf("all %d steps succeeded", len(spec.Steps)))
@@ -527,13 +536,13 @@ func (r *reconciler) failStep(i int, reason, msg string) error {
 	return nil
 }
 
-// stopCurrent ends the running step (deleting its Pod) with phase and
-// reason, and skips the steps after it.
+// stopCurrent ends the running step (deleting its Pod) or the waiting
+// approval gate with phase and reason, and skips the steps after it.
 func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, reason, msg string) error {
 	s := &r.job.Status
 	for i := range s.Steps {
 		st := &s.Steps[i]
-		if st.Phase != v1alpha1.StepRunning {
+		if st.Phase != v1alpha1.StepRunning && st.Phase != v1alpha1.StepWaitingForApproval {
 			continue
 		}
 		if st.Attempts > 0 && st.NextAttemptTime == nil {
@@ -715,6 +724,11 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 	if before.Phase != v1alpha1.JobRunning && s.StartTime != nil && before.StartTime == nil {
 		events = append(events, v1alpha1.NotifyStarted)
 	}
+	for i := range s.Steps {
+		if s.Steps[i].Phase == v1alpha1.StepWaitingForApproval && (i >= len(before.Steps) || before.Steps[i].Phase != v1alpha1.StepWaitingForApproval) {
+			events = append(events, v1alpha1.NotifyWaitingForApproval)
+		}
+	}
 	if !finished(before.Phase) && finished(s.Phase) {
 		events = append(events, map[v1alpha1.JobPhase]v1alpha1.NotifyEvent{
 			v1alpha1.JobSucceeded: v1alpha1.NotifySucceeded,
@@ -738,13 +752,17 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 }
 
 // afterWrite does what follows a status change: Events (retries are the
-// StepRetrying messages of the sync), metrics, the pipeline's lastJob,
-// waking the jobs queued in the job's group when it starts or finishes,
-// and notifications.
-func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob, retries []string) {
+// StepRetrying messages of the sync, decisions the Events of the decisions
+// at approval gates it saw first), metrics, the pipeline's lastJob, waking
+// the jobs queued in the job's group when it starts or finishes, and
+// notifications.
+func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob, retries []string, decisions []event) {
 	after := &job.Status
 	for _, msg := range retries {
 		c.recorder.Event(job, corev1.EventTypeWarning, EventStepRetrying, msg)
+	}
+	for _, e := range decisions {
+		c.recorder.Event(job, e.eventType, e.reason, e.message)
 	}
 	started := before.Phase != v1alpha1.JobRunning && after.Phase == v1alpha1.JobRunning
 	if started {
@@ -782,6 +800,19 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 	}
 }
 
+// gateOf is the approval gate of the job's step named step, or nil.
+func gateOf(job *v1alpha1.PipelineJob, step string) *v1alpha1.ApprovalGate {
+	if job.Status.PipelineSpec == nil {
+		return nil
+	}
+	for _, s := range job.Status.PipelineSpec.Steps {
+		if s.Name == step {
+			return s.Approval
+		}
+	}
+	return nil
+}
+
 func (c *Controller) stepEvents(job *v1alpha1.PipelineJob, old, st *v1alpha1.StepStatus) {
 	if st.Attempts > old.Attempts {
 		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStepStarted, "Step %q started: attempt %d, pod %s", st.Name, st.Attempts, st.PodName)
@@ -790,6 +821,11 @@ func (c *Controller) stepEvents(job *v1alpha1.PipelineJob, old, st *v1alpha1.Ste
 		return
 	}
 	switch st.Phase {
+	case v1alpha1.StepWaitingForApproval:
+		if gate := gateOf(job, st.Name); gate != nil {
+			c.recorder.Event(job, corev1.EventTypeNormal, EventApprovalRequested, approvalRequested(st.Name, gate))
+		}
+		return
 	case v1alpha1.StepSucceeded:
 		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStepSucceeded, "Step %q succeeded", st.Name)
 	case v1alpha1.StepFailed:
