@@ -71,6 +71,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
 	}
+	if err := c.recordRelease(ctx, job); err != nil {
+		return err
+	}
 	if r.requeue != nil {
 		return r.requeue
 	}
