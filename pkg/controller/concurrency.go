@@ -67,17 +67,11 @@ func (c *Controller) groupJobs(ctx context.Context, job *v1alpha1.PipelineJob, g
 	if err != nil {
 		return nil, err
 	}
-	out := list.Items[:0]
-	for _, j := range list.Items {
-		if j.Name != job.Name {
-			out = append(out, j)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(list.Items, func(j v1alpha1.PipelineJob) bool { return j.Name == job.Name }), nil
 }
 
-// running are the names of the jobs that run.
-func running(jobs []v1alpha1.PipelineJob) []string {
+// runningNames are the names of the jobs that run.
+func runningNames(jobs []v1alpha1.PipelineJob) []string {
 	var out []string
 	for _, j := range jobs {
 		if j.Status.Phase == v1alpha1.JobRunning {

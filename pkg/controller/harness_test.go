@@ -122,7 +122,9 @@ func (h *harness) createJob(j *v1alpha1.PipelineJob) {
 		now := metav1.NewMicroTime(h.clock.Now())
 		j.Status.SubmitTime = &now
 	}
-	j.Labels = map[string]string{}
+	if j.Labels == nil {
+		j.Labels = map[string]string{}
+	}
 	if j.Spec.PipelineRef != nil {
 		j.Labels[v1alpha1.LabelPipeline] = j.Spec.PipelineRef.Name
 	}

@@ -156,7 +156,7 @@ func (r *reconciler) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		running := running(others)
+		running := runningNames(others)
 		switch spec.ConcurrencyPolicy {
 		case v1alpha1.ForbidConcurrent:
 			if len(running) > 0 {
