@@ -46,6 +46,11 @@ const (
 	// ReasonWorkspaceConflict: a PVC the job does not control has the name
 	// of the job's workspace claim.
 	ReasonWorkspaceConflict = "WorkspaceConflict"
+	// ReasonRejected: an approver rejected the job at an approval gate.
+	ReasonRejected = "Rejected"
+	// ReasonApprovalTimeout: an approval gate was not passed within its
+	// timeout.
+	ReasonApprovalTimeout = "ApprovalTimeout"
 )
 
 // Event reasons recorded on PipelineJobs.
@@ -61,11 +66,12 @@ const (
 	EventFailedCreatePod   = "FailedCreatePod"
 	EventPodConflict       = "PodConflict"
 	EventWorkspaceConflict = "WorkspaceConflict"
+	// EventApprovalRequested: the job reached an approval gate.
+	EventApprovalRequested = "ApprovalRequested"
+	// EventApproved and EventRejected: an approver decided a gate.
+	EventApproved = "Approved"
+	EventRejected = "Rejected"
 )
-
-// AnnotationCancelReason says why the controller set spec.cancel on a job
-// (for example, a newer job of a pipeline with concurrencyPolicy Replace).
-const AnnotationCancelReason = "sluice.dev/cancel-reason"
 
 // Options configure the controller.
 type Options struct {
@@ -99,8 +105,8 @@ type Controller struct {
 	opts      Options
 	// jobSelector selects this instance's jobs (see Options.Instance).
 	jobSelector string
-	// startLocks serialise the starts of one pipeline's jobs within this
-	// process; see sync.
+	// startLocks serialise the starts of one concurrency group's jobs
+	// (pipeline and environment) within this process; see sync.
 	startLocks keyedMutex
 }
 
@@ -229,9 +235,16 @@ func (c *Controller) jobDeleted(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	if job, ok := obj.(*v1alpha1.PipelineJob); ok && c.notifier != nil {
+	job, ok := obj.(*v1alpha1.PipelineJob)
+	if !ok {
+		return
+	}
+	if c.notifier != nil {
 		c.notifier.Forget(job)
 	}
+	// A job deleted while it ran, or waited, no longer holds up the
+	// jobs queued behind it.
+	c.wakeWaiting(job)
 }
 
 // Run waits for the caches and runs workers until ctx ends.

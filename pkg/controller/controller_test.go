@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -317,6 +318,61 @@ func TestCancel(t *testing.T) {
 	require.Contains(t, h.events(), "Normal Cancelled cancelled")
 }
 
+// TestCancelMessage: a cancelled job says who cancelled it and why, from
+// what the server recorded in its status, leaving out what it did not
+// record.
+func TestCancelMessage(t *testing.T) {
+	cases := []struct {
+		by, reason, want string
+	}{
+		{"bob", "wrong version", "cancelled by bob: wrong version"},
+		{"bob", "", "cancelled by bob"},
+		{"", "wrong version", "cancelled: wrong version"},
+		{"", "", "cancelled"},
+	}
+	h := newHarness(t)
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
+	for i, c := range cases {
+		name := fmt.Sprintf("j%d", i)
+		h.createJob(jobOf(name, "p"))
+		h.sync(name)
+		j := h.job(name)
+		j.Spec.Cancel = true
+		if c.by != "" {
+			j.Status.CancelledBy = &v1alpha1.UserInfo{Username: c.by}
+		}
+		j.Status.CancelReason = c.reason
+		_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).Update(h.ctx, j, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		h.eventually("cancel in cache", func() bool { c, _ := h.c.jobs.PipelineJobs(ns).Get(name); return c.Spec.Cancel })
+		j = h.sync(name)
+		require.Equal(t, v1alpha1.JobCancelled, j.Status.Phase)
+		require.Equal(t, c.want, j.Status.Message)
+		require.Equal(t, c.want, meta.FindStatusCondition(j.Status.Conditions, v1alpha1.ConditionSucceeded).Message)
+	}
+	require.Contains(t, h.events(), "Normal Cancelled cancelled by bob: wrong version")
+}
+
+// TestCancelThroughTheSubresource: pipelinejobs/cancel stops a running job
+// and its message names the canceller; cancelling a finished job is a
+// conflict the controller ignores when it replaces a job.
+func TestCancelThroughTheSubresource(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(testutil.Pipeline("p", steps("a", "b")...))
+	h.createJob(jobOf("j", "p"))
+	h.sync("j")
+	h.runPod("j-a-1")
+	h.cancel("j", "bob", "wrong version")
+	j := h.sync("j")
+	require.True(t, h.podGone("j-a-1"))
+	require.Equal(t, "a=Cancelled b=Skipped", testutil.StepPhases(j))
+	require.Equal(t, "cancelled by bob: wrong version", j.Status.Message)
+
+	require.NoError(t, h.c.cancel(h.ctx, ns, "j", "replaced by k"), "a job that finished meanwhile is left alone")
+	require.NoError(t, h.c.cancel(h.ctx, ns, "gone", "replaced by k"), "and so is one deleted meanwhile")
+	require.Equal(t, "cancelled by bob: wrong version", h.job("j").Status.Message)
+}
+
 // TestSubstitution: params (given and defaulted), job and step references
 // are substituted in image, command, args and env values.
 func TestSubstitution(t *testing.T) {
@@ -434,10 +490,54 @@ func TestConcurrencyPolicy(t *testing.T) {
 			case v1alpha1.ReplaceConcurrent:
 				require.Equal(t, v1alpha1.JobRunning, second.Status.Phase)
 				require.True(t, first.Spec.Cancel, "the running job is asked to cancel")
+				require.Equal(t, &v1alpha1.UserInfo{Username: controllerUser}, first.Status.CancelledBy, "through pipelinejobs/cancel, which records who")
+				require.Equal(t, "replaced by second", first.Status.CancelReason)
+				require.Empty(t, first.Annotations)
 				h.eventually("cancel in cache", func() bool { c, _ := h.c.jobs.PipelineJobs(ns).Get("first"); return c.Spec.Cancel })
 				first = h.sync("first")
 				require.Equal(t, v1alpha1.JobCancelled, first.Status.Phase)
-				require.Equal(t, "cancelled: replaced by second", first.Status.Message)
+				require.Equal(t, "cancelled by "+controllerUser+": replaced by second", first.Status.Message)
+			}
+		})
+	}
+}
+
+// TestConcurrencyPolicyPerEnvironment: Forbid and Replace weigh a job
+// against the running jobs of its pipeline and environment only; jobs
+// without an environment are one more group of their own.
+func TestConcurrencyPolicyPerEnvironment(t *testing.T) {
+	for _, policy := range []v1alpha1.ConcurrencyPolicy{v1alpha1.ForbidConcurrent, v1alpha1.ReplaceConcurrent} {
+		t.Run(string(policy), func(t *testing.T) {
+			h := newHarness(t)
+			p := testutil.Pipeline("p", steps("a")...)
+			p.Spec.ConcurrencyPolicy = policy
+			h.createPipeline(p)
+			h.createPipeline(testutil.Pipeline("other", steps("a")...))
+			for _, j := range []*v1alpha1.PipelineJob{h.inEnv("prod-1", "p", "production", 0), h.inEnv("staging-1", "p", "staging", 0),
+				jobOf("none-1", "p"), h.inEnv("other-1", "other", "production", 0)} {
+				h.createJob(j)
+				require.Equal(t, v1alpha1.JobRunning, h.sync(j.Name).Status.Phase, "%s: no other job of its pipeline and environment runs", j.Name)
+			}
+			h.createJob(h.inEnv("prod-2", "p", "production", time.Second))
+			prod2 := h.sync("prod-2")
+			h.createJob(jobOf("none-2", "p"))
+			none2 := h.sync("none-2")
+			switch policy {
+			case v1alpha1.ForbidConcurrent:
+				require.Equal(t, v1alpha1.JobFailed, prod2.Status.Phase)
+				require.Equal(t, `pipeline "p" forbids concurrent jobs in environment "production" and prod-1 is running`, prod2.Status.Message)
+				require.Equal(t, v1alpha1.JobFailed, none2.Status.Phase)
+				require.Equal(t, `pipeline "p" forbids concurrent jobs and none-1 is running`, none2.Status.Message)
+			case v1alpha1.ReplaceConcurrent:
+				require.Equal(t, v1alpha1.JobRunning, prod2.Status.Phase)
+				require.Equal(t, v1alpha1.JobRunning, none2.Status.Phase)
+				require.True(t, h.job("prod-1").Spec.Cancel, "replaced in its environment")
+				require.True(t, h.job("none-1").Spec.Cancel, "replaced among the jobs without an environment")
+			}
+			for _, name := range []string{"staging-1", "other-1"} {
+				j := h.job(name)
+				require.False(t, j.Spec.Cancel, name)
+				require.Equal(t, v1alpha1.JobRunning, j.Status.Phase, name)
 			}
 		})
 	}

@@ -1,8 +1,10 @@
 // Package controller runs PipelineJobs, in the sample-controller shape:
 // informers on PipelineJobs and Pipelines, and on Pods and PVCs carrying
 // the sluice.dev/job label, feed a rate-limited workqueue of job keys; one
-// sync per key starts the job, runs each step as one Pod (its actions as
-// init containers then the main container), retries with backoff, enforces
-// timeouts and cancellation, writes the status once per sync, records
-// Events, and hands webhook notifications to the Notifier.
+// sync per key starts the job (or holds it in its pipeline and
+// environment's queue), runs each step as one Pod (its actions as init
+// containers then the main container) or waits at its approval gate,
+// retries with backoff, enforces timeouts and cancellation, writes the
+// status once per sync, records Events, keeps the Pipeline's lastJob and
+// environments, and hands webhook notifications to the Notifier.
 package controller

@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -37,7 +41,14 @@ type harness struct {
 	clock    *clocktesting.FakeClock
 	recorder *record.FakeRecorder
 	notifier *Notifier
+	queue    *countingQueue
+	// user is who the fake API server authenticates the controller as: it
+	// records them as the canceller of the jobs the controller cancels.
+	user string
 }
+
+// controllerUser is the controller's identity on a real cluster.
+const controllerUser = "system:serviceaccount:sluice-system:sluice-controller"
 
 func newHarness(t *testing.T, objects ...runtime.Object) *harness {
 	return newHarnessWith(t, kubefake.NewClientset(), sluicefake.NewClientset(objects...))
@@ -51,6 +62,7 @@ func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.C
 	h := &harness{t: t, ctx: ctx, kube: kube, sluice: sluice,
 		clock:    clocktesting.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)),
 		recorder: record.NewFakeRecorder(1000),
+		user:     controllerUser,
 	}
 	// Like the apiserver, stamp new Pods with their creation time.
 	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -58,12 +70,18 @@ func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.C
 		pod.CreationTimestamp = metav1.NewTime(h.clock.Now())
 		return false, nil, nil
 	})
+	// Like the apiserver, serve pipelinejobs/cancel.
+	sluice.PrependReactor("create", "pipelinejobs", h.cancelReactor)
 	h.notifier = NewNotifier(kube, NotifierOptions{Clock: h.clock, Backoff: time.Millisecond, MaxAttempts: 3, Timeout: 5 * time.Second})
 	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithTweakListOptions(InformerTweak))
 	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, 0)
 	c, err := New(kube, sluice, kubeInformers, sluiceInformers, h.recorder, h.notifier,
 		Options{RetryBackoff: 10 * time.Second, MaxRetryBackoff: time.Minute, Clock: h.clock})
 	require.NoError(t, err)
+	// Count what is added to the workqueue; the informers are not started
+	// yet, so every Add goes through the counter.
+	h.queue = &countingQueue{TypedRateLimitingInterface: c.queue, adds: map[string]int{}, after: map[string][]time.Duration{}}
+	c.queue = h.queue
 	h.c = c
 	kubeInformers.Start(ctx.Done())
 	sluiceInformers.Start(ctx.Done())
@@ -90,15 +108,28 @@ func (h *harness) createPipeline(p *v1alpha1.Pipeline) {
 	h.eventually("pipeline in cache", func() bool { _, err := h.c.pipelines.Pipelines(ns).Get(p.Name); return err == nil })
 }
 
-// createJob creates a job as the apiserver would: Pending, labelled, with a UID.
+// createJob creates a job as the apiserver would: Pending, labelled, with
+// a UID and, unless the test set one, the submit time of now.
 func (h *harness) createJob(j *v1alpha1.PipelineJob) {
 	h.t.Helper()
 	j.Namespace = ns
 	j.UID = types.UID("uid-" + j.Name)
 	j.Generation = 1
-	j.Status.Phase = v1alpha1.JobPending
+	if j.Status.Phase == "" {
+		j.Status.Phase = v1alpha1.JobPending
+	}
+	if j.Status.SubmitTime == nil {
+		now := metav1.NewMicroTime(h.clock.Now())
+		j.Status.SubmitTime = &now
+	}
+	if j.Labels == nil {
+		j.Labels = map[string]string{}
+	}
 	if j.Spec.PipelineRef != nil {
-		j.Labels = map[string]string{v1alpha1.LabelPipeline: j.Spec.PipelineRef.Name}
+		j.Labels[v1alpha1.LabelPipeline] = j.Spec.PipelineRef.Name
+	}
+	if j.Spec.Environment != "" {
+		j.Labels[v1alpha1.LabelEnvironment] = j.Spec.Environment
 	}
 	_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).Create(h.ctx, j, metav1.CreateOptions{})
 	require.NoError(h.t, err)
@@ -262,5 +293,151 @@ func jobOf(name, pipeline string, params ...v1alpha1.Param) *v1alpha1.PipelineJo
 	j := testutil.Job(name, pipeline, params...)
 	j.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual}
 	j.Spec.StartedBy = &v1alpha1.UserInfo{Username: "alice"}
+	return j
+}
+
+// cancelReactor serves pipelinejobs/cancel as the apiserver does: it sets
+// spec.cancel and records the caller (h.user) and the reason in status, in
+// one write; a job already being cancelled is answered as it is, and a
+// finished job is a conflict. It runs inside the fake clientset's lock, so
+// it works on the object tracker directly.
+func (h *harness) cancelReactor(a k8stesting.Action) (bool, runtime.Object, error) {
+	if a.GetSubresource() != "cancel" {
+		return false, nil, nil
+	}
+	create := a.(k8stesting.CreateActionImpl)
+	req := create.GetObject().(*v1alpha1.CancelRequest)
+	gvr := a.GetResource()
+	obj, err := h.sluice.Tracker().Get(gvr, a.GetNamespace(), create.Name)
+	if err != nil {
+		return true, nil, err
+	}
+	j := obj.(*v1alpha1.PipelineJob).DeepCopy()
+	if finished(j.Status.Phase) {
+		return true, nil, apierrors.NewConflict(v1alpha1.Resource("pipelinejobs"), j.Name,
+			fmt.Errorf("the job has already finished as %s", j.Status.Phase))
+	}
+	if j.Spec.Cancel {
+		return true, j, nil
+	}
+	j.Spec.Cancel = true
+	j.Status.CancelledBy = &v1alpha1.UserInfo{Username: h.user}
+	j.Status.CancelReason = req.Reason
+	if err := h.sluice.Tracker().Update(gvr, j, j.Namespace); err != nil {
+		return true, nil, err
+	}
+	return true, j, nil
+}
+
+// cancel cancels a job through pipelinejobs/cancel as user, and waits
+// until the job cache has seen it.
+func (h *harness) cancel(name, user, reason string) {
+	h.t.Helper()
+	h.user = user
+	defer func() { h.user = controllerUser }()
+	_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).Cancel(h.ctx, name, &v1alpha1.CancelRequest{Reason: reason}, metav1.CreateOptions{})
+	require.NoError(h.t, err)
+	h.eventually("cancel in cache", func() bool { c, _ := h.c.jobs.PipelineJobs(ns).Get(name); return c.Spec.Cancel })
+}
+
+// decide records user's decision at the job's waiting approval gate, at
+// the fake clock's now, as pipelinejobs/approval does on the server (which
+// also checks who may decide; the controller trusts what it recorded), and
+// waits until the job cache has seen it.
+func (h *harness) decide(name, user string, decision v1alpha1.Decision, msg string) {
+	h.t.Helper()
+	h.decideAt(name, user, decision, msg, h.clock.Now())
+}
+
+func (h *harness) decideAt(name, user string, decision v1alpha1.Decision, msg string, at time.Time) {
+	h.t.Helper()
+	j := h.job(name)
+	i := slices.IndexFunc(j.Status.Steps, func(s v1alpha1.StepStatus) bool { return s.Phase == v1alpha1.StepWaitingForApproval })
+	require.GreaterOrEqual(h.t, i, 0, "job %s waits at no gate: %s", name, testutil.StepPhases(j))
+	j.Status.Steps[i].Approvals = append(j.Status.Steps[i].Approvals, v1alpha1.ApprovalDecision{
+		User: v1alpha1.UserInfo{Username: user}, Decision: decision, Time: metav1.NewTime(at), Message: msg})
+	_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).UpdateStatus(h.ctx, j, metav1.UpdateOptions{})
+	require.NoError(h.t, err)
+	want := len(j.Status.Steps[i].Approvals)
+	h.eventually("decision in cache", func() bool {
+		c, err := h.c.jobs.PipelineJobs(ns).Get(name)
+		return err == nil && len(c.Status.Steps[i].Approvals) == want
+	})
+}
+
+// countingQueue counts the keys added to the controller's workqueue, and
+// records the delays of the keys added for later.
+type countingQueue struct {
+	workqueue.TypedRateLimitingInterface[string]
+	mu    sync.Mutex
+	adds  map[string]int
+	after map[string][]time.Duration
+}
+
+func (q *countingQueue) Add(key string) {
+	q.mu.Lock()
+	q.adds[key]++
+	q.mu.Unlock()
+	q.TypedRateLimitingInterface.Add(key)
+}
+
+func (q *countingQueue) AddAfter(key string, d time.Duration) {
+	q.mu.Lock()
+	q.after[key] = append(q.after[key], d)
+	q.mu.Unlock()
+	q.TypedRateLimitingInterface.AddAfter(key, d)
+}
+
+// added is how many times key was added.
+func (q *countingQueue) added(key string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.adds[key]
+}
+
+// lastDelay is the delay of the last AddAfter of key, or -1.
+func (q *countingQueue) lastDelay(key string) time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d := q.after[key]; len(d) > 0 {
+		return d[len(d)-1]
+	}
+	return -1
+}
+
+// pipelineStatusWrites counts the pipeline status updates the controller made.
+func (h *harness) pipelineStatusWrites() int {
+	n := 0
+	for _, a := range h.sluice.Actions() {
+		if a.GetVerb() == "update" && a.GetResource().Resource == "pipelines" && a.GetSubresource() == "status" {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *harness) pipeline(name string) *v1alpha1.Pipeline {
+	h.t.Helper()
+	p, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Get(h.ctx, name, metav1.GetOptions{})
+	require.NoError(h.t, err)
+	return p
+}
+
+// gate is an approval step that needs required approvals of the group
+// release-managers.
+func gate(name string, required int32) v1alpha1.Step {
+	return v1alpha1.Step{Name: name, Approval: &v1alpha1.ApprovalGate{
+		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverGroup, Name: "release-managers"}, {Kind: v1alpha1.ApproverUser, Name: "carol"}},
+		Required:  required,
+	}}
+}
+
+// inEnv is job name of pipeline in environment env, submitted at the
+// harness's clock plus offset.
+func (h *harness) inEnv(name, pipeline, env string, offset time.Duration, params ...v1alpha1.Param) *v1alpha1.PipelineJob {
+	j := jobOf(name, pipeline, params...)
+	j.Spec.Environment = env
+	at := metav1.NewMicroTime(h.clock.Now().Add(offset))
+	j.Status.SubmitTime = &at
 	return j
 }

@@ -45,6 +45,14 @@ type Payload struct {
 	CompletionTime *metav1.Time         `json:"completionTime,omitempty"`
 	// Logs is a kubectl command that shows what to look at next.
 	Logs string `json:"logs"`
+	// Environment is the job's environment, if it has one.
+	Environment string `json:"environment,omitempty"`
+	// Step, Approvers and Required describe the approval gate of a
+	// WaitingForApproval notification: who may decide it, and how many
+	// distinct approvals pass it.
+	Step      string              `json:"step,omitempty"`
+	Approvers []v1alpha1.Approver `json:"approvers,omitempty"`
+	Required  int32               `json:"required,omitempty"`
 }
 
 // JobRef names a job.
@@ -329,6 +337,11 @@ func payload(job *v1alpha1.PipelineJob, ev v1alpha1.NotifyEvent) Payload {
 	}
 	if job.Spec.StartedBy != nil {
 		p.StartedBy = job.Spec.StartedBy.Username
+	}
+	p.Environment = job.Spec.Environment
+	if i := waitingGate(job); ev == v1alpha1.NotifyWaitingForApproval && i >= 0 {
+		gate := s.PipelineSpec.Steps[i].Approval
+		p.Step, p.Approvers, p.Required = s.Steps[i].Name, gate.Approvers, max(gate.Required, 1)
 	}
 	for _, st := range s.Steps {
 		if st.Phase != v1alpha1.StepFailed {

@@ -40,16 +40,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 
 	if !finished(job.Status.Phase) {
 		if job.Status.PipelineSpec == nil {
-			// Starts of one pipeline's jobs are serialised, so that two
-			// jobs cannot both see the other not running.
-			if job.Spec.PipelineRef != nil {
-				defer c.startLocks.lock(ns + "/" + job.Spec.PipelineRef.Name)()
+			// Starts of one concurrency group's jobs are serialised, so
+			// that two jobs cannot both see the other not running.
+			if g, ok := groupOf(job); ok {
+				defer c.startLocks.lock(g.String())()
 			}
 			if err := r.start(ctx); err != nil {
 				return err
 			}
 		}
-		if !finished(job.Status.Phase) {
+		// A job that waits in its group's queue has not started.
+		if !finished(job.Status.Phase) && job.Status.PipelineSpec != nil {
 			if err := r.advance(ctx); err != nil {
 				return err
 			}
@@ -66,9 +67,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		c.afterWrite(ctx, &cached.Status, updated, r.retries)
+		c.afterWrite(ctx, &cached.Status, updated, r.retries, r.decisions)
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
+	}
+	if err := c.recordRelease(ctx, job); err != nil {
+		return err
 	}
 	if r.requeue != nil {
 		return r.requeue
@@ -97,6 +101,10 @@ type reconciler struct {
 	// read from the status: a failure seen after its backoff has passed
 	// starts the next attempt at once and never shows a nextAttemptTime.
 	retries []string
+	// decisions are the Approved and Rejected Events of the decisions at
+	// approval gates that this sync saw first, sent once its status is
+	// written.
+	decisions []event
 }
 
 func (r *reconciler) wake(at time.Time) {
@@ -111,29 +119,31 @@ func (r *reconciler) metaNow() *metav1.Time {
 }
 
 // start resolves the pipeline into the status snapshot, checks params,
-// references and the concurrency policy, and marks the job Running.
+// references and the concurrency policy, and marks the job Running, or
+// leaves it Pending in its group's queue.
 func (r *reconciler) start(ctx context.Context) error {
 	job, c := r.job, r.c
-	var spec *v1alpha1.PipelineSpec
-	if job.Spec.PipelineSpec != nil {
-		spec = job.Spec.PipelineSpec.DeepCopy()
-	} else {
-		p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
-		if apierrors.IsNotFound(err) {
-			// The job and pipeline caches fill independently: a job created
-			// right after its pipeline can arrive first. Failing a job is
-			// final, so ask the API before believing the cache.
-			p, err = c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+	spec, err := r.pipelineSpec(ctx)
+	if err != nil {
+		return err
+	}
+	if job.Spec.Cancel {
+		// Cancelled before it started, perhaps while it waited in the
+		// queue: it ends at once, and none of its steps runs.
+		job.Status.PipelineSpec = spec
+		if spec != nil {
+			job.Status.Steps = make([]v1alpha1.StepStatus, len(spec.Steps))
+			for i, step := range spec.Steps {
+				job.Status.Steps[i] = v1alpha1.StepStatus{Name: step.Name, Phase: v1alpha1.StepSkipped}
+			}
 		}
-		if apierrors.IsNotFound(err) {
-			r.finish(v1alpha1.JobFailed, ReasonPipelineNotFound,
-				fmt.Sprintf("pipeline %q not found in namespace %q", job.Spec.PipelineRef.Name, job.Namespace))
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		spec = p.Spec.DeepCopy()
+		r.finish(v1alpha1.JobCancelled, ReasonCancelled, cancelMessage(job))
+		return nil
+	}
+	if spec == nil {
+		r.finish(v1alpha1.JobFailed, ReasonPipelineNotFound,
+			fmt.Sprintf("pipeline %q not found in namespace %q", job.Spec.PipelineRef.Name, job.Namespace))
+		return nil
 	}
 	if _, reason, err := resolve(job, spec); err != nil {
 		job.Status.PipelineSpec = spec
@@ -141,17 +151,18 @@ func (r *reconciler) start(ctx context.Context) error {
 		return nil
 	}
 
-	if job.Spec.PipelineRef != nil && spec.ConcurrencyPolicy != v1alpha1.AllowConcurrent && spec.ConcurrencyPolicy != "" {
-		running, err := c.runningJobs(ctx, job)
+	if g, ok := groupOf(job); ok && spec.ConcurrencyPolicy != v1alpha1.AllowConcurrent && spec.ConcurrencyPolicy != "" {
+		others, err := c.groupJobs(ctx, job, g)
 		if err != nil {
 			return err
 		}
+		running := runningNames(others)
 		switch spec.ConcurrencyPolicy {
 		case v1alpha1.ForbidConcurrent:
 			if len(running) > 0 {
 				job.Status.PipelineSpec = spec
 				r.finish(v1alpha1.JobFailed, ReasonConcurrencyForbidden, fmt.Sprintf(
-					"pipeline %q forbids concurrent jobs and %s is running", job.Spec.PipelineRef.Name, running[0]))
+					"pipeline %q forbids concurrent jobs%s and %s is running", g.pipeline, g.in(), running[0]))
 				return nil
 			}
 		case v1alpha1.ReplaceConcurrent:
@@ -159,6 +170,15 @@ func (r *reconciler) start(ctx context.Context) error {
 				if err := c.cancel(ctx, job.Namespace, other, fmt.Sprintf("replaced by %s", job.Name)); err != nil {
 					return err
 				}
+			}
+		case v1alpha1.QueueConcurrent:
+			if behind, position := queuePlace(job, others); behind != "" {
+				// Written only when the place changes; the job is woken
+				// when a job of its group starts, finishes or goes.
+				msg := fmt.Sprintf("queued behind %s (position %d in %s)", behind, position, g.where())
+				job.Status.Message = msg
+				r.setCondition(metav1.ConditionUnknown, v1alpha1.ReasonQueued, msg)
+				return nil
 			}
 		}
 	}
@@ -176,36 +196,53 @@ func (r *reconciler) start(ctx context.Context) error {
 	return nil
 }
 
-// runningJobs are the other jobs of the same pipeline (and controller
-// instance) that run now. They are listed from the API, not the cache: a
-// job this controller started in the previous sync may not be in the cache
-// yet, and a list without a resourceVersion is a consistent read that
-// holds every status write made before it. Starts of one pipeline's jobs
-// are serialised (see sync), so the job started before this one is always
-// seen, and no memory of it need be kept between syncs.
-func (c *Controller) runningJobs(ctx context.Context, job *v1alpha1.PipelineJob) ([]string, error) {
-	sel := v1alpha1.LabelPipeline + "=" + job.Spec.PipelineRef.Name + "," + c.jobSelector
-	jobs, err := c.sluice.SluiceV1alpha1().PipelineJobs(job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+// pipelineSpec is the pipeline the job runs: its own snapshot (inline, or
+// from a rerun or rollback), or its Pipeline as it is now; nil when that
+// Pipeline does not exist.
+func (r *reconciler) pipelineSpec(ctx context.Context) (*v1alpha1.PipelineSpec, error) {
+	job, c := r.job, r.c
+	if job.Spec.PipelineSpec != nil {
+		return job.Spec.PipelineSpec.DeepCopy(), nil
+	}
+	p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
+	if apierrors.IsNotFound(err) {
+		// The job and pipeline caches fill independently: a job created
+		// right after its pipeline can arrive first. Failing a job is
+		// final, so ask the API before believing the cache.
+		p, err = c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, j := range jobs.Items {
-		if j.Name != job.Name && j.Status.Phase == v1alpha1.JobRunning {
-			out = append(out, j.Name)
-		}
-	}
-	return out, nil
+	return p.Spec.DeepCopy(), nil
 }
 
-// cancel asks another job to stop, saying why.
+// cancel asks another job to stop, saying why, through the
+// pipelinejobs/cancel subresource, which records the controller as the
+// canceller. A job that is gone or has finished meanwhile (404, 409) needs
+// nothing more.
 func (c *Controller) cancel(ctx context.Context, ns, name, reason string) error {
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}},"spec":{"cancel":true}}`, AnnotationCancelReason, reason)
-	_, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-	if apierrors.IsNotFound(err) {
+	_, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).Cancel(ctx, name, &v1alpha1.CancelRequest{Reason: reason}, metav1.CreateOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil
 	}
 	return err
+}
+
+// cancelMessage says who cancelled the job and why, as the server recorded
+// it: "cancelled by <user>: <reason>", without the parts it did not record.
+func cancelMessage(job *v1alpha1.PipelineJob) string {
+	msg := "cancelled"
+	if by := job.Status.CancelledBy; by != nil && by.Username != "" {
+		msg += " by " + by.Username
+	}
+	if why := job.Status.CancelReason; why != "" {
+		msg += ": " + why
+	}
+	return msg
 }
 
 // advance runs the job from where it is: cancellation and the job's
@@ -215,10 +252,7 @@ func (r *reconciler) advance(ctx context.Context) error {
 	spec := s.PipelineSpec
 
 	if job.Spec.Cancel {
-		msg := "cancelled"
-		if why := job.Annotations[AnnotationCancelReason]; why != "" {
-			msg += ": " + why
-		}
+		msg := cancelMessage(job)
 		if err := r.stopCurrent(ctx, v1alpha1.StepCancelled, ReasonCancelled, msg); err != nil {
 			return err
 		}
@@ -257,9 +291,14 @@ func (r *reconciler) advance(ctx context.Context) error {
 		case v1alpha1.StepFailed, v1alpha1.StepCancelled, v1alpha1.StepSkipped:
 			return nil // the job finished with this step; nothing to run
 		}
-		done, err := r.runStep(ctx, res, i, workspace)
-		if err != nil || !done || finished(s.Phase) {
+		var done bool
+		if spec.Steps[i].Approval != nil {
+			done = r.runGate(i)
+		} else if done, err = r.runStep(ctx, res, i, workspace); err != nil {
 			return err
+		}
+		if !done || finished(s.Phase) {
+			return nil
 		}
 	}
 	r.finish(v1alpha1.JobSucceeded, ReasonSucceeded, fmt.Sprintf("all %d steps succeeded", len(spec.Steps)))
@@ -500,13 +539,13 @@ func (r *reconciler) failStep(i int, reason, msg string) error {
 	return nil
 }
 
-// stopCurrent ends the running step (deleting its Pod) with phase and
-// reason, and skips the steps after it.
+// stopCurrent ends the running step (deleting its Pod) or the waiting
+// approval gate with phase and reason, and skips the steps after it.
 func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, reason, msg string) error {
 	s := &r.job.Status
 	for i := range s.Steps {
 		st := &s.Steps[i]
-		if st.Phase != v1alpha1.StepRunning {
+		if st.Phase != v1alpha1.StepRunning && st.Phase != v1alpha1.StepWaitingForApproval {
 			continue
 		}
 		if st.Attempts > 0 && st.NextAttemptTime == nil {
@@ -688,6 +727,11 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 	if before.Phase != v1alpha1.JobRunning && s.StartTime != nil && before.StartTime == nil {
 		events = append(events, v1alpha1.NotifyStarted)
 	}
+	for i := range s.Steps {
+		if s.Steps[i].Phase == v1alpha1.StepWaitingForApproval && (i >= len(before.Steps) || before.Steps[i].Phase != v1alpha1.StepWaitingForApproval) {
+			events = append(events, v1alpha1.NotifyWaitingForApproval)
+		}
+	}
 	if !finished(before.Phase) && finished(s.Phase) {
 		events = append(events, map[v1alpha1.JobPhase]v1alpha1.NotifyEvent{
 			v1alpha1.JobSucceeded: v1alpha1.NotifySucceeded,
@@ -711,12 +755,17 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 }
 
 // afterWrite does what follows a status change: Events (retries are the
-// StepRetrying messages of the sync), metrics, the pipeline's lastJob, and
+// StepRetrying messages of the sync, decisions the Events of the decisions
+// at approval gates it saw first), metrics, the pipeline's lastJob, waking
+// the jobs queued in the job's group when it starts or finishes, and
 // notifications.
-func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob, retries []string) {
+func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJobStatus, job *v1alpha1.PipelineJob, retries []string, decisions []event) {
 	after := &job.Status
 	for _, msg := range retries {
 		c.recorder.Event(job, corev1.EventTypeWarning, EventStepRetrying, msg)
+	}
+	for _, e := range decisions {
+		c.recorder.Event(job, e.eventType, e.reason, e.message)
 	}
 	started := before.Phase != v1alpha1.JobRunning && after.Phase == v1alpha1.JobRunning
 	if started {
@@ -746,9 +795,25 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 			klog.ErrorS(err, "updating the pipeline's lastJob", "job", klog.KObj(job))
 		}
 	}
+	if before.Phase != after.Phase && (notStarted(before.Phase) || finished(after.Phase)) {
+		c.wakeWaiting(job)
+	}
 	if c.notifier != nil {
 		c.notifier.Dispatch(job)
 	}
+}
+
+// gateOf is the approval gate of the job's step named step, or nil.
+func gateOf(job *v1alpha1.PipelineJob, step string) *v1alpha1.ApprovalGate {
+	if job.Status.PipelineSpec == nil {
+		return nil
+	}
+	for _, s := range job.Status.PipelineSpec.Steps {
+		if s.Name == step {
+			return s.Approval
+		}
+	}
+	return nil
 }
 
 func (c *Controller) stepEvents(job *v1alpha1.PipelineJob, old, st *v1alpha1.StepStatus) {
@@ -759,6 +824,11 @@ func (c *Controller) stepEvents(job *v1alpha1.PipelineJob, old, st *v1alpha1.Ste
 		return
 	}
 	switch st.Phase {
+	case v1alpha1.StepWaitingForApproval:
+		if gate := gateOf(job, st.Name); gate != nil {
+			c.recorder.Event(job, corev1.EventTypeNormal, EventApprovalRequested, approvalRequested(st.Name, gate))
+		}
+		return
 	case v1alpha1.StepSucceeded:
 		c.recorder.Eventf(job, corev1.EventTypeNormal, EventStepSucceeded, "Step %q succeeded", st.Name)
 	case v1alpha1.StepFailed:
