@@ -46,7 +46,7 @@ func (r *ApprovalREST) Create(ctx context.Context, name string, obj runtime.Obje
 	}
 	updated, _, err := r.jobs.actions.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
 		j := old.(*sluice.PipelineJob).DeepCopy()
-		i, err := CheckApprover(j, user)
+		i, err := CheckApprover(j, user, time.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -63,12 +63,14 @@ func (r *ApprovalREST) Create(ctx context.Context, name string, obj runtime.Obje
 }
 
 // CheckApprover finds the gate j waits at and checks that user may decide
-// it: named in its approvers, directly or through a group; not the user
-// who started the job, unless the gate allows self-approval; and not
-// having decided it already. It returns the gate's index in
-// status.steps, or a Status error: 409 when the job waits at no gate or
-// the user has decided, 403 when the user may not decide.
-func CheckApprover(j *sluice.PipelineJob, user *sluice.UserInfo) (int, error) {
+// it at now: named in its approvers, directly or through a group; not the
+// user who started the job, unless the gate allows self-approval; not
+// having decided it already; and before the gate's timeout, which the
+// controller may not have acted on yet. It returns the gate's index in
+// status.steps, or a Status error: 409 when the job waits at no gate, the
+// gate has timed out or the user has decided, 403 when the user may not
+// decide.
+func CheckApprover(j *sluice.PipelineJob, user *sluice.UserInfo, now time.Time) (int, error) {
 	jobs := sluice.Resource("pipelinejobs")
 	i := slices.IndexFunc(j.Status.Steps, func(s sluice.StepStatus) bool { return s.Phase == sluice.StepWaitingForApproval })
 	if i < 0 || j.Status.Phase != sluice.JobRunning || j.Status.PipelineSpec == nil || i >= len(j.Status.PipelineSpec.Steps) ||
@@ -84,6 +86,11 @@ func CheckApprover(j *sluice.PipelineJob, user *sluice.UserInfo) (int, error) {
 	}
 	if !gate.AllowSelfApproval && j.Spec.StartedBy != nil && j.Spec.StartedBy.Username == user.Username {
 		return forbidden("user %q started this job, and step %q does not allow self-approval", user.Username, step.Name)
+	}
+	if gate.Timeout != nil && step.StartTime != nil && !now.Before(step.StartTime.Add(gate.Timeout.Duration)) {
+		// A decision the controller would not count must not be recorded.
+		return 0, apierrors.NewConflict(jobs, j.Name, fmt.Errorf("step %q timed out at %s without enough approvals",
+			step.Name, step.StartTime.Add(gate.Timeout.Duration).UTC().Format(time.RFC3339)))
 	}
 	for _, d := range step.Approvals {
 		if d.User.Username == user.Username {

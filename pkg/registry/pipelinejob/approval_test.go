@@ -2,10 +2,12 @@ package pipelinejob
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 )
@@ -35,48 +37,61 @@ func waitingJob() *sluice.PipelineJob {
 }
 
 func TestCheckApprover(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	carol := &sluice.UserInfo{Username: "carol"}
 	dave := &sluice.UserInfo{Username: "dave", Groups: []string{"system:authenticated", "release-managers"}}
 	erin := &sluice.UserInfo{Username: "erin", Groups: []string{"developers"}}
 	alice := &sluice.UserInfo{Username: "alice", Groups: []string{"release-managers"}}
 
-	i, err := CheckApprover(waitingJob(), carol)
+	i, err := CheckApprover(waitingJob(), carol, now)
 	require.NoError(t, err, "named as a user")
 	assert.Equal(t, 1, i)
-	_, err = CheckApprover(waitingJob(), dave)
+	_, err = CheckApprover(waitingJob(), dave, now)
 	require.NoError(t, err, "a member of a named group")
 
-	_, err = CheckApprover(waitingJob(), erin)
+	_, err = CheckApprover(waitingJob(), erin, now)
 	assert.True(t, apierrors.IsForbidden(err), "not an approver: %v", err)
 	assert.Contains(t, err.Error(), "Group release-managers, User carol")
 
-	_, err = CheckApprover(waitingJob(), alice)
+	_, err = CheckApprover(waitingJob(), alice, now)
 	assert.True(t, apierrors.IsForbidden(err), "the starter: %v", err)
 	assert.Contains(t, err.Error(), "self-approval")
 	self := waitingJob()
 	self.Status.PipelineSpec.Steps[1].Approval.AllowSelfApproval = true
-	_, err = CheckApprover(self, alice)
+	_, err = CheckApprover(self, alice, now)
 	assert.NoError(t, err, "the gate allows self-approval")
 
 	decided := waitingJob()
 	decided.Status.Steps[1].Approvals = []sluice.ApprovalDecision{{User: sluice.UserInfo{Username: "dave"}, Decision: sluice.Reject}}
-	_, err = CheckApprover(decided, dave)
+	_, err = CheckApprover(decided, dave, now)
 	assert.True(t, apierrors.IsConflict(err), "a second decision: %v", err)
-	_, err = CheckApprover(decided, carol)
+	_, err = CheckApprover(decided, carol, now)
 	assert.NoError(t, err, "another approver still may")
 
 	notWaiting := waitingJob()
 	notWaiting.Status.Steps[1].Phase = sluice.StepSucceeded
-	_, err = CheckApprover(notWaiting, carol)
+	_, err = CheckApprover(notWaiting, carol, now)
 	assert.True(t, apierrors.IsConflict(err), "no gate waits: %v", err)
 	finished := waitingJob()
 	finished.Status.Phase = sluice.JobFailed
-	_, err = CheckApprover(finished, carol)
+	_, err = CheckApprover(finished, carol, now)
 	assert.True(t, apierrors.IsConflict(err), "a finished job: %v", err)
 	pending := newJob()
-	_, err = CheckApprover(pending, carol)
+	_, err = CheckApprover(pending, carol, now)
 	assert.True(t, apierrors.IsConflict(err), "a job that has not started: %v", err)
 	assert.Contains(t, err.Error(), "Pending")
+
+	// A gate with a timeout takes decisions until it passes, even before
+	// the controller has failed the job.
+	timed := waitingJob()
+	started := metav1.NewTime(now.Add(-time.Hour))
+	timed.Status.Steps[1].StartTime = &started
+	timed.Status.PipelineSpec.Steps[1].Approval.Timeout = &metav1.Duration{Duration: time.Hour + time.Second}
+	_, err = CheckApprover(timed, carol, now)
+	assert.NoError(t, err, "a second before the timeout")
+	_, err = CheckApprover(timed, carol, now.Add(time.Second))
+	assert.True(t, apierrors.IsConflict(err), "at the timeout: %v", err)
+	assert.Contains(t, err.Error(), "timed out")
 }
 
 func TestRerunJob(t *testing.T) {
