@@ -313,7 +313,7 @@ spec:
 
 	jobEvents(t, ns, "release-1", "Normal Started", "Normal StepStarted", "Normal StepSucceeded", "Normal Succeeded")
 	out := lines(kubectl(t, "-n", ns, "get", "pipelinejobs"))
-	require.Equal(t, []string{"release-1", "release", "Succeeded", "3/3", "deploy", "admin"}, strings.Fields(out[1])[:6])
+	require.Equal(t, []string{"release-1", "release", "<none>", "Succeeded", "3/3", "deploy", "admin"}, strings.Fields(out[1])[:7])
 
 	p, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Get(testContext(t), "release", metav1.GetOptions{})
 	require.NoError(t, err)

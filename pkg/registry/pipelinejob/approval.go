@@ -44,22 +44,16 @@ func (r *ApprovalREST) Create(ctx context.Context, name string, obj runtime.Obje
 	if user == nil {
 		return nil, apierrors.NewForbidden(sluice.Resource("pipelinejobs/approval"), name, fmt.Errorf("the request has no authenticated user"))
 	}
-	updated, _, err := r.jobs.actions.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
-		j := old.(*sluice.PipelineJob).DeepCopy()
-		i, err := CheckApprover(j, user, time.Now())
+	return r.jobs.updateForAction(ctx, name, options.DryRun, func(j *sluice.PipelineJob) error {
+		now := time.Now()
+		i, err := CheckApprover(j, user, now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st := &j.Status.Steps[i]
-		st.Approvals = append(st.Approvals, sluice.ApprovalDecision{
-			User:     *user,
-			Decision: req.Decision,
-			Time:     metav1.NewTime(time.Now()),
-			Message:  req.Message,
-		})
-		return j, nil
-	}), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: options.DryRun})
-	return updated, err
+		st.Approvals = append(st.Approvals, sluice.ApprovalDecision{User: *user, Decision: req.Decision, Time: metav1.NewTime(now), Message: req.Message})
+		return nil
+	})
 }
 
 // CheckApprover finds the gate j waits at and checks that user may decide

@@ -35,18 +35,15 @@ func (r *CancelREST) Create(ctx context.Context, name string, obj runtime.Object
 		return nil, err
 	}
 	by := userInfo(ctx)
-	updated, _, err := r.jobs.actions.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
-		j := old.(*sluice.PipelineJob).DeepCopy()
+	return r.jobs.updateForAction(ctx, name, options.DryRun, func(j *sluice.PipelineJob) error {
 		if j.Status.Phase.Finished() {
-			return nil, apierrors.NewConflict(sluice.Resource("pipelinejobs"), name,
+			return apierrors.NewConflict(sluice.Resource("pipelinejobs"), name,
 				fmt.Errorf("the job has already finished as %s", j.Status.Phase))
 		}
-		if j.Spec.Cancel {
-			return j, nil
+		if !j.Spec.Cancel {
+			j.Spec.Cancel = true
+			j.Status.CancelledBy, j.Status.CancelReason = by, req.Reason
 		}
-		j.Spec.Cancel = true
-		j.Status.CancelledBy, j.Status.CancelReason = by, req.Reason
-		return j, nil
-	}), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: options.DryRun})
-	return updated, err
+		return nil
+	})
 }

@@ -114,6 +114,22 @@ func (r *REST) CreateForAction(ctx context.Context, job *sluice.PipelineJob, opt
 	return created.(*sluice.PipelineJob), nil
 }
 
+// updateForAction changes the named job for an action subresource
+// (cancel, approval) with ActionStrategy. change gets a copy of the job as
+// stored and edits it, or refuses with a Status error; it runs again on
+// the newer job when a conflicting write came first, so no action undoes
+// another.
+func (r *REST) updateForAction(ctx context.Context, name string, dryRun []string, change func(j *sluice.PipelineJob) error) (runtime.Object, error) {
+	updated, _, err := r.actions.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
+		j := old.(*sluice.PipelineJob).DeepCopy()
+		if err := change(j); err != nil {
+			return nil, err
+		}
+		return j, nil
+	}), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: dryRun})
+	return updated, err
+}
+
 // getJob reads a job.
 func (r *REST) getJob(ctx context.Context, name string) (*sluice.PipelineJob, error) {
 	obj, err := r.Get(ctx, name, &metav1.GetOptions{})

@@ -527,15 +527,7 @@ func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, snapshot bool, fldPat
 	allErrs = append(allErrs, validateEnvironment(spec.Environment, fldPath.Child("environment"))...)
 
 	paramsPath := fldPath.Child("params")
-	seen := sets.New[string]()
-	for i, p := range spec.Params {
-		namePath := paramsPath.Index(i).Child("name")
-		allErrs = append(allErrs, validateParamName(p.Name, namePath)...)
-		if seen.Has(p.Name) {
-			allErrs = append(allErrs, field.Duplicate(namePath, p.Name))
-		}
-		seen.Insert(p.Name)
-	}
+	allErrs = append(allErrs, validateParamValueNames(spec.Params, paramsPath)...)
 	// With an inline pipeline or a snapshot the params can be checked now;
 	// with only a pipelineRef the controller checks them against the
 	// Pipeline at start.
@@ -749,9 +741,16 @@ func validateMessage(msg string, fldPath *field.Path) field.ErrorList {
 // checked against the pipeline by the handler.
 func ValidateRunRequest(r *sluice.RunRequest) field.ErrorList {
 	allErrs := validateEnvironment(r.Environment, field.NewPath("environment"))
+	return append(allErrs, validateParamValueNames(r.Params, field.NewPath("params"))...)
+}
+
+// validateParamValueNames checks the names of param values: C identifiers,
+// each given once.
+func validateParamValueNames(params []sluice.Param, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
 	seen := sets.New[string]()
-	for i, p := range r.Params {
-		namePath := field.NewPath("params").Index(i).Child("name")
+	for i, p := range params {
+		namePath := fldPath.Index(i).Child("name")
 		allErrs = append(allErrs, validateParamName(p.Name, namePath)...)
 		if seen.Has(p.Name) {
 			allErrs = append(allErrs, field.Duplicate(namePath, p.Name))
