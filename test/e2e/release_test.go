@@ -272,6 +272,11 @@ func TestApprovalGate(t *testing.T) {
 		Required: 2,
 	}), metav1.CreateOptions{})
 	require.NoError(t, err)
+	_, err = admin.Pipelines(ns).Create(ctx, gatedPipeline("quorum", v1alpha1.ApprovalGate{
+		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverGroup, Name: "release-managers"}},
+		Required:  5,
+	}), metav1.CreateOptions{})
+	require.NoError(t, err)
 	_, err = admin.Pipelines(ns).Create(ctx, gatedPipeline("hotfix", v1alpha1.ApprovalGate{
 		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverUser, Name: "carol"}},
 		Timeout:   &metav1.Duration{Duration: 3 * time.Second},
@@ -360,6 +365,29 @@ func TestApprovalGate(t *testing.T) {
 	require.Contains(t, j.Status.Message, "carol")
 	require.Contains(t, j.Status.Message, "freeze week")
 	require.Equal(t, "deploy-staging=Succeeded approve-production=Failed deploy-production=Skipped", testutil.StepPhases(j))
+
+	// Five release managers approve at the same moment: the server records
+	// every decision, one update after another, and none is lost.
+	quorum, err := dave.Pipelines(ns).Run(ctx, "quorum", &v1alpha1.RunRequest{}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	waitGate(t, ns, quorum.Name, 1)
+	errs := make(chan error, 5)
+	for i := range 5 {
+		go func() {
+			_, err := sluiceAs(t, fmt.Sprintf("manager-%d", i), "release-managers").PipelineJobs(ns).Decide(ctx, quorum.Name, approve, metav1.CreateOptions{})
+			errs <- err
+		}()
+	}
+	for range 5 {
+		require.NoError(t, <-errs)
+	}
+	j = waitJob(t, ns, quorum.Name, v1alpha1.JobSucceeded, time.Minute)
+	deciders = nil
+	for _, d := range j.Status.Steps[1].Approvals {
+		deciders = append(deciders, d.User.Username)
+	}
+	slices.Sort(deciders)
+	require.Equal(t, []string{"manager-0", "manager-1", "manager-2", "manager-3", "manager-4"}, deciders)
 
 	// Nobody decides the hotfix gate in time.
 	unattended, err := dave.Pipelines(ns).Run(ctx, "hotfix", &v1alpha1.RunRequest{}, metav1.CreateOptions{})
