@@ -1,4 +1,6 @@
-// Package pipelinejob is the registry of pipelinejobs.sluice.dev and its
-// status subresource. The strategy records who started a job and labels it
-// with its pipeline; both are the server's to set, never the client's.
+// Package pipelinejob is the registry of pipelinejobs.sluice.dev, its
+// status subresource, and the actions on a job: cancel, rerun and approval.
+// The strategies record who started, cancelled and approved a job, and
+// label it with its pipeline and environment; all of that is the server's
+// to set, never the client's.
 package pipelinejob
