@@ -148,6 +148,19 @@ func TestRunVerb(t *testing.T) {
 	_, err = runner.PipelineJobs(ns).Create(ctx, testutil.Job("direct", "release"), metav1.CreateOptions{})
 	requireStatus(t, 403, err, "create a job of the pipeline directly")
 
+	// A job created any other way gets the pipeline's environment too,
+	// with server-side apply as well.
+	kubectlIn(t, `{"apiVersion": "sluice.dev/v1alpha1", "kind": "PipelineJob", "metadata": {"name": "applied"},
+		"spec": {"pipelineRef": {"name": "release"}, "params": [{"name": "version", "value": "1"}]}}`,
+		"-n", ns, "apply", "--server-side", "-f", "-")
+	applied, err := admin.PipelineJobs(ns).Get(ctx, "applied", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "staging", applied.Spec.Environment)
+	require.Equal(t, "staging", applied.Labels[v1alpha1.LabelEnvironment])
+	created, err := admin.PipelineJobs(ns).Create(ctx, testutil.Job("created", "release", param("version", "1")), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "staging", created.Spec.Environment)
+
 	// The params are checked against the pipeline when it runs, with field paths.
 	_, err = runner.Pipelines(ns).Run(ctx, "release", &v1alpha1.RunRequest{Params: []v1alpha1.Param{param("versoin", "1")}}, metav1.CreateOptions{})
 	status := requireStatus(t, 422, err, "run with a misspelt param")
@@ -163,9 +176,9 @@ func TestRunVerb(t *testing.T) {
 		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	require.NoError(t, err)
 	require.Equal(t, "production", dry.Spec.Environment)
-	jobs, err := admin.PipelineJobs(ns).List(ctx, metav1.ListOptions{})
+	jobs, err := admin.PipelineJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelEnvironment + "=production"})
 	require.NoError(t, err)
-	require.Len(t, jobs.Items, 1)
+	require.Empty(t, jobs.Items)
 
 	// kubectl create --raw, as docs/api.md shows it.
 	req := filepath.Join(t.TempDir(), "run.json")

@@ -78,18 +78,56 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, pi
 // the Pipeline's spec.environment, read now: the environment, like the
 // rest of the spec, never changes after creation.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	j, ok := obj.(*sluice.PipelineJob)
-	if ok && j.Spec.Environment == "" && j.Spec.PipelineRef != nil && j.Spec.PipelineSpec == nil && j.Spec.PipelineRef.Name != "" {
-		p, err := r.pipelines.Get(ctx, j.Spec.PipelineRef.Name, &metav1.GetOptions{})
-		switch {
-		case err == nil:
-			j.Spec.Environment = p.(*sluice.Pipeline).Spec.Environment
-		case !apierrors.IsNotFound(err):
-			// A missing Pipeline fails the job when it starts, as before.
+	if err := r.defaultEnvironment(ctx, obj); err != nil {
+		return nil, err
+	}
+	return r.Store.Create(ctx, obj, createValidation, options)
+}
+
+// Update updates a job, or creates one for server-side apply, whose new
+// job gets its environment as in Create.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.Store.Update(ctx, name, defaultingOnCreate{objInfo, r}, createValidation, updateValidation, forceAllowCreate, options)
+}
+
+// defaultingOnCreate defaults the environment of the job an update creates.
+type defaultingOnCreate struct {
+	rest.UpdatedObjectInfo
+	jobs *REST
+}
+
+// UpdatedObject is the inner object; when old is not stored yet (no
+// resourceVersion), the update creates it, and it gets its environment.
+func (d defaultingOnCreate) UpdatedObject(ctx context.Context, old runtime.Object) (runtime.Object, error) {
+	obj, err := d.UpdatedObjectInfo.UpdatedObject(ctx, old)
+	if err != nil {
+		return nil, err
+	}
+	if o, ok := old.(*sluice.PipelineJob); ok && o.ResourceVersion == "" {
+		if err := d.jobs.defaultEnvironment(ctx, obj); err != nil {
 			return nil, err
 		}
 	}
-	return r.Store.Create(ctx, obj, createValidation, options)
+	return obj, nil
+}
+
+// defaultEnvironment sets the environment of a new job of a Pipeline that
+// names none to the Pipeline's. A missing Pipeline fails the job when it
+// starts, as before, so it is not an error here.
+func (r *REST) defaultEnvironment(ctx context.Context, obj runtime.Object) error {
+	j, ok := obj.(*sluice.PipelineJob)
+	if !ok || j.Spec.Environment != "" || j.Spec.PipelineRef == nil || j.Spec.PipelineSpec != nil || j.Spec.PipelineRef.Name == "" {
+		return nil
+	}
+	p, err := r.pipelines.Get(ctx, j.Spec.PipelineRef.Name, &metav1.GetOptions{})
+	switch {
+	case err == nil:
+		j.Spec.Environment = p.(*sluice.Pipeline).Spec.Environment
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	return nil
 }
 
 // CreateForAction creates a job that an action subresource (run, rerun,
