@@ -164,3 +164,29 @@ CREATE TABLE IF NOT EXISTS sluice.schema_version (
 	selectSchemaVersion = `SELECT coalesce(max(version), 0) FROM sluice.schema_version`
 	insertSchemaVersion = `INSERT INTO sluice.schema_version (version, name) VALUES ($1, $2)`
 )
+
+// The log archive (logarchive.go). A log's chunks go with its row.
+const (
+	deleteLogSQL = `DELETE FROM sluice.logs WHERE job_uid = $1 AND step = $2 AND attempt = $3 AND action = $4`
+
+	insertLogSQL = `
+INSERT INTO sluice.logs (job_uid, step, attempt, action, namespace, job, bytes, truncated_bytes, stored_bytes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING archived_at`
+
+	insertLogChunkSQL = `INSERT INTO sluice.log_chunks (job_uid, step, attempt, action, chunk, data) VALUES ($1, $2, $3, $4, $5, $6)`
+
+	logInfoSQL = `
+SELECT namespace, job, bytes, truncated_bytes, stored_bytes, archived_at
+FROM sluice.logs WHERE job_uid = $1 AND step = $2 AND attempt = $3 AND action = $4`
+
+	listLogsSQL = `
+SELECT step, attempt, action, namespace, job, bytes, truncated_bytes, stored_bytes, archived_at
+FROM sluice.logs WHERE job_uid = $1 ORDER BY step, attempt, action`
+
+	logChunkSQL = `
+SELECT data FROM sluice.log_chunks
+WHERE job_uid = $1 AND step = $2 AND attempt = $3 AND action = $4 AND chunk = $5`
+
+	deleteJobLogsSQL = `DELETE FROM sluice.logs WHERE job_uid = $1`
+)
