@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -279,11 +280,24 @@ func TestApprovalGate(t *testing.T) {
 	ctx := testContext(t)
 	ns := namespace(t, "gate")
 	admin := sluiceAdmin(t).SluiceV1alpha1()
-	_, err := admin.Pipelines(ns).Create(ctx, gatedPipeline("release", v1alpha1.ApprovalGate{
+	// The release pipeline asks for approval in chat: a signed webhook.
+	key := []byte("release-signing-key")
+	hook := newWebhookReceiver(t, key)
+	_, err := kube(t).CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "chat"},
+		Data:       map[string][]byte{"hmac": key},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	release := gatedPipeline("release", v1alpha1.ApprovalGate{
 		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverGroup, Name: "release-managers"}, {Kind: v1alpha1.ApproverUser, Name: "carol"},
 			{Kind: v1alpha1.ApproverUser, Name: "edna"}},
 		Required: 2,
-	}), metav1.CreateOptions{})
+	})
+	release.Spec.Notify = []v1alpha1.Notification{{
+		Events:  []v1alpha1.NotifyEvent{v1alpha1.NotifyWaitingForApproval},
+		Webhook: &v1alpha1.Webhook{URL: hook.URL + "/chat", SecretRef: &v1alpha1.SecretKeyRef{Name: "chat", Key: "hmac"}},
+	}}
+	_, err = admin.Pipelines(ns).Create(ctx, release, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = admin.Pipelines(ns).Create(ctx, gatedPipeline("quorum", v1alpha1.ApprovalGate{
 		Approvers: []v1alpha1.Approver{{Kind: v1alpha1.ApproverGroup, Name: "release-managers"}},
@@ -320,6 +334,16 @@ func TestApprovalGate(t *testing.T) {
 	require.Len(t, jobPods(t, ns, job), 1, "a gate runs no Pod")
 	require.Contains(t, kubectl(t, "-n", ns, "get", "pipelinejob", job), "2/3 approve-production (waiting for approval 0/2)")
 	jobEvents(t, ns, job, "Normal ApprovalRequested")
+	eventually(t, time.Minute, "the request for approval to reach the chat webhook", func(ctx context.Context) error {
+		for _, d := range hook.received() {
+			p := d.payload
+			if d.signatureOK && p.Event == v1alpha1.NotifyWaitingForApproval && p.Job.Name == job && p.Step == "approve-production" &&
+				p.Required == 2 && len(p.Approvers) == 3 && p.StartedBy == "dave" && p.Environment == "production" {
+				return nil
+			}
+		}
+		return fmt.Errorf("deliveries %+v", hook.received())
+	})
 
 	_, err = dave.PipelineJobs(ns).Decide(ctx, job, approve, metav1.CreateOptions{})
 	status := requireStatus(t, 403, err, "the starter approves")
