@@ -3,7 +3,7 @@ package apiserver
 import (
 	"net/http"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -65,7 +65,9 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	group := genericapiserver.NewDefaultAPIGroupInfo(sluice.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	// The group's own parameter codec, not metav1's: pipelinejobs/log takes
+	// PipelineJobLogOptions from the query.
+	group := genericapiserver.NewDefaultAPIGroupInfo(sluice.GroupName, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 	group.NegotiatedSerializer = Serializer
 	// The action subresources (run, rollback, cancel, rerun, approval) are
 	// small REST types beside their resource's storage; each is authorised

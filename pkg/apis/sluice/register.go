@@ -39,6 +39,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&RerunRequest{},
 		&RollbackRequest{},
 		&ApprovalRequest{},
+		&PipelineJobLogOptions{},
 	)
 	return nil
 }

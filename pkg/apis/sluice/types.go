@@ -616,3 +616,33 @@ type ApprovalRequest struct {
 	// Message is recorded with the decision.
 	Message string
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PipelineJobLogOptions are the query parameters of pipelinejobs/log. A GET
+// reads a job's output; a POST, with the output as its body, archives the
+// output of one action.
+type PipelineJobLogOptions struct {
+	metav1.TypeMeta
+	// Step selects one step. Every step, in order, when empty. Required
+	// with a POST.
+	Step string
+	// Action selects one action of the step; needs step. Every action, in
+	// order, when empty. Required with a POST.
+	Action string
+	// Attempt selects an attempt of the step, from 1; needs step. The
+	// latest when 0. Required with a POST.
+	Attempt int64
+	// Follow streams the output as the job writes it, moving on to the next
+	// action and step, until the job ends.
+	Follow bool
+	// TailLines is how many lines to show from the end of each action's
+	// output.
+	TailLines *int64
+	// SinceSeconds shows only the lines written in the last so many seconds.
+	SinceSeconds *int64
+	// Timestamps begins every line with the RFC 3339 time it was written.
+	Timestamps bool
+	// LimitBytes stops the output after so many bytes.
+	LimitBytes *int64
+}

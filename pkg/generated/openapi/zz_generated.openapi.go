@@ -38,6 +38,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.Pipeline{}.OpenAPIModelName():                     schema_pkg_apis_sluice_v1alpha1_Pipeline(ref),
 		v1alpha1.PipelineJob{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_PipelineJob(ref),
 		v1alpha1.PipelineJobList{}.OpenAPIModelName():              schema_pkg_apis_sluice_v1alpha1_PipelineJobList(ref),
+		v1alpha1.PipelineJobLogOptions{}.OpenAPIModelName():        schema_pkg_apis_sluice_v1alpha1_PipelineJobLogOptions(ref),
 		v1alpha1.PipelineJobSpec{}.OpenAPIModelName():              schema_pkg_apis_sluice_v1alpha1_PipelineJobSpec(ref),
 		v1alpha1.PipelineJobStatus{}.OpenAPIModelName():            schema_pkg_apis_sluice_v1alpha1_PipelineJobStatus(ref),
 		v1alpha1.PipelineList{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_PipelineList(ref),
@@ -1153,6 +1154,89 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobList(ref common.ReferenceCallbac
 		},
 		Dependencies: []string{
 			v1alpha1.PipelineJob{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_PipelineJobLogOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PipelineJobLogOptions are the query parameters of pipelinejobs/log. A GET reads a job's output; a POST, with the output as its body, archives the output of one action.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"step": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Step selects one step. Every step, in order, when empty. Required with a POST.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action selects one action of the step; needs step. Every action, in order, when empty. Required with a POST.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"attempt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Attempt selects an attempt of the step, from 1; needs step. The latest when 0. Required with a POST.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"follow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Follow streams the output as the job writes it, moving on to the next action and step, until the job ends.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"tailLines": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TailLines is how many lines to show from the end of each action's output.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"sinceSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SinceSeconds shows only the lines written in the last so many seconds.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"timestamps": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timestamps begins every line with the RFC 3339 time it was written.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"limitBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LimitBytes stops the output after so many bytes.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 

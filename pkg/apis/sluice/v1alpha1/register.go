@@ -44,6 +44,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&RerunRequest{},
 		&RollbackRequest{},
 		&ApprovalRequest{},
+		&PipelineJobLogOptions{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

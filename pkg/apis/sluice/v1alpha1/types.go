@@ -797,3 +797,42 @@ type ApprovalRequest struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 }
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PipelineJobLogOptions are the query parameters of pipelinejobs/log. A GET
+// reads a job's output; a POST, with the output as its body, archives the
+// output of one action.
+type PipelineJobLogOptions struct {
+	metav1.TypeMeta `json:",inline"`
+	// Step selects one step. Every step, in order, when empty. Required
+	// with a POST.
+	// +optional
+	Step string `json:"step,omitempty"`
+	// Action selects one action of the step; needs step. Every action, in
+	// order, when empty. Required with a POST.
+	// +optional
+	Action string `json:"action,omitempty"`
+	// Attempt selects an attempt of the step, from 1; needs step. The
+	// latest when 0. Required with a POST.
+	// +optional
+	Attempt int64 `json:"attempt,omitempty"`
+	// Follow streams the output as the job writes it, moving on to the next
+	// action and step, until the job ends.
+	// +optional
+	Follow bool `json:"follow,omitempty"`
+	// TailLines is how many lines to show from the end of each action's
+	// output.
+	// +optional
+	TailLines *int64 `json:"tailLines,omitempty"`
+	// SinceSeconds shows only the lines written in the last so many seconds.
+	// +optional
+	SinceSeconds *int64 `json:"sinceSeconds,omitempty"`
+	// Timestamps begins every line with the RFC 3339 time it was written.
+	// +optional
+	Timestamps bool `json:"timestamps,omitempty"`
+	// LimitBytes stops the output after so many bytes.
+	// +optional
+	LimitBytes *int64 `json:"limitBytes,omitempty"`
+}

@@ -90,6 +90,11 @@ func (in PipelineJobList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PipelineJobLogOptions) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobLogOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PipelineJobSpec) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobSpec"
 }

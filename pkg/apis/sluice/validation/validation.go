@@ -786,3 +786,58 @@ func ValidateApprovalRequest(r *sluice.ApprovalRequest) field.ErrorList {
 	}
 	return append(allErrs, validateMessage(r.Message, field.NewPath("message"))...)
 }
+
+// ValidatePipelineJobLogOptions validates the query of a GET of
+// pipelinejobs/log: an action or an attempt needs its step, and the
+// numbers are positive (tailLines may be 0).
+func ValidatePipelineJobLogOptions(o *sluice.PipelineJobLogOptions) field.ErrorList {
+	var allErrs field.ErrorList
+	if o.Step != "" {
+		allErrs = append(allErrs, validateDNSLabel(o.Step, field.NewPath("step"))...)
+	}
+	if o.Action != "" {
+		allErrs = append(allErrs, validateDNSLabel(o.Action, field.NewPath("action"))...)
+		if o.Step == "" {
+			allErrs = append(allErrs, field.Required(field.NewPath("step"), "an action is selected within a step"))
+		}
+	}
+	switch {
+	case o.Attempt < 0:
+		allErrs = append(allErrs, field.Invalid(field.NewPath("attempt"), o.Attempt, "must be 1 or more, or 0 for the latest"))
+	case o.Attempt > 0 && o.Step == "":
+		allErrs = append(allErrs, field.Required(field.NewPath("step"), "an attempt is selected within a step"))
+	}
+	if o.TailLines != nil && *o.TailLines < 0 {
+		allErrs = append(allErrs, field.Invalid(field.NewPath("tailLines"), *o.TailLines, "must be greater than or equal to 0"))
+	}
+	if o.SinceSeconds != nil && *o.SinceSeconds < 1 {
+		allErrs = append(allErrs, field.Invalid(field.NewPath("sinceSeconds"), *o.SinceSeconds, "must be greater than 0"))
+	}
+	if o.LimitBytes != nil && *o.LimitBytes < 1 {
+		allErrs = append(allErrs, field.Invalid(field.NewPath("limitBytes"), *o.LimitBytes, "must be greater than 0"))
+	}
+	return allErrs
+}
+
+// ValidateLogArchiveOptions validates the query of a POST of
+// pipelinejobs/log, which archives the output of exactly one action of one
+// attempt.
+func ValidateLogArchiveOptions(o *sluice.PipelineJobLogOptions) field.ErrorList {
+	allErrs := ValidatePipelineJobLogOptions(o)
+	type option struct {
+		name string
+		bad  bool
+	}
+	for _, o := range []option{{"step", o.Step == ""}, {"action", o.Action == ""}, {"attempt", o.Attempt == 0}} {
+		if o.bad {
+			allErrs = append(allErrs, field.Required(field.NewPath(o.name), "archiving names one action of one attempt"))
+		}
+	}
+	for _, o := range []option{{"follow", o.Follow}, {"tailLines", o.TailLines != nil}, {"sinceSeconds", o.SinceSeconds != nil},
+		{"timestamps", o.Timestamps}, {"limitBytes", o.LimitBytes != nil}} {
+		if o.bad {
+			allErrs = append(allErrs, field.Forbidden(field.NewPath(o.name), "applies to reading a log, not to archiving one"))
+		}
+	}
+	return allErrs
+}
