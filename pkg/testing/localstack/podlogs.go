@@ -109,7 +109,8 @@ func (s *Stack) containerLogFile(namespace, container string) string {
 // that name in every Pod of the namespace, for pods/log and `kubectl
 // logs`; every other container of the namespace prints nothing. It
 // replaces what an earlier call set for the namespace, and returns once
-// kwok serves it.
+// kwok serves it. Container names are DNS labels, and localstack-probe
+// is the stack's own.
 func (s *Stack) SetContainerLogs(ctx context.Context, namespace string, logs map[string][]LogLine) error {
 	if s.podLogs.dynamic == nil {
 		return errors.New("the stack runs no kwok")
