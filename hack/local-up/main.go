@@ -49,6 +49,11 @@ func run(dir string) error {
 		"-f", "artifacts/examples/gated-release.yaml"); err != nil {
 		return err
 	}
+	// No container runs on a kwok node; give the examples' actions
+	// something to show in `kubectl logs`.
+	if err := stack.SetContainerLogs(ctx, "default", exampleOutput); err != nil {
+		return err
+	}
 	job, err := stack.Kubectl(ctx, "create", "-f", "artifacts/examples/pipelinejob.yaml", "-o", "name")
 	if err != nil {
 		return err
@@ -65,6 +70,10 @@ func run(dir string) error {
 		return err
 	}
 	fmt.Printf(">> %s succeeded: %s\n", job, phases)
+	testPod, err := stack.Kubectl(ctx, "get", job, "-o", `jsonpath={.status.steps[?(@.name=="test")].podName}`)
+	if err != nil {
+		return err
+	}
 
 	fmt.Printf(`
 Sluice is up (%s). Logs are in %s/cluster/*.log.
@@ -74,11 +83,41 @@ Sluice is up (%s). Logs are in %s/cluster/*.log.
 Try:
   kubectl get pipelines,pipelinejobs -A
   kubectl get %s -o yaml
+  kubectl logs %s -c unit
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
   the gated release and rollback of README.md ("A gated release, and a rollback")
 
 Press Ctrl-C to stop everything.
-`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job)
+`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, testPod)
 	<-ctx.Done()
 	return nil
+}
+
+// exampleOutput is what the actions of the example pipelines
+// (artifacts/examples) print, by action name, in every job.
+var exampleOutput = map[string][]localstack.LogLine{
+	"clone": localstack.Lines(
+		"Cloning into '/workspace/src'...",
+		"remote: Enumerating objects: 214, done.",
+		"remote: Counting objects: 100% (214/214), done.",
+		"remote: Compressing objects: 100% (187/187), done.",
+		"Receiving objects: 100% (214/214), 96.41 KiB | 2.87 MiB/s, done.",
+		"Resolving deltas: 100% (12/12), done.",
+	),
+	"unit": localstack.Lines(
+		"go: downloading github.com/prometheus/client_golang v1.23.2",
+		"?   \tgithub.com/example/web/cmd/web\t[no test files]",
+		"ok  \tgithub.com/example/web\t0.412s",
+		"ok  \tgithub.com/example/web/internal/handler\t0.127s",
+	),
+	"image": localstack.Lines(
+		"INFO[0000] Retrieving image manifest golang:1.26",
+		"INFO[0002] Building stage 'golang:1.26' [idx: '0', base-idx: '-1']",
+		"INFO[0031] RUN go build -o /web ./cmd/web",
+		"INFO[0040] Pushing image to registry.example.com/web:v1.4.2",
+		"INFO[0042] Pushed registry.example.com/web@sha256:9f2c4e1d7a8b6c3e5f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a",
+	),
+	"rollout": localstack.Lines(
+		"deployment.apps/web image updated",
+	),
 }

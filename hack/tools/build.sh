@@ -42,6 +42,23 @@ build() {
 	ln -sfn "$dir/$name" "$bin_dir/$name"
 }
 
+# copy_module_dir MODULE VERSION SUBDIR DEST: copies SUBDIR of MODULE (as
+# hack/tools/go.mod pins it) to DEST in the cache, unless DEST is already
+# there. Run time reads only DEST, never the module cache.
+copy_module_dir() {
+	local module=$1 version=$2 subdir=$3 dest=$4
+	[[ -d "$dest" ]] && return
+	local src tmp
+	src=$(cd "$tools_dir" && go mod download "$module" && go list -m -f '{{.Dir}}' "$module")
+	[[ -d "$src/$subdir" ]] || { echo "$module $version has no $subdir at '$src'" >&2; exit 1; }
+	mkdir -p "$(dirname "$dest")"
+	tmp=$(mktemp -d "$cache_root/.copy-$(basename "$dest").XXXXXX")
+	cp -r "$src/$subdir/." "$tmp/"
+	chmod -R u+w "$tmp"
+	# Another build may have copied it meanwhile: keep the first.
+	mv -T "$tmp" "$dest" 2>/dev/null || rm -rf "$tmp"
+}
+
 kube_ldflags() {
 	local v=$1 major minor
 	major=${v#v}; major=${major%%.*}
@@ -66,19 +83,16 @@ for tool in "${wanted[@]}"; do
 	kwok)
 		v=$(module_version sigs.k8s.io/kwok)
 		build kwok sigs.k8s.io/kwok/cmd/kwok "$v"
-		# kwok needs the Stage definitions its module ships. They are copied
-		# into the cache beside the binary: with a cached binary the module
-		# itself may never have been downloaded on this machine.
-		stages="$cache_root/kwok-$v-$go_version/stage"
-		if [[ ! -d "$stages" ]]; then
-			src=$(cd "$tools_dir" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
-			[[ -d "$src/kustomize/stage" ]] || { echo "sigs.k8s.io/kwok $v has no kustomize/stage at '$src'" >&2; exit 1; }
-			tmp=$(mktemp -d "$cache_root/.stages-kwok.XXXXXX")
-			cp -r "$src/kustomize/stage/." "$tmp/"
-			chmod -R u+w "$tmp"
-			mv "$tmp" "$stages"
-		fi
-		ln -sfn "$stages" "$bin_dir/kwok-stages"
+		# kwok needs files its module ships: the Stage definitions, and the
+		# CRDs of its configuration kinds (the local stack configures
+		# container logs with ClusterLogs objects). They are copied into the
+		# cache beside the binary: with a cached binary the module itself
+		# may never have been downloaded on this machine.
+		dir="$cache_root/kwok-$v-$go_version"
+		copy_module_dir sigs.k8s.io/kwok "$v" kustomize/stage "$dir/stage"
+		copy_module_dir sigs.k8s.io/kwok "$v" kustomize/crd/bases "$dir/crd"
+		ln -sfn "$dir/stage" "$bin_dir/kwok-stages"
+		ln -sfn "$dir/crd" "$bin_dir/kwok-crds"
 		;;
 	*)
 		echo "unknown tool: $tool (known: ${all[*]})" >&2

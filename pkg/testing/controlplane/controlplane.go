@@ -33,7 +33,7 @@ type Options struct {
 // PKI holds the certificates of a control plane.
 type PKI struct {
 	// CA signs serving and client certificates; kube-apiserver trusts client
-	// certificates it signed.
+	// certificates and kubelet serving certificates it signed.
 	CA *CA
 	// FrontProxyCA signs the client certificate kube-apiserver presents to
 	// aggregated API servers. They trust request headers only from it.
@@ -203,6 +203,11 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, binary string, opts 
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + cp.PKI.FrontProxyClient.CertFile,
 		"--proxy-client-key-file=" + cp.PKI.FrontProxyClient.KeyFile,
+		// pods/log, exec and port-forward go to a node's kubelet API.
+		// Without a CA kube-apiserver does not verify the kubelet's
+		// serving certificate; the cluster CA signs it (the local stack
+		// issues kwok's), so verify it.
+		"--kubelet-certificate-authority=" + cp.PKI.CA.CertFile,
 		"--v=1",
 	}
 	args = append(args, opts.ExtraAPIServerArgs...)

@@ -83,6 +83,7 @@ type Stack struct {
 	pkiDir               string
 	controllerKubeconfig string
 	controllerSeq        int
+	podLogs              podLogs
 }
 
 // Controller is one sluice-controller process.
@@ -322,15 +323,39 @@ func (s *Stack) startKwok(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	kwokURL := fmt.Sprintf("https://127.0.0.1:%d", port)
+	if err := s.startPodLogs(ctx, kwokURL); err != nil {
+		return err
+	}
+	// kwok serves the kubelet API of its nodes (container logs): their
+	// status names 127.0.0.1 and its port, and kube-apiserver verifies
+	// its certificate with the cluster CA.
+	serving, err := s.ControlPlane.PKI.CA.Issue(s.pkiDir, "kwok", controlplane.CertOptions{
+		CommonName: "kwok",
+		IPs:        []net.IP{net.ParseIP("127.0.0.1")},
+		Server:     true,
+	})
+	if err != nil {
+		return err
+	}
 	s.Kwok, err = controlplane.StartProcess(s.ControlPlane.Dir, "kwok", s.bin("kwok"), []string{
 		"--kubeconfig=" + s.Kubeconfig,
 		"--config=" + configFile,
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-lease-duration-seconds=40",
 		"--server-address=127.0.0.1:" + strconv.Itoa(port),
+		"--node-ip=127.0.0.1",
+		"--node-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + serving.CertFile,
+		"--tls-private-key-file=" + serving.KeyFile,
+		// Container output is configured at run time (podlogs.go).
+		"--enable-crds=ClusterLogs",
 		"--cidr=10.244.0.0/16",
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.watchNamespaces(); err != nil {
 		return err
 	}
 	client, err := kubernetes.NewForConfig(s.Config)
@@ -627,6 +652,9 @@ func (s *Stack) Stop() {
 	}
 	for i := len(s.APIServers) - 1; i >= 0; i-- {
 		_ = s.APIServers[i].Stop(20 * time.Second)
+	}
+	if s.podLogs.stopWatch != nil {
+		s.podLogs.stopWatch()
 	}
 	for _, p := range []*controlplane.Process{s.Kwok, s.Scheduler, s.ControllerManager} {
 		if p != nil {
