@@ -2,12 +2,10 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 )
@@ -21,7 +19,7 @@ import (
 // the release when it next syncs the job, as a new leader syncs every job.
 // The pipeline cache tells whether there is anything to do, so a release
 // already recorded costs no request; the write reads the pipeline from the
-// API and retries on conflicts, as updateLastJob does.
+// API and retries on conflicts (updatePipelineStatus).
 func (c *Controller) recordRelease(ctx context.Context, job *v1alpha1.PipelineJob) error {
 	if job.Spec.PipelineRef == nil || job.Spec.Environment == "" || job.Status.Phase != v1alpha1.JobSucceeded {
 		return nil
@@ -34,24 +32,9 @@ func (c *Controller) recordRelease(ctx context.Context, job *v1alpha1.PipelineJo
 	if err == nil && !setRelease(cached.Status.DeepCopy(), env, rel) {
 		return nil
 	}
-	client := c.sluice.SluiceV1alpha1().Pipelines(job.Namespace)
-	for range 5 {
-		p, err := client.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !setRelease(&p.Status, env, rel) {
-			return nil
-		}
-		_, err = client.UpdateStatus(ctx, p, metav1.UpdateOptions{})
-		if !apierrors.IsConflict(err) {
-			return err
-		}
-	}
-	return fmt.Errorf("pipeline %s/%s kept changing", job.Namespace, name)
+	return c.updatePipelineStatus(ctx, job.Namespace, name, func(p *v1alpha1.Pipeline) bool {
+		return setRelease(&p.Status, env, rel)
+	})
 }
 
 // releaseOf is the release a job that succeeded is.

@@ -847,25 +847,38 @@ func (c *Controller) updateLastJob(ctx context.Context, job *v1alpha1.PipelineJo
 	if job.Spec.PipelineRef == nil {
 		return nil
 	}
-	client := c.sluice.SluiceV1alpha1().Pipelines(job.Namespace)
+	return c.updatePipelineStatus(ctx, job.Namespace, job.Spec.PipelineRef.Name, func(p *v1alpha1.Pipeline) bool {
+		if last := p.Status.LastJob; last != nil && last.Name != job.Name && last.StartTime != nil &&
+			job.Status.StartTime != nil && last.StartTime.After(job.Status.StartTime.Time) {
+			return false // a newer job is the last one
+		}
+		p.Status.LastJob = &v1alpha1.JobSummary{Name: job.Name, Phase: job.Status.Phase, StartTime: job.Status.StartTime, CompletionTime: job.Status.CompletionTime}
+		p.Status.ObservedGeneration = p.Generation
+		return true
+	})
+}
+
+// updatePipelineStatus applies change to the named pipeline as the API
+// has it now and writes its status when change reports a change, reading
+// it again after a conflicting write, a few times. A pipeline that is gone
+// needs nothing.
+func (c *Controller) updatePipelineStatus(ctx context.Context, ns, name string, change func(p *v1alpha1.Pipeline) bool) error {
+	client := c.sluice.SluiceV1alpha1().Pipelines(ns)
 	for range 5 {
-		p, err := client.Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
+		p, err := client.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if last := p.Status.LastJob; last != nil && last.Name != job.Name && last.StartTime != nil &&
-			job.Status.StartTime != nil && last.StartTime.After(job.Status.StartTime.Time) {
-			return nil // a newer job is the last one
+		if !change(p) {
+			return nil
 		}
-		p.Status.LastJob = &v1alpha1.JobSummary{Name: job.Name, Phase: job.Status.Phase, StartTime: job.Status.StartTime, CompletionTime: job.Status.CompletionTime}
-		p.Status.ObservedGeneration = p.Generation
 		_, err = client.UpdateStatus(ctx, p, metav1.UpdateOptions{})
 		if !apierrors.IsConflict(err) {
 			return err
 		}
 	}
-	return fmt.Errorf("pipeline %s/%s kept changing", job.Namespace, job.Spec.PipelineRef.Name)
+	return fmt.Errorf("pipeline %s/%s kept changing", ns, name)
 }
