@@ -42,7 +42,6 @@ var (
 	supportedNotifyEvents        = sets.New(sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled, sluice.NotifyWaitingForApproval)
 	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun, sluice.TriggerRollback)
 	supportedJobPhases           = sets.New(sluice.JobPending, sluice.JobRunning, sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
-	finishedJobPhases            = sets.New(sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
 	supportedStepPhases          = sets.New(sluice.StepPending, sluice.StepRunning, sluice.StepWaitingForApproval, sluice.StepSucceeded, sluice.StepFailed, sluice.StepSkipped, sluice.StepCancelled)
 	supportedApproverKinds       = sets.New(sluice.ApproverUser, sluice.ApproverGroup)
 	supportedDecisions           = sets.New(sluice.Approve, sluice.Reject)
@@ -588,7 +587,7 @@ func ValidatePipelineJobStatusUpdate(j, old *sluice.PipelineJob) field.ErrorList
 	if !supportedJobPhases.Has(s.Phase) {
 		allErrs = append(allErrs, field.NotSupported(phasePath, s.Phase, sortedStrings(supportedJobPhases)))
 	}
-	if finishedJobPhases.Has(oldStatus.Phase) && s.Phase != oldStatus.Phase {
+	if oldStatus.Phase.Finished() && s.Phase != oldStatus.Phase {
 		allErrs = append(allErrs, field.Forbidden(phasePath, fmt.Sprintf("the job has finished as %s and its phase cannot change", oldStatus.Phase)))
 	}
 	allErrs = append(allErrs, metav1validation.ValidateConditions(s.Conditions, fldPath.Child("conditions"))...)
