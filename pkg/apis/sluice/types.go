@@ -55,6 +55,34 @@ type PipelineSpec struct {
 
 	// Notify lists webhooks called when a job of this pipeline changes phase.
 	Notify []Notification
+
+	// PodRetention says when the controller deletes a step's Pod, always
+	// after its actions' output is archived.
+	PodRetention PodRetention
+
+	// History says how long the pipeline's finished jobs are kept; nil
+	// keeps every job.
+	History *HistoryPolicy
+}
+
+// PodRetention says when a step's Pod is deleted.
+type PodRetention string
+
+const (
+	PodRetentionOnStepCompletion PodRetention = "OnStepCompletion"
+	PodRetentionOnJobCompletion  PodRetention = "OnJobCompletion"
+	PodRetentionNever            PodRetention = "Never"
+)
+
+// HistoryPolicy bounds how many finished jobs of a pipeline are kept, and
+// for how long.
+type HistoryPolicy struct {
+	// SuccessfulJobsLimit keeps the newest so many Succeeded jobs.
+	SuccessfulJobsLimit *int32
+	// FailedJobsLimit keeps the newest so many Failed or Cancelled jobs.
+	FailedJobsLimit *int32
+	// TTLSecondsAfterFinished is the default of the jobs' own.
+	TTLSecondsAfterFinished *int32
 }
 
 // ParamSpec declares one parameter of a pipeline.
@@ -342,6 +370,10 @@ type PipelineJobSpec struct {
 	// sets it on create from the request; whatever the client sends is
 	// replaced, and it never changes afterwards.
 	StartedBy *UserInfo
+
+	// TTLSecondsAfterFinished deletes the job so many seconds after it
+	// ends; it defaults to the pipeline's history.ttlSecondsAfterFinished.
+	TTLSecondsAfterFinished *int32
 }
 
 // PipelineReference names a Pipeline in the same namespace.
@@ -540,6 +572,29 @@ type ActionStatus struct {
 	StartTime *metav1.Time
 	// CompletionTime is when the container terminated.
 	CompletionTime *metav1.Time
+	// Log says whether the action's output is archived.
+	Log *ActionLog
+}
+
+// LogState is where an action's output stands.
+type LogState string
+
+const (
+	LogArchived      LogState = "Archived"
+	LogArchiveFailed LogState = "Failed"
+	LogLost          LogState = "Lost"
+)
+
+// ActionLog is the archive state of an action's output.
+type ActionLog struct {
+	// State is Archived, Failed or Lost.
+	State LogState
+	// Bytes is the size of the archived output.
+	Bytes int64
+	// TruncatedBytes were dropped from its start to keep the limit.
+	TruncatedBytes int64
+	// Message says what went wrong, for Failed and Lost.
+	Message string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -630,8 +685,8 @@ type PipelineJobLogOptions struct {
 	// Action selects one action of the step; needs step. Every action, in
 	// order, when empty. Required with a POST.
 	Action string
-	// Attempt selects an attempt of the step, from 1; needs step. The
-	// latest when 0. Required with a POST.
+	// Attempt selects an attempt of the step, from 1; needs step. Every
+	// attempt, in order, when 0. Required with a POST.
 	Attempt int64
 	// Follow streams the output as the job writes it, moving on to the next
 	// action and step, until the job ends.

@@ -22,6 +22,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 	// Group=sluice.dev, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithKind("Action"):
 		return &sluicev1alpha1.ActionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ActionLog"):
+		return &sluicev1alpha1.ActionLogApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ActionStatus"):
 		return &sluicev1alpha1.ActionStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ApprovalDecision"):
@@ -32,6 +34,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.ApproverApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("EnvironmentStatus"):
 		return &sluicev1alpha1.EnvironmentStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HistoryPolicy"):
+		return &sluicev1alpha1.HistoryPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobSummary"):
 		return &sluicev1alpha1.JobSummaryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Notification"):

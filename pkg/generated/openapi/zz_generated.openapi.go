@@ -23,6 +23,7 @@ import (
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.Action{}.OpenAPIModelName():                       schema_pkg_apis_sluice_v1alpha1_Action(ref),
+		v1alpha1.ActionLog{}.OpenAPIModelName():                    schema_pkg_apis_sluice_v1alpha1_ActionLog(ref),
 		v1alpha1.ActionStatus{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_ActionStatus(ref),
 		v1alpha1.ApprovalDecision{}.OpenAPIModelName():             schema_pkg_apis_sluice_v1alpha1_ApprovalDecision(ref),
 		v1alpha1.ApprovalGate{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_ApprovalGate(ref),
@@ -30,6 +31,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.Approver{}.OpenAPIModelName():                     schema_pkg_apis_sluice_v1alpha1_Approver(ref),
 		v1alpha1.CancelRequest{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_CancelRequest(ref),
 		v1alpha1.EnvironmentStatus{}.OpenAPIModelName():            schema_pkg_apis_sluice_v1alpha1_EnvironmentStatus(ref),
+		v1alpha1.HistoryPolicy{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_HistoryPolicy(ref),
 		v1alpha1.JobSummary{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobSummary(ref),
 		v1alpha1.Notification{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_Notification(ref),
 		v1alpha1.NotificationStatus{}.OpenAPIModelName():           schema_pkg_apis_sluice_v1alpha1_NotificationStatus(ref),
@@ -490,6 +492,50 @@ func schema_pkg_apis_sluice_v1alpha1_Action(ref common.ReferenceCallback) common
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_ActionLog(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ActionLog is the archive state of an action's output.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Description: "State is Archived, Failed or Lost.\n\nPossible enum values:\n - `\"Archived\"` : the output is in the archive, and is served from there.\n - `\"Failed\"` : copying the output failed; the controller retries, and the step does not end until it succeeds.\n - `\"Lost\"` : the Pod was deleted before its output could be archived.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Archived", "Failed", "Lost"},
+						},
+					},
+					"bytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Bytes is the size of the archived output.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"truncatedBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TruncatedBytes is how many bytes at the start of the output were dropped to keep the archive's limit (sluice-apiserver's --log-archive-max-bytes).",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says what went wrong, for Failed and Lost.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"state"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_ActionStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -531,12 +577,18 @@ func schema_pkg_apis_sluice_v1alpha1_ActionStatus(ref common.ReferenceCallback) 
 							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"log": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Log says whether the action's output is archived. The server records Archived when it stores the output; the controller records a failure to copy it, and Lost when the Pod went before it could.",
+							Ref:         ref(v1alpha1.ActionLog{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"name"},
 			},
 		},
 		Dependencies: []string{
-			metav1.Time{}.OpenAPIModelName()},
+			v1alpha1.ActionLog{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -782,6 +834,40 @@ func schema_pkg_apis_sluice_v1alpha1_EnvironmentStatus(ref common.ReferenceCallb
 		},
 		Dependencies: []string{
 			v1alpha1.Release{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_HistoryPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistoryPolicy bounds how many finished jobs of a pipeline are kept, and for how long. The controller deletes what falls outside it, with its logs, in the background. A job that is the current or previous release of an environment (status.environments) is never deleted by a limit, so a rollback always has its snapshot.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"successfulJobsLimit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SuccessfulJobsLimit keeps the newest so many Succeeded jobs of the pipeline, across its environments. Unset keeps all.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"failedJobsLimit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FailedJobsLimit keeps the newest so many Failed or Cancelled jobs. Unset keeps all.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"ttlSecondsAfterFinished": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TTLSecondsAfterFinished is the default of the jobs' own spec.ttlSecondsAfterFinished.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -1194,7 +1280,7 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobLogOptions(ref common.ReferenceC
 					},
 					"attempt": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Attempt selects an attempt of the step, from 1; needs step. The latest when 0. Required with a POST.",
+							Description: "Attempt selects an attempt of the step, from 1; needs step. Every attempt, in order, when 0. Required with a POST.",
 							Type:        []string{"integer"},
 							Format:      "int64",
 						},
@@ -1308,6 +1394,13 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobSpec(ref common.ReferenceCallbac
 						SchemaProps: spec.SchemaProps{
 							Description: "StartedBy is the authenticated user that created the job. The server sets it on create from the request; whatever the client sends is replaced, and it never changes afterwards.",
 							Ref:         ref(v1alpha1.UserInfo{}.OpenAPIModelName()),
+						},
+					},
+					"ttlSecondsAfterFinished": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TTLSecondsAfterFinished deletes the job, with its Pods and logs, so many seconds after it ends. It defaults to the pipeline's history.ttlSecondsAfterFinished; unset keeps the job. It is the one field of the spec besides cancel that may change, as a Job's may.",
+							Type:        []string{"integer"},
+							Format:      "int32",
 						},
 					},
 				},
@@ -1644,12 +1737,26 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineSpec(ref common.ReferenceCallback) 
 							},
 						},
 					},
+					"podRetention": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PodRetention says when the controller deletes a step's Pod, always after the output of its actions is archived: OnStepCompletion as soon as the step ends, OnJobCompletion (default) when the job ends, or Never, which leaves the Pods until the job is deleted. The pipelinejobs/log subresource serves the archived output either way.\n\nPossible enum values:\n - `\"Never\"` leaves the Pods until the job is deleted.\n - `\"OnJobCompletion\"` deletes the job's Pods when the job ends.\n - `\"OnStepCompletion\"` deletes each step's Pod once its logs are archived.",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Never", "OnJobCompletion", "OnStepCompletion"},
+						},
+					},
+					"history": {
+						SchemaProps: spec.SchemaProps{
+							Description: "History says how long the pipeline's finished jobs, and their logs, are kept. Unset keeps every job forever.",
+							Ref:         ref(v1alpha1.HistoryPolicy{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"steps"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Notification{}.OpenAPIModelName(), v1alpha1.ParamSpec{}.OpenAPIModelName(), v1alpha1.Step{}.OpenAPIModelName(), v1alpha1.WorkspaceSpec{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+			v1alpha1.HistoryPolicy{}.OpenAPIModelName(), v1alpha1.Notification{}.OpenAPIModelName(), v1alpha1.ParamSpec{}.OpenAPIModelName(), v1alpha1.Step{}.OpenAPIModelName(), v1alpha1.WorkspaceSpec{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
 	}
 }
 

@@ -25,6 +25,7 @@ func newPipeline() *sluice.Pipeline {
 		Spec: sluice.PipelineSpec{
 			Steps:             []sluice.Step{{Name: "build", Actions: []sluice.Action{{Name: "go", Image: "golang"}}}},
 			ConcurrencyPolicy: sluice.AllowConcurrent,
+			PodRetention:      sluice.PodRetentionOnJobCompletion,
 		},
 	}
 }

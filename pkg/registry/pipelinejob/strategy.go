@@ -156,8 +156,8 @@ type StatusStrategy = status.UpdateStrategy[*sluice.PipelineJob]
 
 // NewStatusStrategy returns the strategy of the status subresource. A
 // status write changes what the controller observes, never what the
-// server recorded: the submit time, who cancelled and why, and the
-// decisions at approval gates.
+// server recorded: the submit time, who cancelled and why, the decisions
+// at approval gates, and which actions' output it archived.
 func NewStatusStrategy(s Strategy) StatusStrategy {
 	return status.NewUpdateStrategy(s, func(j, old *sluice.PipelineJob) {
 		j.Spec = old.Spec
@@ -175,6 +175,39 @@ func keepServerRecords(s, old *sluice.PipelineJobStatus) {
 	}
 	for i := range s.Steps {
 		s.Steps[i].Approvals = approvals[s.Steps[i].Name]
+	}
+	keepArchivedLogs(s, old)
+}
+
+// keepArchivedLogs keeps the Archived log states the server recorded for
+// the actions of each step's latest attempt, and drops an Archived state
+// that only the writer claims: the server records it when it stores the
+// output (pipelinejobs/log), and a status write may only record a failure
+// to copy it, or its loss.
+func keepArchivedLogs(s, old *sluice.PipelineJobStatus) {
+	type key struct {
+		step    string
+		attempt int32
+		action  string
+	}
+	recorded := map[key]*sluice.ActionLog{}
+	for _, st := range old.Steps {
+		for _, a := range st.Actions {
+			if a.Log != nil && a.Log.State == sluice.LogArchived {
+				recorded[key{st.Name, st.Attempts, a.Name}] = a.Log
+			}
+		}
+	}
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		for k := range st.Actions {
+			a := &st.Actions[k]
+			if log, ok := recorded[key{st.Name, st.Attempts, a.Name}]; ok {
+				a.Log = log
+			} else if a.Log != nil && a.Log.State == sluice.LogArchived {
+				a.Log = nil
+			}
+		}
 	}
 }
 

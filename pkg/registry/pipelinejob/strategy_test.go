@@ -204,3 +204,38 @@ func TestStatusStrategyKeepsServerRecords(t *testing.T) {
 	assert.Equal(t, old.Status.Steps[1].Approvals, j.Status.Steps[1].Approvals)
 	assert.Equal(t, sluice.StepSucceeded, j.Status.Steps[1].Phase, "what the controller observes is its to write")
 }
+
+func TestStatusStrategyKeepsArchivedLogs(t *testing.T) {
+	s := NewStatusStrategy(strategy())
+	old := newJob()
+	strategy().PrepareForCreate(aliceCtx(), old)
+	archived := &sluice.ActionLog{State: sluice.LogArchived, Bytes: 42}
+	old.Status.Phase = sluice.JobRunning
+	old.Status.Steps = []sluice.StepStatus{
+		{Name: "build", Phase: sluice.StepRunning, Attempts: 1, Actions: []sluice.ActionStatus{
+			{Name: "compile", Log: archived}, {Name: "package"},
+		}},
+		{Name: "deploy", Phase: sluice.StepPending},
+	}
+
+	// The controller rewrites the actions from the Pod, without the log
+	// state, and forges an archive of an action the server never stored.
+	j := old.DeepCopy()
+	j.Status.Steps[0].Actions = []sluice.ActionStatus{{Name: "compile"}, {Name: "package", Log: &sluice.ActionLog{State: sluice.LogArchived}}}
+	s.PrepareForUpdate(aliceCtx(), j, old)
+	assert.Equal(t, archived, j.Status.Steps[0].Actions[0].Log, "the server's record stays")
+	assert.Nil(t, j.Status.Steps[0].Actions[1].Log, "only the server records an archive")
+
+	// A failure to copy is the controller's to record.
+	j = old.DeepCopy()
+	failed := &sluice.ActionLog{State: sluice.LogArchiveFailed, Message: "connection refused"}
+	j.Status.Steps[0].Actions[1].Log = failed
+	s.PrepareForUpdate(aliceCtx(), j, old)
+	assert.Equal(t, failed, j.Status.Steps[0].Actions[1].Log)
+
+	// A new attempt starts with nothing archived.
+	j = old.DeepCopy()
+	j.Status.Steps[0].Attempts = 2
+	s.PrepareForUpdate(aliceCtx(), j, old)
+	assert.Nil(t, j.Status.Steps[0].Actions[0].Log, "the archive of attempt 1 is not attempt 2's")
+}

@@ -17,6 +17,8 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 			c.FillNoCustom(s)
 			policies := []sluice.ConcurrencyPolicy{sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent}
 			s.ConcurrencyPolicy = policies[c.Intn(len(policies))]
+			retentions := []sluice.PodRetention{sluice.PodRetentionOnStepCompletion, sluice.PodRetentionOnJobCompletion, sluice.PodRetentionNever}
+			s.PodRetention = retentions[c.Intn(len(retentions))]
 		},
 		func(n *sluice.Notification, c randfill.Continue) {
 			c.FillNoCustom(n)

@@ -8,10 +8,14 @@ func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
 }
 
-// SetDefaults_PipelineSpec defaults the concurrency policy to Allow.
+// SetDefaults_PipelineSpec defaults the concurrency policy to Allow and
+// the Pods' retention to OnJobCompletion.
 func SetDefaults_PipelineSpec(obj *PipelineSpec) {
 	if obj.ConcurrencyPolicy == "" {
 		obj.ConcurrencyPolicy = AllowConcurrent
+	}
+	if obj.PodRetention == "" {
+		obj.PodRetention = PodRetentionOnJobCompletion
 	}
 }
 

@@ -77,6 +77,53 @@ type PipelineSpec struct {
 	// +optional
 	// +listType=atomic
 	Notify []Notification `json:"notify,omitempty"`
+
+	// PodRetention says when the controller deletes a step's Pod, always
+	// after the output of its actions is archived: OnStepCompletion as
+	// soon as the step ends, OnJobCompletion (default) when the job ends,
+	// or Never, which leaves the Pods until the job is deleted. The
+	// pipelinejobs/log subresource serves the archived output either way.
+	// +optional
+	PodRetention PodRetention `json:"podRetention,omitempty"`
+
+	// History says how long the pipeline's finished jobs, and their logs,
+	// are kept. Unset keeps every job forever.
+	// +optional
+	History *HistoryPolicy `json:"history,omitempty"`
+}
+
+// PodRetention says when a step's Pod is deleted.
+// +enum
+type PodRetention string
+
+const (
+	// PodRetentionOnStepCompletion deletes each step's Pod once its logs are
+	// archived.
+	PodRetentionOnStepCompletion PodRetention = "OnStepCompletion"
+	// PodRetentionOnJobCompletion deletes the job's Pods when the job ends.
+	PodRetentionOnJobCompletion PodRetention = "OnJobCompletion"
+	// PodRetentionNever leaves the Pods until the job is deleted.
+	PodRetentionNever PodRetention = "Never"
+)
+
+// HistoryPolicy bounds how many finished jobs of a pipeline are kept, and
+// for how long. The controller deletes what falls outside it, with its
+// logs, in the background. A job that is the current or previous release
+// of an environment (status.environments) is never deleted by a limit, so
+// a rollback always has its snapshot.
+type HistoryPolicy struct {
+	// SuccessfulJobsLimit keeps the newest so many Succeeded jobs of the
+	// pipeline, across its environments. Unset keeps all.
+	// +optional
+	SuccessfulJobsLimit *int32 `json:"successfulJobsLimit,omitempty"`
+	// FailedJobsLimit keeps the newest so many Failed or Cancelled jobs.
+	// Unset keeps all.
+	// +optional
+	FailedJobsLimit *int32 `json:"failedJobsLimit,omitempty"`
+	// TTLSecondsAfterFinished is the default of the jobs' own
+	// spec.ttlSecondsAfterFinished.
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
 // ParamSpec declares one parameter of a pipeline.
@@ -455,6 +502,13 @@ type PipelineJobSpec struct {
 	// replaced, and it never changes afterwards.
 	// +optional
 	StartedBy *UserInfo `json:"startedBy,omitempty"`
+
+	// TTLSecondsAfterFinished deletes the job, with its Pods and logs, so
+	// many seconds after it ends. It defaults to the pipeline's
+	// history.ttlSecondsAfterFinished; unset keeps the job. It is the one
+	// field of the spec besides cancel that may change, as a Job's may.
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
 // PipelineReference names a Pipeline in the same namespace.
@@ -711,6 +765,42 @@ type ActionStatus struct {
 	// CompletionTime is when the container terminated.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Log says whether the action's output is archived. The server records
+	// Archived when it stores the output; the controller records a failure
+	// to copy it, and Lost when the Pod went before it could.
+	// +optional
+	Log *ActionLog `json:"log,omitempty"`
+}
+
+// LogState is where an action's output stands.
+// +enum
+type LogState string
+
+const (
+	// LogArchived: the output is in the archive, and is served from there.
+	LogArchived LogState = "Archived"
+	// LogArchiveFailed: copying the output failed; the controller retries,
+	// and the step does not end until it succeeds.
+	LogArchiveFailed LogState = "Failed"
+	// LogLost: the Pod was deleted before its output could be archived.
+	LogLost LogState = "Lost"
+)
+
+// ActionLog is the archive state of an action's output.
+type ActionLog struct {
+	// State is Archived, Failed or Lost.
+	State LogState `json:"state"`
+	// Bytes is the size of the archived output.
+	// +optional
+	Bytes int64 `json:"bytes,omitempty"`
+	// TruncatedBytes is how many bytes at the start of the output were
+	// dropped to keep the archive's limit (sluice-apiserver's
+	// --log-archive-max-bytes).
+	// +optional
+	TruncatedBytes int64 `json:"truncatedBytes,omitempty"`
+	// Message says what went wrong, for Failed and Lost.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -814,8 +904,8 @@ type PipelineJobLogOptions struct {
 	// order, when empty. Required with a POST.
 	// +optional
 	Action string `json:"action,omitempty"`
-	// Attempt selects an attempt of the step, from 1; needs step. The
-	// latest when 0. Required with a POST.
+	// Attempt selects an attempt of the step, from 1; needs step. Every
+	// attempt, in order, when 0. Required with a POST.
 	// +optional
 	Attempt int64 `json:"attempt,omitempty"`
 	// Follow streams the output as the job writes it, moving on to the next

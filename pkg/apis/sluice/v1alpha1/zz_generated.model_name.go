@@ -15,6 +15,11 @@ func (in Action) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ActionLog) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ActionLog"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ActionStatus) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ActionStatus"
 }
@@ -47,6 +52,11 @@ func (in CancelRequest) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EnvironmentStatus) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.EnvironmentStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistoryPolicy) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.HistoryPolicy"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -99,6 +99,8 @@ func validPipeline() *sluice.Pipeline {
 				Events:  []sluice.NotifyEvent{sluice.NotifyFailed, sluice.NotifySucceeded},
 				Webhook: &sluice.Webhook{URL: "https://hooks.example.com/ci", SecretRef: &sluice.SecretKeyRef{Name: "hook", Key: "hmac"}},
 			}},
+			PodRetention: sluice.PodRetentionOnStepCompletion,
+			History:      &sluice.HistoryPolicy{SuccessfulJobsLimit: ptr.To[int32](10), FailedJobsLimit: ptr.To[int32](0), TTLSecondsAfterFinished: ptr.To[int32](86400)},
 		},
 	}
 }
@@ -127,8 +129,15 @@ func TestValidatePipeline(t *testing.T) {
 	}{
 		{"the full valid pipeline", func(p *sluice.Pipeline) {}, nil},
 		{"minimal pipeline", func(p *sluice.Pipeline) {
-			p.Spec = sluice.PipelineSpec{Steps: steps(1), ConcurrencyPolicy: sluice.AllowConcurrent}
+			p.Spec = sluice.PipelineSpec{Steps: steps(1), ConcurrencyPolicy: sluice.AllowConcurrent, PodRetention: sluice.PodRetentionOnJobCompletion}
 		}, nil},
+
+		{"podRetention unknown", func(p *sluice.Pipeline) { p.Spec.PodRetention = "Always" }, []string{"spec.podRetention: " + notSupported}},
+		{"podRetention missing", func(p *sluice.Pipeline) { p.Spec.PodRetention = "" }, []string{"spec.podRetention: " + notSupported}},
+		{"history limits negative", func(p *sluice.Pipeline) {
+			p.Spec.History = &sluice.HistoryPolicy{SuccessfulJobsLimit: ptr.To[int32](-1), FailedJobsLimit: ptr.To[int32](-2), TTLSecondsAfterFinished: ptr.To[int32](-3)}
+		}, []string{"spec.history.successfulJobsLimit: " + invalid, "spec.history.failedJobsLimit: " + invalid, "spec.history.ttlSecondsAfterFinished: " + invalid}},
+		{"history empty", func(p *sluice.Pipeline) { p.Spec.History = &sluice.HistoryPolicy{} }, nil},
 
 		// metadata
 		{"name missing", func(p *sluice.Pipeline) { p.Name = "" }, []string{"metadata.name: " + required}},

@@ -45,6 +45,8 @@ func TestValidatePipelineJob(t *testing.T) {
 		{"both pipelineRef and pipelineSpec", func(j *sluice.PipelineJob) { j.Spec.PipelineSpec = &validPipeline().Spec }, []string{"spec.pipelineSpec: " + forbidden}},
 		{"pipelineRef without name", func(j *sluice.PipelineJob) { j.Spec.PipelineRef.Name = "" }, []string{"spec.pipelineRef.name: " + required}},
 		{"pipelineRef with bad name", func(j *sluice.PipelineJob) { j.Spec.PipelineRef.Name = "a_b" }, []string{"spec.pipelineRef.name: " + invalid}},
+		{"ttl", func(j *sluice.PipelineJob) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](0) }, nil},
+		{"negative ttl", func(j *sluice.PipelineJob) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](-5) }, []string{"spec.ttlSecondsAfterFinished: " + invalid}},
 		{"invalid inline pipeline", func(j *sluice.PipelineJob) {
 			inline(j)
 			j.Spec.PipelineSpec.Steps[1].Actions[0].Image = ""
@@ -104,6 +106,10 @@ func TestValidatePipelineJobUpdate(t *testing.T) {
 		{"trigger changes", nil, func(j *sluice.PipelineJob) { j.Spec.Trigger.Type = sluice.TriggerManual }, []string{"spec.trigger: " + invalid}},
 		{"startedBy changes", nil, func(j *sluice.PipelineJob) { j.Spec.StartedBy = &sluice.UserInfo{Username: "mallory"} }, []string{"spec.startedBy: " + invalid}},
 		{"namespace changes", nil, func(j *sluice.PipelineJob) { j.Namespace = "team-b" }, []string{"metadata.namespace: " + invalid}},
+		{"ttl may change", nil, func(j *sluice.PipelineJob) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](60) }, nil},
+		{"ttl may be unset", func(j *sluice.PipelineJob) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](60) },
+			func(j *sluice.PipelineJob) { j.Spec.TTLSecondsAfterFinished = nil }, nil},
+		{"negative ttl", nil, func(j *sluice.PipelineJob) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](-1) }, []string{"spec.ttlSecondsAfterFinished: " + invalid}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -169,6 +175,13 @@ func TestValidatePipelineJobStatusUpdate(t *testing.T) {
 		{"step attempts negative", running, func(j *sluice.PipelineJob) { j.Status.Steps[1].Attempts = -1 }, []string{"status.steps[1].attempts: " + invalid}},
 		{"action duplicated", running, func(j *sluice.PipelineJob) { j.Status.Steps[0].Actions[1].Name = "unit" }, []string{"status.steps[0].actions[1].name: " + duplicate}},
 		{"action with bad name", running, func(j *sluice.PipelineJob) { j.Status.Steps[0].Actions[1].Name = "Lint" }, []string{"status.steps[0].actions[1].name: " + invalid}},
+		{"action logs", running, func(j *sluice.PipelineJob) {
+			j.Status.Steps[0].Actions[0].Log = &sluice.ActionLog{State: sluice.LogArchived, Bytes: 120}
+			j.Status.Steps[0].Actions[1].Log = &sluice.ActionLog{State: sluice.LogLost, Message: "pod deleted"}
+		}, nil},
+		{"action log with unknown state", running, func(j *sluice.PipelineJob) {
+			j.Status.Steps[0].Actions[1].Log = &sluice.ActionLog{State: "Gone"}
+		}, []string{"status.steps[0].actions[1].log.state: " + notSupported}},
 		{"notifications", running, func(j *sluice.PipelineJob) {
 			j.Status.Notifications = []sluice.NotificationStatus{
 				{Event: sluice.NotifyStarted, URL: "https://a", State: sluice.NotificationDelivered, Attempts: 1, ResponseCode: 204},

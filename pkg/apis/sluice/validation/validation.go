@@ -38,6 +38,8 @@ const (
 var ValidateName = apivalidation.NameIsDNSLabel
 
 var (
+	supportedPodRetentions       = sets.New(sluice.PodRetentionOnStepCompletion, sluice.PodRetentionOnJobCompletion, sluice.PodRetentionNever)
+	supportedLogStates           = sets.New(sluice.LogArchived, sluice.LogArchiveFailed, sluice.LogLost)
 	supportedConcurrencyPolicies = sets.New(sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent, sluice.QueueConcurrent)
 	supportedNotifyEvents        = sets.New(sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled, sluice.NotifyWaitingForApproval)
 	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun, sluice.TriggerRollback)
@@ -115,7 +117,24 @@ func ValidatePipelineSpec(spec *sluice.PipelineSpec, fldPath *field.Path) field.
 	for i := range spec.Notify {
 		allErrs = append(allErrs, validateNotification(&spec.Notify[i], fldPath.Child("notify").Index(i))...)
 	}
+	if !supportedPodRetentions.Has(spec.PodRetention) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("podRetention"), spec.PodRetention, sortedStrings(supportedPodRetentions)))
+	}
+	if h := spec.History; h != nil {
+		hPath := fldPath.Child("history")
+		allErrs = append(allErrs, validateNonnegative(h.SuccessfulJobsLimit, hPath.Child("successfulJobsLimit"))...)
+		allErrs = append(allErrs, validateNonnegative(h.FailedJobsLimit, hPath.Child("failedJobsLimit"))...)
+		allErrs = append(allErrs, validateNonnegative(h.TTLSecondsAfterFinished, hPath.Child("ttlSecondsAfterFinished"))...)
+	}
 	return allErrs
+}
+
+// validateNonnegative checks an optional count or number of seconds.
+func validateNonnegative(v *int32, fldPath *field.Path) field.ErrorList {
+	if v == nil {
+		return nil
+	}
+	return apivalidation.ValidateNonnegativeField(int64(*v), fldPath)
 }
 
 func validateStep(step *sluice.Step, vars map[string]bool, fldPath *field.Path) field.ErrorList {
@@ -541,6 +560,7 @@ func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, snapshot bool, fldPat
 	if len(spec.Trigger.Detail) > MaxTriggerDetail {
 		allErrs = append(allErrs, field.TooLong(fldPath.Child("trigger", "detail"), "", MaxTriggerDetail))
 	}
+	allErrs = append(allErrs, validateNonnegative(spec.TTLSecondsAfterFinished, fldPath.Child("ttlSecondsAfterFinished"))...)
 	return allErrs
 }
 
@@ -561,10 +581,12 @@ func ValidateParamValues(declared []sluice.ParamSpec, values []sluice.Param, fld
 }
 
 // ValidatePipelineJobUpdate validates an update of a job's spec or metadata.
-// Only spec.cancel may change, and only from false to true.
+// Only spec.cancel, only from false to true, and spec.ttlSecondsAfterFinished
+// may change.
 func ValidatePipelineJobUpdate(j, old *sluice.PipelineJob) field.ErrorList {
 	allErrs := apivalidation.ValidateObjectMetaUpdate(&j.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	specPath := field.NewPath("spec")
+	allErrs = append(allErrs, validateNonnegative(j.Spec.TTLSecondsAfterFinished, specPath.Child("ttlSecondsAfterFinished"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.PipelineRef, old.Spec.PipelineRef, specPath.Child("pipelineRef"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.PipelineSpec, old.Spec.PipelineSpec, specPath.Child("pipelineSpec"))...)
 	allErrs = append(allErrs, apivalidation.ValidateImmutableField(j.Spec.Params, old.Spec.Params, specPath.Child("params"))...)
@@ -617,12 +639,16 @@ func ValidatePipelineJobStatusUpdate(j, old *sluice.PipelineJob) field.ErrorList
 		allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(int64(step.Attempts), stepPath.Child("attempts"))...)
 		seenActions := sets.New[string]()
 		for k, a := range step.Actions {
-			namePath := stepPath.Child("actions").Index(k).Child("name")
+			actionPath := stepPath.Child("actions").Index(k)
+			namePath := actionPath.Child("name")
 			allErrs = append(allErrs, validateDNSLabel(a.Name, namePath)...)
 			if seenActions.Has(a.Name) {
 				allErrs = append(allErrs, field.Duplicate(namePath, a.Name))
 			}
 			seenActions.Insert(a.Name)
+			if a.Log != nil && !supportedLogStates.Has(a.Log.State) {
+				allErrs = append(allErrs, field.NotSupported(actionPath.Child("log", "state"), a.Log.State, sortedStrings(supportedLogStates)))
+			}
 		}
 	}
 	return allErrs
@@ -802,7 +828,7 @@ func ValidatePipelineJobLogOptions(o *sluice.PipelineJobLogOptions) field.ErrorL
 	}
 	switch {
 	case o.Attempt < 0:
-		allErrs = append(allErrs, field.Invalid(field.NewPath("attempt"), o.Attempt, "must be 1 or more, or 0 for the latest"))
+		allErrs = append(allErrs, field.Invalid(field.NewPath("attempt"), o.Attempt, "must be 1 or more, or 0 for every attempt"))
 	case o.Attempt > 0 && o.Step == "":
 		allErrs = append(allErrs, field.Required(field.NewPath("step"), "an attempt is selected within a step"))
 	}

@@ -74,6 +74,22 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: workingDir
       type:
         scalar: string
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ActionLog
+  map:
+    fields:
+    - name: bytes
+      type:
+        scalar: numeric
+    - name: message
+      type:
+        scalar: string
+    - name: state
+      type:
+        scalar: string
+      default: ""
+    - name: truncatedBytes
+      type:
+        scalar: numeric
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ActionStatus
   map:
     fields:
@@ -83,6 +99,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: exitCode
       type:
         scalar: numeric
+    - name: log
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ActionLog
     - name: name
       type:
         scalar: string
@@ -152,6 +171,18 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: previous
       type:
         namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Release
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.HistoryPolicy
+  map:
+    fields:
+    - name: failedJobsLimit
+      type:
+        scalar: numeric
+    - name: successfulJobsLimit
+      type:
+        scalar: numeric
+    - name: ttlSecondsAfterFinished
+      type:
+        scalar: numeric
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary
   map:
     fields:
@@ -302,6 +333,9 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Trigger
       default: {}
+    - name: ttlSecondsAfterFinished
+      type:
+        scalar: numeric
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineJobStatus
   map:
     fields:
@@ -376,6 +410,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: environment
       type:
         scalar: string
+    - name: history
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.HistoryPolicy
     - name: notify
       type:
         list:
@@ -390,6 +427,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: podRetention
+      type:
+        scalar: string
     - name: steps
       type:
         list:

@@ -25,6 +25,10 @@ type ActionStatusApplyConfiguration struct {
 	StartTime *v1.Time `json:"startTime,omitempty"`
 	// CompletionTime is when the container terminated.
 	CompletionTime *v1.Time `json:"completionTime,omitempty"`
+	// Log says whether the action's output is archived. The server records
+	// Archived when it stores the output; the controller records a failure
+	// to copy it, and Lost when the Pod went before it could.
+	Log *ActionLogApplyConfiguration `json:"log,omitempty"`
 }
 
 // ActionStatusApplyConfiguration constructs a declarative configuration of the ActionStatus type for use with
@@ -70,5 +74,13 @@ func (b *ActionStatusApplyConfiguration) WithStartTime(value v1.Time) *ActionSta
 // If called multiple times, the CompletionTime field is set to the value of the last call.
 func (b *ActionStatusApplyConfiguration) WithCompletionTime(value v1.Time) *ActionStatusApplyConfiguration {
 	b.CompletionTime = &value
+	return b
+}
+
+// WithLog sets the Log field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Log field is set to the value of the last call.
+func (b *ActionStatusApplyConfiguration) WithLog(value *ActionLogApplyConfiguration) *ActionStatusApplyConfiguration {
+	b.Log = value
 	return b
 }

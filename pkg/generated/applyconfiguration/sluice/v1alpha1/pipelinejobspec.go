@@ -34,6 +34,11 @@ type PipelineJobSpecApplyConfiguration struct {
 	// sets it on create from the request; whatever the client sends is
 	// replaced, and it never changes afterwards.
 	StartedBy *UserInfoApplyConfiguration `json:"startedBy,omitempty"`
+	// TTLSecondsAfterFinished deletes the job, with its Pods and logs, so
+	// many seconds after it ends. It defaults to the pipeline's
+	// history.ttlSecondsAfterFinished; unset keeps the job. It is the one
+	// field of the spec besides cancel that may change, as a Job's may.
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
 // PipelineJobSpecApplyConfiguration constructs a declarative configuration of the PipelineJobSpec type for use with
@@ -100,5 +105,13 @@ func (b *PipelineJobSpecApplyConfiguration) WithTrigger(value *TriggerApplyConfi
 // If called multiple times, the StartedBy field is set to the value of the last call.
 func (b *PipelineJobSpecApplyConfiguration) WithStartedBy(value *UserInfoApplyConfiguration) *PipelineJobSpecApplyConfiguration {
 	b.StartedBy = value
+	return b
+}
+
+// WithTTLSecondsAfterFinished sets the TTLSecondsAfterFinished field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the TTLSecondsAfterFinished field is set to the value of the last call.
+func (b *PipelineJobSpecApplyConfiguration) WithTTLSecondsAfterFinished(value int32) *PipelineJobSpecApplyConfiguration {
+	b.TTLSecondsAfterFinished = &value
 	return b
 }

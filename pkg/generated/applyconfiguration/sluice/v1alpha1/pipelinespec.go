@@ -41,6 +41,15 @@ type PipelineSpecApplyConfiguration struct {
 	ConcurrencyPolicy *sluicev1alpha1.ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
 	// Notify lists webhooks called when a job of this pipeline changes phase.
 	Notify []NotificationApplyConfiguration `json:"notify,omitempty"`
+	// PodRetention says when the controller deletes a step's Pod, always
+	// after the output of its actions is archived: OnStepCompletion as
+	// soon as the step ends, OnJobCompletion (default) when the job ends,
+	// or Never, which leaves the Pods until the job is deleted. The
+	// pipelinejobs/log subresource serves the archived output either way.
+	PodRetention *sluicev1alpha1.PodRetention `json:"podRetention,omitempty"`
+	// History says how long the pipeline's finished jobs, and their logs,
+	// are kept. Unset keeps every job forever.
+	History *HistoryPolicyApplyConfiguration `json:"history,omitempty"`
 }
 
 // PipelineSpecApplyConfiguration constructs a declarative configuration of the PipelineSpec type for use with
@@ -125,5 +134,21 @@ func (b *PipelineSpecApplyConfiguration) WithNotify(values ...*NotificationApply
 		}
 		b.Notify = append(b.Notify, *values[i])
 	}
+	return b
+}
+
+// WithPodRetention sets the PodRetention field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PodRetention field is set to the value of the last call.
+func (b *PipelineSpecApplyConfiguration) WithPodRetention(value sluicev1alpha1.PodRetention) *PipelineSpecApplyConfiguration {
+	b.PodRetention = &value
+	return b
+}
+
+// WithHistory sets the History field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the History field is set to the value of the last call.
+func (b *PipelineSpecApplyConfiguration) WithHistory(value *HistoryPolicyApplyConfiguration) *PipelineSpecApplyConfiguration {
+	b.History = value
 	return b
 }
