@@ -10,14 +10,17 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	basecompatibility "k8s.io/component-base/compatibility"
 	netutils "k8s.io/utils/net"
 
+	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceopenapi "github.com/sluice-dev/sluice/pkg/generated/openapi"
 	"github.com/sluice-dev/sluice/pkg/storage/postgres"
@@ -34,6 +37,9 @@ type Options struct {
 	ComponentGlobalsRegistry basecompatibility.ComponentGlobalsRegistry
 	// AlternateDNS are extra names for the self-signed serving certificate.
 	AlternateDNS []string
+	// LogArchiveMaxBytes is the most of one action's output the log
+	// archive keeps, as a quantity.
+	LogArchiveMaxBytes string
 }
 
 // PostgresOptions replace the apiserver's etcd options.
@@ -59,6 +65,7 @@ func NewOptions() *Options {
 			MaxObjectSize:          "16Mi",
 		},
 		ComponentGlobalsRegistry: compatibility.DefaultComponentGlobalsRegistry,
+		LogArchiveMaxBytes:       "10Mi",
 	}
 	// Storage is PostgreSQL: no etcd flags, no etcd health checks.
 	o.RecommendedOptions.Etcd = nil
@@ -80,6 +87,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&p.CompactionWindow, "compaction-window", p.CompactionWindow, "How long history is kept for watches and reads at past resourceVersions.")
 	fs.Int64Var(&p.CompactionMinRevisions, "compaction-min-revisions", p.CompactionMinRevisions, "How many of the latest revisions are always kept, however old.")
 	fs.StringVar(&p.MaxObjectSize, "max-object-size", p.MaxObjectSize, "Largest object stored, as a quantity (e.g. 16Mi). Larger writes fail with 413.")
+	fs.StringVar(&o.LogArchiveMaxBytes, "log-archive-max-bytes", o.LogArchiveMaxBytes,
+		"The most of one action's output the log archive keeps, as a quantity (e.g. 10Mi): the end of a longer output, "+
+			"after a line that says how much was dropped. 0 keeps every output whole.")
 	fs.BoolVar(&p.WatchCache, "watch-cache", p.WatchCache, "Serve reads and watches from the apiserver's watch cache. Off by default: the cache holds every object in memory.")
 }
 
@@ -91,6 +101,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--database-url (or $%s) is required", EnvDatabaseURL))
 	}
 	if _, err := o.maxObjectSize(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.logArchiveMaxBytes(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.Postgres.CompactionWindow <= 0 {
@@ -107,6 +120,14 @@ func (o *Options) maxObjectSize() (int, error) {
 	return int(q.Value()), nil
 }
 
+func (o *Options) logArchiveMaxBytes() (int64, error) {
+	q, err := resource.ParseQuantity(o.LogArchiveMaxBytes)
+	if err != nil || q.Sign() < 0 {
+		return 0, fmt.Errorf("--log-archive-max-bytes=%q: want a quantity such as 10Mi, or 0 for no limit", o.LogArchiveMaxBytes)
+	}
+	return q.Value(), nil
+}
+
 // Config builds the server config. It connects to PostgreSQL and checks
 // (or migrates) the schema, so an unreachable database or a wrong schema
 // version fails here, at start, with a message saying so.
@@ -116,6 +137,10 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 		return nil, fmt.Errorf("creating self-signed certificates: %w", err)
 	}
 	maxObjectSize, err := o.maxObjectSize()
+	if err != nil {
+		return nil, err
+	}
+	logMaxBytes, err := o.logArchiveMaxBytes()
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +154,10 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	cfg.OpenAPIV3Config.Info.Title, cfg.OpenAPIV3Config.Info.Version = "Sluice", "v1alpha1"
 	cfg.FeatureGate = o.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	cfg.EffectiveVersion = o.ComponentGlobalsRegistry.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
+	// pipelinejobs/log streams for as long as a job runs when followed,
+	// and takes a whole output when archived: like kube-apiserver's
+	// pods/log, it is exempt from the request timeout.
+	cfg.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(sets.NewString("watch"), sets.NewString("log"))
 	// Objects may be far larger than etcd allows; leave room for the request around them.
 	cfg.MaxRequestBodyBytes = int64(maxObjectSize) + 1<<20
 	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
@@ -146,7 +175,7 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	cfg.RESTOptionsGetter = &postgres.RESTOptionsGetter{
+	restOptions := &postgres.RESTOptionsGetter{
 		Backend:                   backend,
 		Serializer:                Codecs,
 		StorageVersion:            StorageVersion,
@@ -155,8 +184,14 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 		WatchCache:                o.Postgres.WatchCache,
 		StorageObjectCountTracker: cfg.StorageObjectCountTracker,
 	}
+	cfg.RESTOptionsGetter = restOptions
 	cfg.AddReadyzChecks(postgresCheck(backend))
-	return &Config{GenericConfig: cfg, ExtraConfig: ExtraConfig{Backend: backend}}, nil
+	return &Config{GenericConfig: cfg, ExtraConfig: ExtraConfig{
+		Backend:            backend,
+		LogArchiveMaxBytes: logMaxBytes,
+		JobKeyPrefix:       restOptions.KeyPrefix(sluice.Resource("pipelinejobs")),
+		KubeConfig:         cfg.ClientConfig,
+	}}, nil
 }
 
 // Run starts the server and blocks until ctx ends.

@@ -90,3 +90,54 @@ func TestLimitWriter(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Equal(t, 1000, out.Len())
 }
+
+func TestCopyCompleteHoldsBackTheLastPartialLine(t *testing.T) {
+	in := output(3) + t0.Format(time.RFC3339Nano) + " still writ"
+	var out bytes.Buffer
+	consumed, err := Filter{Tail: 2}.CopyComplete(&out, strings.NewReader(in))
+	require.NoError(t, err)
+	assert.Equal(t, "line 1\nline 2\n", out.String())
+	assert.Equal(t, int64(len(output(3))), consumed, "every complete line counts, written or not")
+}
+
+func TestFollowerGoesOnWhereACopyStopped(t *testing.T) {
+	full := output(6)
+	// A tail of the output so far, then a follower of the whole output
+	// that skips what the tail consumed: each line exactly once.
+	var out bytes.Buffer
+	consumed, err := Filter{Tail: 1}.CopyComplete(&out, strings.NewReader(full[:len(output(3))+7]))
+	require.NoError(t, err)
+	f := NewFollower(&out, Filter{Tail: NoTail})
+	f.Consumed = consumed
+	// The stream arrives in pieces that split lines anywhere.
+	rest := full[consumed:]
+	for len(rest) > 0 {
+		n := min(5, len(rest))
+		_, err := f.Write([]byte(rest[:n]))
+		require.NoError(t, err)
+		rest = rest[n:]
+	}
+	require.NoError(t, f.Flush())
+	assert.Equal(t, "line 2\nline 3\nline 4\nline 5\n", out.String())
+	assert.Equal(t, int64(len(full)), f.Consumed)
+
+	// A partial line that is reset is not counted, and comes again.
+	g := NewFollower(&out, Filter{Tail: NoTail})
+	_, _ = g.Write([]byte(full[:len(output(1))+4]))
+	g.Reset()
+	assert.Equal(t, int64(len(output(1))), g.Consumed)
+}
+
+func TestFollowerSinceAndTimestamps(t *testing.T) {
+	var out bytes.Buffer
+	f := NewFollower(&out, Filter{Tail: NoTail, Since: t0.Add(2 * time.Second), Timestamps: true})
+	_, err := f.Write([]byte(output(4)))
+	require.NoError(t, err)
+	assert.Equal(t, output(4)[len(output(2)):], out.String())
+}
+
+func TestMarkers(t *testing.T) {
+	assert.Equal(t, "==> deploy (skipped)\n", Skipped("deploy"))
+	assert.Equal(t, "[sluice] this output is lost: pod deleted\n", Lost("pod deleted"))
+	assert.Contains(t, Truncated(2048), "first 2048 bytes")
+}

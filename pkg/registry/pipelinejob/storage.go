@@ -12,6 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -40,11 +41,13 @@ type Storage struct {
 	Cancel   *CancelREST
 	Rerun    *RerunREST
 	Approval *ApprovalREST
+	Log      *LogREST
 }
 
 // NewStorage returns the storage of pipelinejobs and of their
-// subresources. pipelines reads Pipelines.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, pipelines rest.Getter) (*Storage, error) {
+// subresources. pipelines reads Pipelines; logs is where pipelinejobs/log
+// reads and archives the output of jobs.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, pipelines rest.Getter, logs Logs) (*Storage, error) {
 	strategy := NewStrategy(scheme)
 	store, statusREST, err := registry.NewStore(registry.Resource{
 		Plural:         "pipelinejobs",
@@ -64,6 +67,19 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, pi
 	reruns, actions := *store, *store
 	reruns.CreateStrategy = RerunStrategy{strategy}
 	actions.UpdateStrategy = ActionStrategy{strategy}
+	// A job's logs go with it. Whatever this misses (the server stopped
+	// in between, or PostgreSQL failed) the archive's sweep removes.
+	store.AfterDelete = func(obj runtime.Object, options *metav1.DeleteOptions) {
+		j, ok := obj.(*sluice.PipelineJob)
+		if !ok || len(options.DryRun) > 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := logs.Archive.DeleteJob(ctx, j.UID); err != nil {
+			klog.ErrorS(err, "Deleting the logs of a deleted job; the archive's sweep will", "job", klog.KObj(j), "uid", j.UID)
+		}
+	}
 	jobs := &REST{Store: store, pipelines: pipelines, reruns: &reruns, actions: &actions}
 	return &Storage{
 		Jobs:     jobs,
@@ -71,6 +87,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, pi
 		Cancel:   &CancelREST{jobs: jobs},
 		Rerun:    &RerunREST{jobs: jobs},
 		Approval: &ApprovalREST{jobs: jobs},
+		Log:      &LogREST{jobs: jobs, logs: logs},
 	}, nil
 }
 

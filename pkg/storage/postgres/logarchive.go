@@ -255,3 +255,13 @@ func (a *LogArchive) DeleteJob(ctx context.Context, jobUID types.UID) error {
 	_, err := a.b.pool.Exec(ctx, deleteJobLogsSQL, string(jobUID))
 	return err
 }
+
+// DeleteOrphans removes the logs of jobs that no longer exist and were
+// archived before before: a job's logs are deleted with it, and this
+// catches what that missed (the server stopped in between). jobKeyPrefix
+// is the key prefix of jobs (RESTOptionsGetter.KeyPrefix); a job is named
+// by the log's namespace and job under it. It reads every log's row once.
+func (a *LogArchive) DeleteOrphans(ctx context.Context, jobKeyPrefix string, before time.Time) (int64, error) {
+	tag, err := a.b.pool.Exec(ctx, deleteOrphanLogsSQL, jobKeyPrefix, before)
+	return tag.RowsAffected(), err
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -166,4 +167,31 @@ func TestReadChunksKeepsLittleInMemory(t *testing.T) {
 	}
 	assert.True(t, bytes.HasSuffix(content, kept))
 	assert.Equal(t, int64(len(content)), info.Bytes+info.TruncatedBytes)
+}
+
+// TestLogArchiveDeleteOrphans: the sweep removes the logs of jobs whose
+// key is gone, and only those archived before the time it is given.
+func TestLogArchiveDeleteOrphans(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t, nil)
+	a := b.Logs()
+	const prefix = "/registry/sluice.dev/pipelinejobs/"
+	for _, job := range []string{"kept", "gone"} {
+		_, err := a.Write(ctx, LogKey{JobUID: types.UID("uid-" + job), Step: "build", Attempt: 1, Action: "compile"}, "team-a", job, strings.NewReader("out\n"), 0)
+		require.NoError(t, err)
+	}
+	_, err := b.pool.Exec(ctx, `INSERT INTO sluice.kv (key, rv, create_rv, value) VALUES ($1, 2, 2, '\x00')`, prefix+"team-a/kept")
+	require.NoError(t, err)
+
+	n, err := a.DeleteOrphans(ctx, prefix, time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	assert.Zero(t, n, "logs archived after the cut-off stay: their job may be new")
+
+	n, err = a.DeleteOrphans(ctx, prefix, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	_, err = a.Info(ctx, LogKey{JobUID: "uid-gone", Step: "build", Attempt: 1, Action: "compile"})
+	assert.ErrorIs(t, err, ErrLogNotFound)
+	_, err = a.Info(ctx, LogKey{JobUID: "uid-kept", Step: "build", Attempt: 1, Action: "compile"})
+	assert.NoError(t, err)
 }

@@ -189,4 +189,11 @@ SELECT data FROM sluice.log_chunks
 WHERE job_uid = $1 AND step = $2 AND attempt = $3 AND action = $4 AND chunk = $5`
 
 	deleteJobLogsSQL = `DELETE FROM sluice.logs WHERE job_uid = $1`
+
+	// deleteOrphanLogsSQL removes the logs of jobs whose key ($1 is the
+	// key prefix of jobs) no longer exists, archived before $2.
+	deleteOrphanLogsSQL = `
+DELETE FROM sluice.logs l
+WHERE l.archived_at < $2
+  AND NOT EXISTS (SELECT 1 FROM sluice.kv k WHERE k.key = $1 || l.namespace || '/' || l.job)`
 )

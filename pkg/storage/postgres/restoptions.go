@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"path"
 	"sync"
 	"time"
 
@@ -59,10 +60,7 @@ func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runt
 	if err != nil {
 		return generic.RESTOptions{}, fmt.Errorf("storage codec for %s: %w", resource, err)
 	}
-	prefix := g.Prefix
-	if prefix == "" {
-		prefix = "/registry"
-	}
+	prefix := g.prefix()
 	workers := g.DeleteCollectionWorkers
 	if workers == 0 {
 		workers = 1
@@ -91,6 +89,20 @@ func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runt
 		StorageObjectCountTracker: g.StorageObjectCountTracker,
 		ResourcePrefix:            "/" + resource.Group + "/" + resource.Resource,
 	}, nil
+}
+
+func (g *RESTOptionsGetter) prefix() string {
+	if g.Prefix == "" {
+		return "/registry"
+	}
+	return g.Prefix
+}
+
+// KeyPrefix is the prefix of the keys of a namespaced resource's objects
+// in the storage: each object's key is the prefix, its namespace, "/" and
+// its name.
+func (g *RESTOptionsGetter) KeyPrefix(resource schema.GroupResource) string {
+	return path.Join("/", g.prefix(), resource.Group, resource.Resource) + "/"
 }
 
 // decorator builds the Store of a resource, wrapped in the watch cache when

@@ -78,6 +78,8 @@ func TestRESTOptionsGetter(t *testing.T) {
 			// Stored as v1 JSON, the storage version.
 			var stored []byte
 			require.NoError(t, getter.Backend.pool.QueryRow(ctx, `SELECT value FROM sluice.kv WHERE key = $1`, "/registry"+key).Scan(&stored))
+			// KeyPrefix names the same key, as the log archive's sweep relies on.
+			require.Equal(t, "/registry"+key, getter.KeyPrefix(gr)+"ns/p")
 			require.Contains(t, string(stored), `"apiVersion":"example.apiserver.k8s.io/v1"`)
 		})
 	}
