@@ -6,5 +6,6 @@
 // containers then the main container) or waits at its approval gate,
 // retries with backoff, enforces timeouts and cancellation, writes the
 // status once per sync, records Events, keeps the Pipeline's lastJob and
-// environments, and hands webhook notifications to the Notifier.
+// environments, and hands webhook notifications to the Notifier. It deletes
+// finished jobs once their ttlSecondsAfterFinished has passed.
 package controller
