@@ -114,6 +114,24 @@ func (h *harness) jobDeletes() []k8stesting.DeleteActionImpl {
 	return out
 }
 
+// historyQueued drains the history cleaner's queue and returns its keys.
+func (h *harness) historyQueued() []string {
+	var out []string
+	for h.c.history.queue.Len() > 0 {
+		k, _ := h.c.history.queue.Get()
+		h.c.history.queue.Forget(k)
+		h.c.history.queue.Done(k)
+		out = append(out, k)
+	}
+	return out
+}
+
+// cleanHistory runs one pass of the history cleaner over pipeline.
+func (h *harness) cleanHistory(pipeline string) {
+	h.t.Helper()
+	require.NoError(h.t, h.c.history.sync(h.ctx, ns+"/"+pipeline))
+}
+
 func deletedTotal(t *testing.T, reason string) float64 {
 	t.Helper()
 	v, err := metricstestutil.GetCounterMetricValue(jobsDeleted.WithLabelValues(reason))
@@ -314,12 +332,286 @@ func TestTTLZero(t *testing.T) {
 	require.False(t, h.jobExists("notified"))
 }
 
-// TestRestartedControllerDeletesExpiredJobs: a controller that starts (a
-// restart, or a new leader) lists every job: the jobs whose TTL ran out
-// while no controller ran are deleted by their first sync, and the others
-// are woken at their expiry.
-func TestRestartedControllerDeletesExpiredJobs(t *testing.T) {
+// historyPipeline creates pipeline "release" with the history limits
+// given, and jobs; it leaves the history cleaner's queue empty.
+func historyPipeline(h *harness, succeeded, failed *int32, jobs ...*v1alpha1.PipelineJob) {
+	h.t.Helper()
+	p := testutil.Pipeline("release", steps("deploy")...)
+	p.Spec.History = &v1alpha1.HistoryPolicy{SuccessfulJobsLimit: succeeded, FailedJobsLimit: failed}
+	h.createPipeline(p)
+	for _, j := range jobs {
+		h.createJob(j)
+	}
+	if hasLimits(p) {
+		h.eventually("pipeline queued by its add event", func() bool { return h.c.history.queue.Len() > 0 })
+		h.historyQueued()
+	}
+}
+
+// TestHistoryLimits: a pass keeps the newest successfulJobsLimit Succeeded
+// jobs and the newest failedJobsLimit Failed or Cancelled jobs of the
+// pipeline, across environments, newest by completion time and then by
+// name; it deletes the others in the background with a UID precondition,
+// records one Event on the Pipeline, and counts them. Jobs that have not
+// finished, jobs of other pipelines and jobs another controller instance
+// runs are not its to count or delete.
+func TestHistoryLimits(t *testing.T) {
+	// A job another controller instance runs, which the informer's label
+	// selector leaves out of this one's cache. (The fake clientset answers
+	// a List with a label selector, not a watch, so it exists from the
+	// start.)
+	done := metav1.NewTime(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)) // older than every other job
+	other := jobOf("other-instance", "release")
+	other.Namespace, other.UID = ns, "uid-other-instance"
+	other.Labels = map[string]string{v1alpha1.LabelPipeline: "release", v1alpha1.LabelControllerInstance: "canary"}
+	other.Status = v1alpha1.PipelineJobStatus{Phase: v1alpha1.JobSucceeded, StartTime: &done, CompletionTime: &done}
+	h := newHarness(t, other)
+	enforceDeletePreconditions(h)
+	inEnv := func(j *v1alpha1.PipelineJob, env string) *v1alpha1.PipelineJob { j.Spec.Environment = env; return j }
+	running := jobOf("running", "release")
+	running.Status.Phase = v1alpha1.JobRunning
+	historyPipeline(h, ptr.To[int32](2), ptr.To[int32](1),
+		h.finishedJob("s1", "release", v1alpha1.JobSucceeded, 1*time.Second),
+		h.finishedJob("f1", "release", v1alpha1.JobFailed, 2*time.Second),
+		h.finishedJob("s2", "release", v1alpha1.JobSucceeded, 3*time.Second),
+		h.finishedJob("c1", "release", v1alpha1.JobCancelled, 4*time.Second),
+		inEnv(h.finishedJob("s3", "release", v1alpha1.JobSucceeded, 5*time.Second), "qa"),
+		inEnv(h.finishedJob("s4a", "release", v1alpha1.JobSucceeded, 5*time.Second), "qa"),
+		h.finishedJob("f2", "release", v1alpha1.JobFailed, 6*time.Second),
+		h.finishedJob("s5", "release", v1alpha1.JobSucceeded, 7*time.Second),
+		h.finishedJob("elsewhere", "another", v1alpha1.JobSucceeded, 0),
+		running, jobOf("pending", "release"),
+	)
+	// The Pipeline records qa's releases, as the controller would have.
+	p := h.pipeline("release")
+	p.Status.Environments = []v1alpha1.EnvironmentStatus{{Name: "qa", Current: release(h.job("s4a")), Previous: release(h.job("s3"))}}
+	_, err := h.sluice.SluiceV1alpha1().Pipelines(ns).UpdateStatus(h.ctx, p, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("releases in cache", func() bool {
+		c, err := h.c.pipelines.Pipelines(ns).Get("release")
+		return err == nil && len(c.Status.Environments) == 1
+	})
+	h.eventually("a pipeline with limits is queued when it changes", func() bool { return h.c.history.queue.Len() == 1 })
+	require.Equal(t, []string{ns + "/release"}, h.historyQueued())
+	h.clock.Step(time.Minute)
+
+	before := deletedTotal(t, DeleteReasonHistory)
+	h.events()
+	h.cleanHistory("release")
+	// Succeeded, newest first: s5, s4a, s3 (s4a is newer than s3 by name),
+	// s2, s1; s3 is qa's previous release and is kept beyond the limit.
+	// Failed or Cancelled, newest first: f2, c1, f1.
+	require.Equal(t, []string{"elsewhere", "f2", "other-instance", "pending", "running", "s3", "s4a", "s5"}, h.jobNames())
+	var deleted []string
+	for _, d := range h.jobDeletes() {
+		deleted = append(deleted, d.Name)
+		require.NotNil(t, d.DeleteOptions.Preconditions.UID, d.Name)
+		require.Equal(t, "uid-"+d.Name, string(*d.DeleteOptions.Preconditions.UID))
+		require.Equal(t, ptr.To(metav1.DeletePropagationBackground), d.DeleteOptions.PropagationPolicy)
+	}
+	require.Equal(t, []string{"s1", "s2", "f1", "c1"}, deleted, "oldest first, per limit")
+	require.Equal(t, before+4, deletedTotal(t, DeleteReasonHistory))
+	require.Equal(t, []string{"Normal DeletedJobs Deleted 4 finished jobs beyond the history limits (successfulJobsLimit 2, failedJobsLimit 1): s1, s2, f1, c1"}, h.events())
+
+	// A second pass, once the cache has seen the deletes, has nothing to do
+	// and asks the API nothing.
+	h.eventually("deletes in cache", func() bool {
+		for _, name := range deleted {
+			if _, err := h.c.jobs.PipelineJobs(ns).Get(name); !apierrors.IsNotFound(err) {
+				return false
+			}
+		}
+		return true
+	})
+	actions := len(h.sluice.Actions())
+	h.cleanHistory("release")
+	require.Len(t, h.sluice.Actions(), actions)
+}
+
+// TestHistoryQueuedByFinishedJobs: every sync of a finished job of a
+// pipeline with limits queues one pass over the pipeline, so the jobs that
+// finish together, and every job at a resync, share it. A pipeline without
+// limits is never queued.
+func TestHistoryQueuedByFinishedJobs(t *testing.T) {
+	h := newHarness(t)
+	historyPipeline(h, ptr.To[int32](1), nil,
+		h.finishedJob("a", "release", v1alpha1.JobSucceeded, 0),
+		h.finishedJob("b", "release", v1alpha1.JobSucceeded, time.Second))
+	h.createPipeline(testutil.Pipeline("unlimited", steps("deploy")...))
+	h.createJob(h.finishedJob("u", "unlimited", v1alpha1.JobSucceeded, 0))
+
+	h.sync("u")
+	require.Empty(t, h.historyQueued())
+	h.sync("a")
+	h.sync("b")
+	require.Equal(t, []string{ns + "/release"}, h.historyQueued())
+}
+
+// TestHistoryKeepsReleases: a Succeeded job that is the current or the
+// previous release of an environment is never deleted by a limit, nor
+// one that will become one once recorded (its controller stopped before
+// writing the Pipeline). A job of an environment that completed before its
+// previous release is not a release, and goes.
+func TestHistoryKeepsReleases(t *testing.T) {
+	h := newHarness(t)
+	inEnv := func(j *v1alpha1.PipelineJob, env string) *v1alpha1.PipelineJob { j.Spec.Environment = env; return j }
+	historyPipeline(h, ptr.To[int32](1), ptr.To[int32](0),
+		inEnv(h.finishedJob("prod-old", "release", v1alpha1.JobSucceeded, 1*time.Second), "production"),
+		inEnv(h.finishedJob("prod-1", "release", v1alpha1.JobSucceeded, 2*time.Second), "production"),
+		inEnv(h.finishedJob("prod-2", "release", v1alpha1.JobSucceeded, 3*time.Second), "production"),
+		inEnv(h.finishedJob("prod-failed", "release", v1alpha1.JobFailed, 4*time.Second), "production"),
+		inEnv(h.finishedJob("staging-1", "release", v1alpha1.JobSucceeded, 5*time.Second), "staging"),
+		inEnv(h.finishedJob("qa-unrecorded", "release", v1alpha1.JobSucceeded, 6*time.Second), "qa"),
+		h.finishedJob("no-env-1", "release", v1alpha1.JobSucceeded, 7*time.Second),
+		h.finishedJob("no-env-2", "release", v1alpha1.JobSucceeded, 8*time.Second),
+	)
+	p := h.pipeline("release")
+	p.Status.Environments = []v1alpha1.EnvironmentStatus{
+		{Name: "production", Current: release(h.job("prod-2")), Previous: release(h.job("prod-1"))},
+		{Name: "staging", Current: release(h.job("staging-1"))},
+	}
+	_, err := h.sluice.SluiceV1alpha1().Pipelines(ns).UpdateStatus(h.ctx, p, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("releases in cache", func() bool {
+		c, err := h.c.pipelines.Pipelines(ns).Get("release")
+		return err == nil && len(c.Status.Environments) == 2
+	})
+
+	h.cleanHistory("release")
+	require.Equal(t, []string{"no-env-2", "prod-1", "prod-2", "qa-unrecorded", "staging-1"}, h.jobNames())
+
+	// Once the environment moves on, its old releases go too.
+	h.createJob(inEnv(h.finishedJob("prod-3", "release", v1alpha1.JobSucceeded, 9*time.Second), "production"))
+	h.createJob(inEnv(h.finishedJob("prod-4", "release", v1alpha1.JobSucceeded, 10*time.Second), "production"))
+	for _, name := range []string{"prod-3", "prod-4", "qa-unrecorded"} {
+		h.sync(name) // records the release, as every sync of a succeeded job does
+	}
+	h.eventually("releases in cache", func() bool {
+		c, err := h.c.pipelines.Pipelines(ns).Get("release")
+		return err == nil && len(c.Status.Environments) == 3 && c.Status.Environments[0].Current.Job == "prod-4"
+	})
+	h.cleanHistory("release")
+	require.Equal(t, []string{"prod-3", "prod-4", "qa-unrecorded", "staging-1"}, h.jobNames())
+}
+
+// TestHistoryUsesTheLimitsOfNow: the limits are the Pipeline's as the API
+// has them when the pass deletes, not the cache's: limits raised, or
+// removed, a moment ago keep the jobs.
+func TestHistoryUsesTheLimitsOfNow(t *testing.T) {
+	h := newHarness(t)
+	historyPipeline(h, ptr.To[int32](1), nil,
+		h.finishedJob("a", "release", v1alpha1.JobSucceeded, 1*time.Second),
+		h.finishedJob("b", "release", v1alpha1.JobSucceeded, 2*time.Second),
+		h.finishedJob("c", "release", v1alpha1.JobSucceeded, 3*time.Second))
+	raised := false
+	h.sluice.PrependReactor("get", "pipelines", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if raised {
+			return false, nil, nil
+		}
+		raised = true
+		obj, err := h.sluice.Tracker().Get(a.GetResource(), a.GetNamespace(), "release")
+		if err != nil {
+			return true, nil, err
+		}
+		p := obj.(*v1alpha1.Pipeline).DeepCopy()
+		p.Spec.History.SuccessfulJobsLimit = ptr.To[int32](2)
+		return false, nil, h.sluice.Tracker().Update(a.GetResource(), p, a.GetNamespace())
+	})
+	h.cleanHistory("release")
+	require.Equal(t, []string{"b", "c"}, h.jobNames(), "the limit raised to 2 just now applies")
+
+	p := h.pipeline("release")
+	p.Spec.History = nil
+	_, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Update(h.ctx, p, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("pipeline in cache", func() bool {
+		c, err := h.c.pipelines.Pipelines(ns).Get("release")
+		return err == nil && c.Spec.History == nil
+	})
+	h.createJob(h.finishedJob("d", "release", v1alpha1.JobSucceeded, 4*time.Second))
+	h.cleanHistory("release")
+	require.Equal(t, []string{"b", "c", "d"}, h.jobNames())
+}
+
+// TestHistoryUnsetKeepsAll: no history, a history with only a TTL, or a
+// limit for one class only, keeps every job that no limit counts.
+func TestHistoryUnsetKeepsAll(t *testing.T) {
+	h := newHarness(t)
+	historyPipeline(h, nil, nil,
+		h.finishedJob("s0", "release", v1alpha1.JobSucceeded, 0),
+		h.finishedJob("s1", "release", v1alpha1.JobSucceeded, time.Second),
+		h.finishedJob("f2", "release", v1alpha1.JobFailed, 2*time.Second),
+		h.finishedJob("f3", "release", v1alpha1.JobFailed, 3*time.Second),
+		h.finishedJob("c4", "release", v1alpha1.JobCancelled, 4*time.Second))
+	all := h.jobNames()
+	require.Len(t, all, 5)
+	h.cleanHistory("release")
+	require.Equal(t, all, h.jobNames())
+
+	for _, history := range []*v1alpha1.HistoryPolicy{nil, {TTLSecondsAfterFinished: ptr.To[int32](3600)}} {
+		p := h.pipeline("release")
+		p.Spec.History = history
+		_, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Update(h.ctx, p, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		h.eventually("pipeline in cache", func() bool {
+			c, err := h.c.pipelines.Pipelines(ns).Get("release")
+			return err == nil && (c.Spec.History == nil) == (history == nil)
+		})
+		h.historyQueued()
+		for _, name := range all {
+			h.sync(name)
+		}
+		require.Empty(t, h.historyQueued(), "a pipeline without limits is not queued")
+		h.cleanHistory("release")
+		require.Equal(t, all, h.jobNames())
+	}
+
+	p := h.pipeline("release")
+	p.Spec.History = &v1alpha1.HistoryPolicy{SuccessfulJobsLimit: ptr.To[int32](0)}
+	_, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Update(h.ctx, p, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("pipeline in cache", func() bool {
+		c, err := h.c.pipelines.Pipelines(ns).Get("release")
+		return err == nil && c.Spec.History != nil && c.Spec.History.SuccessfulJobsLimit != nil
+	})
+	h.cleanHistory("release")
+	require.Equal(t, []string{"c4", "f2", "f3"}, h.jobNames(), "failedJobsLimit unset keeps every failed job")
+}
+
+// TestHistoryWaitsForNotifications: a job beyond the limits whose webhook
+// notification is still pending is kept until it has been delivered.
+func TestHistoryWaitsForNotifications(t *testing.T) {
+	h := newHarness(t)
+	pending := h.finishedJob("pending", "release", v1alpha1.JobFailed, 0)
+	pending.Status.Notifications = []v1alpha1.NotificationStatus{{Event: v1alpha1.NotifyFailed, URL: "https://chat.example.com/hook", State: v1alpha1.NotificationPending}}
+	historyPipeline(h, nil, ptr.To[int32](0), pending)
+	h.cleanHistory("release")
+	require.True(t, h.jobExists("pending"))
+
+	stored := h.job("pending")
+	stored.Status.Notifications[0].State = v1alpha1.NotificationFailed
+	_, err := h.sluice.SluiceV1alpha1().PipelineJobs(ns).UpdateStatus(h.ctx, stored, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("result in cache", func() bool {
+		c, err := h.c.jobs.PipelineJobs(ns).Get("pending")
+		return err == nil && c.Status.Notifications[0].State == v1alpha1.NotificationFailed
+	})
+	h.historyQueued()
+	h.sync("pending") // the status write's update event
+	require.Equal(t, []string{ns + "/release"}, h.historyQueued())
+	h.cleanHistory("release")
+	require.False(t, h.jobExists("pending"))
+}
+
+// TestRestartedControllerCleansUp: a controller that starts (a restart, or
+// a new leader) lists every job and pipeline: the jobs whose TTL ran out
+// while no controller ran are deleted by their first sync, the others are
+// woken at their expiry, and every pipeline with limits gets a pass.
+func TestRestartedControllerCleansUp(t *testing.T) {
 	first := newHarness(t)
+	historyPipeline(first, ptr.To[int32](1), nil,
+		first.finishedJob("old", "release", v1alpha1.JobSucceeded, 0),
+		first.finishedJob("new", "release", v1alpha1.JobSucceeded, time.Second))
 	for _, name := range []string{"expires", "later"} {
 		j := first.finishedJob(name, "inline", v1alpha1.JobSucceeded, 0)
 		j.Spec.PipelineRef = nil
@@ -336,11 +628,36 @@ func TestRestartedControllerDeletesExpiredJobs(t *testing.T) {
 	// The controller stops; two minutes later another one starts.
 	restarted := newHarnessWith(t, first.kube, first.sluice)
 	restarted.clock.Step(2 * time.Minute)
-	for _, name := range []string{"expires", "later"} {
+	for _, name := range []string{"expires", "later", "old", "new"} {
 		restarted.eventually("queued by the informer's list", func() bool { return restarted.queue.added(ns+"/"+name) == 1 })
 	}
+	restarted.eventually("pipeline queued by the informer's list", func() bool { return restarted.c.history.queue.Len() == 1 })
+	require.Equal(t, []string{ns + "/release"}, restarted.historyQueued())
+
 	restarted.syncDeleting("expires")
 	restarted.syncDeleting("later")
 	require.Equal(t, 58*time.Minute, restarted.queue.lastDelay(ns+"/later"))
-	require.Equal(t, []string{"later"}, restarted.jobNames())
+	restarted.cleanHistory("release")
+	require.Equal(t, []string{"later", "new"}, restarted.jobNames())
+}
+
+// TestNewestFirst: finished jobs are ordered by completion time, the
+// latest first, and jobs that completed in the same second by name, the
+// later name first; a job without a completion time is the oldest.
+func TestNewestFirst(t *testing.T) {
+	at := func(name string, sec int) *v1alpha1.PipelineJob {
+		j := jobOf(name, "release")
+		if sec >= 0 {
+			done := metav1.NewTime(time.Date(2026, 11, 21, 12, 0, sec, 0, time.UTC))
+			j.Status.CompletionTime = &done
+		}
+		return j
+	}
+	jobs := []*v1alpha1.PipelineJob{at("none", -1), at("a", 1), at("b", 1), at("c", 0), at("d", 2)}
+	slices.SortFunc(jobs, newestFirst)
+	var names []string
+	for _, j := range jobs {
+		names = append(names, j.Name)
+	}
+	require.Equal(t, []string{"d", "b", "a", "c", "none"}, names)
 }
