@@ -108,6 +108,9 @@ type Controller struct {
 	// startLocks serialise the starts of one concurrency group's jobs
 	// (pipeline and environment) within this process; see sync.
 	startLocks keyedMutex
+	// history deletes the finished jobs beyond their pipelines' history
+	// limits (history.go).
+	history *historyCleaner
 }
 
 // New wires the controller to its informers. Start the informer factories
@@ -155,6 +158,10 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 	}
 	if notifier != nil {
 		notifier.onResult = c.enqueueKey
+	}
+	var err error
+	if c.history, err = newHistoryCleaner(c, jobInformer, pipelines.Informer()); err != nil {
+		return nil, err
 	}
 	if _, err := jobInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -258,6 +265,7 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	for range workers {
 		go wait.UntilWithContext(ctx, c.worker, time.Second)
 	}
+	go c.history.run(ctx)
 	<-ctx.Done()
 	klog.InfoS("stopping the PipelineJob controller")
 	return nil

@@ -6,5 +6,7 @@
 // containers then the main container) or waits at its approval gate,
 // retries with backoff, enforces timeouts and cancellation, writes the
 // status once per sync, records Events, keeps the Pipeline's lastJob and
-// environments, and hands webhook notifications to the Notifier.
+// environments, and hands webhook notifications to the Notifier. It deletes
+// finished jobs once their ttlSecondsAfterFinished has passed, and, in a
+// workqueue of its own, those beyond their pipeline's history limits.
 package controller

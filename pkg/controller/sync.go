@@ -74,6 +74,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err := c.recordRelease(ctx, job); err != nil {
 		return err
 	}
+	// A finished job's TTL and its pipeline's history limits (history.go).
+	if err := c.cleanUpFinished(ctx, key, cached); err != nil {
+		return err
+	}
 	if r.requeue != nil {
 		return r.requeue
 	}
