@@ -7,4 +7,9 @@
 // retries with backoff, enforces timeouts and cancellation, writes the
 // status once per sync, records Events, keeps the Pipeline's lastJob and
 // environments, and hands webhook notifications to the Notifier.
+//
+// Each action's output is copied to the log archive (pipelinejobs/log) by
+// the controller's own copy queue and workers, through a LogCopier, as its
+// container ends; a step moves on only once the output of its attempt is
+// archived.
 package controller
