@@ -11,5 +11,6 @@
 // Each action's output is copied to the log archive (pipelinejobs/log) by
 // the controller's own copy queue and workers, through a LogCopier, as its
 // container ends; a step moves on only once the output of its attempt is
-// archived.
+// archived, and its Pods are deleted as the pipeline's podRetention says,
+// only after that.
 package controller

@@ -347,7 +347,8 @@ func (h *harness) statusWrites() int {
 func (h *harness) podCreates() int {
 	n := 0
 	for _, a := range h.kube.Actions() {
-		if c, ok := a.(k8stesting.CreateAction); ok && c.GetResource().Resource == "pods" {
+		// An update's action has an object too: ask for the verb.
+		if a.GetVerb() == "create" && a.GetResource().Resource == "pods" && a.GetSubresource() == "" {
 			n++
 		}
 	}

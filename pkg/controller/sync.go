@@ -62,16 +62,23 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	job.Status.ObservedGeneration = job.Generation
 
+	current := job
 	if !apiequality.Semantic.DeepEqual(cached.Status, job.Status) {
 		updated, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
 		if err != nil {
 			return err
 		}
 		c.afterWrite(ctx, &cached.Status, updated, r.retries, r.decisions)
+		current = updated
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
 	}
 	if err := c.recordRelease(ctx, job); err != nil {
+		return err
+	}
+	// After the write: a Pod goes only once the status that settles its
+	// attempt is stored.
+	if err := c.retainPods(ctx, current, r.deleted); err != nil {
 		return err
 	}
 	if r.requeue != nil {
@@ -105,6 +112,9 @@ type reconciler struct {
 	// approval gates that this sync saw first, sent once its status is
 	// written.
 	decisions []event
+	// deleted are the Pods this sync deleted, which the Pod cache may
+	// still show.
+	deleted map[string]bool
 }
 
 func (r *reconciler) wake(at time.Time) {
@@ -557,6 +567,12 @@ func (r *reconciler) deleteOwnPod(ctx context.Context, name string) error {
 	err = pods.Delete(ctx, name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(pod.UID))})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // gone, or replaced by a Pod that is not ours
+	}
+	if err == nil {
+		if r.deleted == nil {
+			r.deleted = map[string]bool{}
+		}
+		r.deleted[name] = true
 	}
 	return err
 }
