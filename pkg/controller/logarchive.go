@@ -53,6 +53,9 @@ const (
 	copyAgainAfter = 2 * time.Minute
 	// maxLogMessage bounds the error kept in status and Events.
 	maxLogMessage = 256
+	// copyTimeout bounds one copy, so that a stream that hangs (a kubelet
+	// that stops answering) cannot hold a copy worker for good.
+	copyTimeout = 5 * time.Minute
 )
 
 // copyState is what the controller knows of one copy, in memory only:
@@ -154,7 +157,9 @@ func (c *Controller) processNextCopy(ctx context.Context) bool {
 		return true
 	}
 
-	n, err := c.copier.CopyLog(ctx, t)
+	copyCtx, cancel := context.WithTimeout(ctx, copyTimeout)
+	n, err := c.copier.CopyLog(copyCtx, t)
+	cancel()
 	jobKey := t.Namespace + "/" + t.Job
 	c.copies.mu.Lock()
 	current := c.copies.state[t] == s
