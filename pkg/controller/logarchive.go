@@ -303,8 +303,8 @@ func actionList(names []string) string {
 	return "actions " + strings.Join(quoted, ", ")
 }
 
-// lostLogs lists, as "step/action", the actions whose output the status
-// after records Lost and the status before did not, for the same attempt.
+// lostLogs lists the actions whose output the status after records Lost
+// and the status before did not, for the same attempt.
 func lostLogs(before, after *v1alpha1.PipelineJobStatus) []lostLog {
 	var out []lostLog
 	for i := range after.Steps {
@@ -317,7 +317,7 @@ func lostLogs(before, after *v1alpha1.PipelineJobStatus) []lostLog {
 			if a.Log == nil || a.Log.State != v1alpha1.LogLost {
 				continue
 			}
-			if old != nil && slicesContainLost(old.Actions, a.Name) {
+			if old != nil && wasLost(old.Actions, a.Name) {
 				continue
 			}
 			out = append(out, lostLog{step: st.Name, attempt: st.Attempts, action: a.Name, message: a.Log.Message})
@@ -333,7 +333,8 @@ type lostLog struct {
 	message string
 }
 
-func slicesContainLost(actions []v1alpha1.ActionStatus, name string) bool {
+// wasLost reports whether the named action's output is Lost in actions.
+func wasLost(actions []v1alpha1.ActionStatus, name string) bool {
 	for _, a := range actions {
 		if a.Name == name {
 			return a.Log != nil && a.Log.State == v1alpha1.LogLost
