@@ -51,6 +51,10 @@ const (
 	// ReasonApprovalTimeout: an approval gate was not passed within its
 	// timeout.
 	ReasonApprovalTimeout = "ApprovalTimeout"
+	// ReasonWaitingForLogs: the step's Pod has ended, or is about to be
+	// deleted, and the step waits for the output of its actions to be
+	// archived before it moves on.
+	ReasonWaitingForLogs = "WaitingForLogs"
 )
 
 // Event reasons recorded on PipelineJobs.
@@ -71,6 +75,11 @@ const (
 	// EventApproved and EventRejected: an approver decided a gate.
 	EventApproved = "Approved"
 	EventRejected = "Rejected"
+	// EventLogArchiveFailed: copying an action's output to the archive
+	// failed; it is retried.
+	EventLogArchiveFailed = "LogArchiveFailed"
+	// EventLogLost: an action's Pod went before its output was archived.
+	EventLogLost = "LogLost"
 )
 
 // Options configure the controller.
@@ -83,8 +92,11 @@ type Options struct {
 	// of the jobs this controller runs; when empty it runs the jobs
 	// without the label.
 	Instance string
+	// LogCopyWorkers copy actions' output to the archive concurrently.
+	// Default 2.
+	LogCopyWorkers int
 	// Clock is the clock; the real one when nil.
-	Clock clock.Clock
+	Clock clock.WithTicker
 }
 
 // Controller runs PipelineJobs: informers feed a rate-limited workqueue of
@@ -101,8 +113,12 @@ type Controller struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	recorder  record.EventRecorder
 	notifier  *Notifier
-	clock     clock.Clock
-	opts      Options
+	// copier and copies copy each action's output to the log archive,
+	// off the sync (see logarchive.go).
+	copier LogCopier
+	copies copyQueue
+	clock  clock.Clock
+	opts   Options
 	// jobSelector selects this instance's jobs (see Options.Instance).
 	jobSelector string
 	// startLocks serialise the starts of one concurrency group's jobs
@@ -113,15 +129,20 @@ type Controller struct {
 	history *historyCleaner
 }
 
-// New wires the controller to its informers. Start the informer factories
+// New wires the controller to its informers. copier copies each action's
+// output to the log archive (NewLogCopier). Start the informer factories
 // and then call Run.
 func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers kubeinformers.SharedInformerFactory,
-	sluiceInformers sluiceinformers.SharedInformerFactory, recorder record.EventRecorder, notifier *Notifier, opts Options) (*Controller, error) {
+	sluiceInformers sluiceinformers.SharedInformerFactory, recorder record.EventRecorder, notifier *Notifier, copier LogCopier,
+	opts Options) (*Controller, error) {
 	if opts.RetryBackoff == 0 {
 		opts.RetryBackoff = 10 * time.Second
 	}
 	if opts.MaxRetryBackoff == 0 {
 		opts.MaxRetryBackoff = 5 * time.Minute
+	}
+	if opts.LogCopyWorkers == 0 {
+		opts.LogCopyWorkers = 2
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
@@ -150,8 +171,15 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pipelinejobs"}),
-		recorder:    recorder,
-		notifier:    notifier,
+		recorder: recorder,
+		notifier: notifier,
+		copier:   copier,
+		copies: copyQueue{
+			queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+				workqueue.NewTypedItemExponentialFailureRateLimiter[LogCopy](copyRetryBase, copyRetryMax),
+				workqueue.TypedRateLimitingQueueConfig[LogCopy]{Name: "logcopies", Clock: opts.Clock}),
+			state: map[LogCopy]*copyState{},
+		},
 		clock:       opts.Clock,
 		opts:        opts,
 		jobSelector: jobSelector,
@@ -249,16 +277,19 @@ func (c *Controller) jobDeleted(obj any) {
 	if c.notifier != nil {
 		c.notifier.Forget(job)
 	}
+	c.forgetCopies(job.Namespace, job.Name)
 	// A job deleted while it ran, or waited, no longer holds up the
 	// jobs queued behind it.
 	c.wakeWaiting(job)
 }
 
-// Run waits for the caches and runs workers until ctx ends.
+// Run waits for the caches and runs workers, and the workers that copy
+// actions' output to the archive, until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
-	klog.InfoS("starting the PipelineJob controller", "workers", workers)
+	defer c.copies.queue.ShutDown()
+	klog.InfoS("starting the PipelineJob controller", "workers", workers, "logCopyWorkers", c.opts.LogCopyWorkers)
 	if !cache.WaitForCacheSync(ctx.Done(), c.hasSynced...) {
 		return fmt.Errorf("caches did not sync")
 	}
@@ -266,6 +297,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 		go wait.UntilWithContext(ctx, c.worker, time.Second)
 	}
 	go c.history.run(ctx)
+	for range c.opts.LogCopyWorkers {
+		go wait.UntilWithContext(ctx, c.copyWorker, time.Second)
+	}
 	<-ctx.Done()
 	klog.InfoS("stopping the PipelineJob controller")
 	return nil

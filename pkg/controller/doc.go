@@ -9,4 +9,10 @@
 // environments, and hands webhook notifications to the Notifier. It deletes
 // finished jobs once their ttlSecondsAfterFinished has passed, and, in a
 // workqueue of its own, those beyond their pipeline's history limits.
+//
+// Each action's output is copied to the log archive (pipelinejobs/log) by
+// the controller's own copy queue and workers, through a LogCopier, as its
+// container ends; a step moves on only once the output of its attempt is
+// archived, and its Pods are deleted as the pipeline's podRetention says,
+// only after that.
 package controller

@@ -45,6 +45,13 @@ type harness struct {
 	// user is who the fake API server authenticates the controller as: it
 	// records them as the canceller of the jobs the controller cancels.
 	user string
+	// copier stands for pods/log and pipelinejobs/log (see fakeCopier).
+	copier *fakeCopier
+	// holdLogs stops sync from running the copies the controller asked
+	// for; tests of the archive run them with copyLogs.
+	holdLogs bool
+	// timeline records, in order, the copies and the Pod deletions.
+	timeline *timeline
 }
 
 // controllerUser is the controller's identity on a real cluster.
@@ -52,6 +59,24 @@ const controllerUser = "system:serviceaccount:sluice-system:sluice-controller"
 
 func newHarness(t *testing.T, objects ...runtime.Object) *harness {
 	return newHarnessWith(t, kubefake.NewClientset(), sluicefake.NewClientset(objects...))
+}
+
+// timeline is the order of events that a test asserts across clients.
+type timeline struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (tl *timeline) add(e string) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.events = append(tl.events, e)
+}
+
+func (tl *timeline) get() []string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return slices.Clone(tl.events)
 }
 
 // newHarnessWith starts a controller on existing fake clients: a second
@@ -70,12 +95,20 @@ func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.C
 		pod.CreationTimestamp = metav1.NewTime(h.clock.Now())
 		return false, nil, nil
 	})
-	// Like the apiserver, serve pipelinejobs/cancel.
+	// Like the apiserver, serve pipelinejobs/cancel, and keep the Archived
+	// log states it records in every status write.
 	sluice.PrependReactor("create", "pipelinejobs", h.cancelReactor)
+	sluice.PrependReactor("update", "pipelinejobs", h.statusReactor)
+	h.timeline = &timeline{}
+	kube.PrependReactor("delete", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		h.timeline.add("delete " + a.(k8stesting.DeleteAction).GetName())
+		return false, nil, nil
+	})
+	h.copier = &fakeCopier{t: t, kube: kube, sluice: sluice, timeline: h.timeline}
 	h.notifier = NewNotifier(kube, NotifierOptions{Clock: h.clock, Backoff: time.Millisecond, MaxAttempts: 3, Timeout: 5 * time.Second})
 	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithTweakListOptions(InformerTweak))
 	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, 0)
-	c, err := New(kube, sluice, kubeInformers, sluiceInformers, h.recorder, h.notifier,
+	c, err := New(kube, sluice, kubeInformers, sluiceInformers, h.recorder, h.notifier, h.copier,
 		Options{RetryBackoff: 10 * time.Second, MaxRetryBackoff: time.Minute, Clock: h.clock})
 	require.NoError(t, err)
 	// Count what is added to the workqueue; the informers are not started
@@ -136,18 +169,63 @@ func (h *harness) createJob(j *v1alpha1.PipelineJob) {
 	h.eventually("job in cache", func() bool { _, err := h.c.jobs.PipelineJobs(ns).Get(j.Name); return err == nil })
 }
 
-// sync runs one sync of the job and waits until the caches hold what it wrote.
+// sync runs one sync of the job and waits until the caches hold what it
+// wrote. Unless the test holds the logs (holdLogs), it then runs the
+// copies of actions' output that the sync asked for, which the fake server
+// records Archived, and syncs again as that status write would make the
+// controller do, until no copy is asked for.
 func (h *harness) sync(name string) *v1alpha1.PipelineJob {
 	h.t.Helper()
+	for {
+		stored := h.syncOnce(name)
+		if h.holdLogs || h.copyLogs() == 0 {
+			return stored
+		}
+		h.waitJobCache(name)
+	}
+}
+
+// syncOnce runs exactly one sync of the job and waits for the caches.
+func (h *harness) syncOnce(name string) *v1alpha1.PipelineJob {
+	h.t.Helper()
 	require.NoError(h.t, h.c.sync(h.ctx, ns+"/"+name))
+	stored := h.waitJobCache(name)
+	h.syncPodCache()
+	return stored
+}
+
+// waitJobCache waits until the job cache holds the job as the API has it,
+// and returns it.
+func (h *harness) waitJobCache(name string) *v1alpha1.PipelineJob {
+	h.t.Helper()
 	stored := h.job(name)
 	// The fake clientset keeps no resourceVersions: compare contents.
 	h.eventually("job status in cache", func() bool {
 		cached, err := h.c.jobs.PipelineJobs(ns).Get(name)
 		return err == nil && apiequality.Semantic.DeepEqual(cached.Status, stored.Status) && apiequality.Semantic.DeepEqual(cached.Spec, stored.Spec)
 	})
-	h.syncPodCache()
 	return stored
+}
+
+// copyLogs runs the copies in the controller's copy queue that are due,
+// one after the other, as its copy workers would, and returns how many
+// it ran. It waits until the job cache holds the jobs the copies changed.
+func (h *harness) copyLogs() int {
+	h.t.Helper()
+	made := len(h.copier.made())
+	n := 0
+	for h.c.copies.queue.Len() > 0 {
+		require.True(h.t, h.c.processNextCopy(h.ctx))
+		n++
+	}
+	jobs := map[string]bool{}
+	for _, c := range h.copier.made()[made:] {
+		jobs[c.Job] = true
+	}
+	for name := range jobs {
+		h.waitJobCache(name)
+	}
+	return n
 }
 
 // syncPodCache waits until the Pod cache matches the fake API.
@@ -269,7 +347,8 @@ func (h *harness) statusWrites() int {
 func (h *harness) podCreates() int {
 	n := 0
 	for _, a := range h.kube.Actions() {
-		if c, ok := a.(k8stesting.CreateAction); ok && c.GetResource().Resource == "pods" {
+		// An update's action has an object too: ask for the verb.
+		if a.GetVerb() == "create" && a.GetResource().Resource == "pods" && a.GetSubresource() == "" {
 			n++
 		}
 	}
@@ -440,4 +519,121 @@ func (h *harness) inEnv(name, pipeline, env string, offset time.Duration, params
 	at := metav1.NewMicroTime(h.clock.Now().Add(offset))
 	j.Status.SubmitTime = &at
 	return j
+}
+
+var (
+	podsGVR = corev1.SchemeGroupVersion.WithResource("pods")
+	jobsGVR = v1alpha1.SchemeGroupVersion.WithResource("pipelinejobs")
+)
+
+// fakeCopier stands for pods/log and the server's pipelinejobs/log, which
+// the fake clientsets cannot serve. It reads an action's output from the
+// Pod in the fake API (ErrPodGone when there is none), and records it
+// Archived in the job's status as the server does when it has stored it:
+// only when the step's attempts is the copy's attempt, and as the server's
+// own write, straight into the object tracker, so the controller learns it
+// from its informer. fail, while set, fails every copy.
+type fakeCopier struct {
+	t        *testing.T
+	kube     *kubefake.Clientset
+	sluice   *sluicefake.Clientset
+	timeline *timeline
+
+	mu     sync.Mutex
+	copies []LogCopy
+	fail   error
+}
+
+func (f *fakeCopier) CopyLog(_ context.Context, c LogCopy) (int64, error) {
+	f.mu.Lock()
+	f.copies = append(f.copies, c)
+	fail := f.fail
+	f.mu.Unlock()
+	f.timeline.add("copy " + c.Pod + "/" + c.Action)
+	if fail != nil {
+		return 0, fail
+	}
+	if _, err := f.kube.Tracker().Get(podsGVR, c.Namespace, c.Pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return 0, fmt.Errorf("reading the output of pod %s: %w", c.Pod, ErrPodGone)
+		}
+		return 0, err
+	}
+	output := int64(len(c.Pod + "/" + c.Action + " says hello\n"))
+	obj, err := f.sluice.Tracker().Get(jobsGVR, c.Namespace, c.Job)
+	if err != nil {
+		return 0, err
+	}
+	j := obj.(*v1alpha1.PipelineJob).DeepCopy()
+	for i := range j.Status.Steps {
+		st := &j.Status.Steps[i]
+		if st.Name != c.Step || st.Attempts != c.Attempt {
+			continue
+		}
+		for k := range st.Actions {
+			if st.Actions[k].Name == c.Action {
+				st.Actions[k].Log = &v1alpha1.ActionLog{State: v1alpha1.LogArchived, Bytes: output}
+			}
+		}
+	}
+	return output, f.sluice.Tracker().Update(jobsGVR, j, c.Namespace)
+}
+
+// failWith makes every copy fail with err, or succeed again with nil.
+func (f *fakeCopier) failWith(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = err
+}
+
+// made is the copies made, failed ones included, in order.
+func (f *fakeCopier) made() []LogCopy {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.copies)
+}
+
+// statusReactor serves pipelinejobs/status as the server's status strategy
+// does for the log states: it keeps the Archived states the server
+// recorded for each step's latest attempt and drops the ones a writer
+// claims. A controller that claims one fails the test: it never writes
+// Archived itself.
+func (h *harness) statusReactor(a k8stesting.Action) (bool, runtime.Object, error) {
+	if a.GetSubresource() != "status" {
+		return false, nil, nil
+	}
+	j := a.(k8stesting.UpdateAction).GetObject().(*v1alpha1.PipelineJob).DeepCopy()
+	obj, err := h.sluice.Tracker().Get(a.GetResource(), a.GetNamespace(), j.Name)
+	if err != nil {
+		return false, nil, nil
+	}
+	type key struct {
+		step    string
+		attempt int32
+		action  string
+	}
+	recorded := map[key]*v1alpha1.ActionLog{}
+	for _, st := range obj.(*v1alpha1.PipelineJob).Status.Steps {
+		for _, ac := range st.Actions {
+			if ac.Log != nil && ac.Log.State == v1alpha1.LogArchived {
+				recorded[key{st.Name, st.Attempts, ac.Name}] = ac.Log
+			}
+		}
+	}
+	for i := range j.Status.Steps {
+		st := &j.Status.Steps[i]
+		for k := range st.Actions {
+			ac := &st.Actions[k]
+			if log, ok := recorded[key{st.Name, st.Attempts, ac.Name}]; ok {
+				ac.Log = log
+			} else if ac.Log != nil && ac.Log.State == v1alpha1.LogArchived {
+				h.t.Errorf("a status write claims the output of %s/%s (attempt %d) Archived, which the server did not record", st.Name, ac.Name, st.Attempts)
+				ac.Log = nil
+			}
+		}
+	}
+	if err := h.sluice.Tracker().Update(a.GetResource(), j, a.GetNamespace()); err != nil {
+		return true, nil, err
+	}
+	return true, j, nil
 }

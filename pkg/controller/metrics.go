@@ -36,12 +36,29 @@ var (
 		Namespace: "sluice", Subsystem: "controller", Name: "notification_attempts_total",
 		Help: "Webhook delivery attempts, by event and resulting state.", StabilityLevel: metrics.ALPHA,
 	}, []string{"event", "state"})
+	logsArchived = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace: "sluice", Subsystem: "controller", Name: "logs_archived_total",
+		Help: "Action outputs copied from their Pod to the log archive.", StabilityLevel: metrics.ALPHA,
+	})
+	logBytesArchived = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace: "sluice", Subsystem: "controller", Name: "log_archived_bytes_total",
+		Help: "Bytes of action output copied to the log archive, before the archive's limit.", StabilityLevel: metrics.ALPHA,
+	})
+	logArchiveFailures = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace: "sluice", Subsystem: "controller", Name: "log_archive_failures_total",
+		Help: "Copies of an action's output to the log archive that failed and are retried.", StabilityLevel: metrics.ALPHA,
+	})
+	logsLost = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace: "sluice", Subsystem: "controller", Name: "logs_lost_total",
+		Help: "Action outputs recorded Lost: their Pod went before they were archived.", StabilityLevel: metrics.ALPHA,
+	})
 )
 
 var registerOnce sync.Once
 
 func init() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(jobsStarted, jobsFinished, stepDuration, reconcileErrors, reconcileDuration, notificationAttempts)
+		legacyregistry.MustRegister(jobsStarted, jobsFinished, stepDuration, reconcileErrors, reconcileDuration, notificationAttempts,
+			logsArchived, logBytesArchived, logArchiveFailures, logsLost)
 	})
 }

@@ -62,16 +62,23 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	job.Status.ObservedGeneration = job.Generation
 
+	current := job
 	if !apiequality.Semantic.DeepEqual(cached.Status, job.Status) {
 		updated, err := c.sluice.SluiceV1alpha1().PipelineJobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
 		if err != nil {
 			return err
 		}
 		c.afterWrite(ctx, &cached.Status, updated, r.retries, r.decisions)
+		current = updated
 	} else if c.notifier != nil {
 		c.notifier.Dispatch(cached) // after a restart: notifications still pending
 	}
 	if err := c.recordRelease(ctx, job); err != nil {
+		return err
+	}
+	// After the write: a Pod goes only once the status that settles its
+	// attempt is stored.
+	if err := c.retainPods(ctx, current, r.deleted); err != nil {
 		return err
 	}
 	// A finished job's TTL and its pipeline's history limits (history.go).
@@ -109,6 +116,9 @@ type reconciler struct {
 	// approval gates that this sync saw first, sent once its status is
 	// written.
 	decisions []event
+	// deleted are the Pods this sync deleted, which the Pod cache may
+	// still show.
+	deleted map[string]bool
 }
 
 func (r *reconciler) wake(at time.Time) {
@@ -257,7 +267,7 @@ func (r *reconciler) advance(ctx context.Context) error {
 
 	if job.Spec.Cancel {
 		msg := cancelMessage(job)
-		if err := r.stopCurrent(ctx, v1alpha1.StepCancelled, ReasonCancelled, msg); err != nil {
+		if stopped, err := r.stopCurrent(ctx, v1alpha1.StepCancelled, ReasonCancelled, msg); err != nil || !stopped {
 			return err
 		}
 		r.finish(v1alpha1.JobCancelled, ReasonCancelled, msg)
@@ -267,7 +277,7 @@ func (r *reconciler) advance(ctx context.Context) error {
 		deadline := timeoutAt(*s.StartTime, spec.Timeout.Duration)
 		if !r.now.Before(deadline) {
 			msg := fmt.Sprintf("the job exceeded its timeout of %s", spec.Timeout.Duration)
-			if err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonTimeout, msg); err != nil {
+			if stopped, err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonTimeout, msg); err != nil || !stopped {
 				return err
 			}
 			r.finish(v1alpha1.JobFailed, ReasonTimeout, msg)
@@ -324,7 +334,16 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 		return false, r.startAttempt(ctx, res, i, st.Attempts+1, workspace)
 	}
 
-	pod, err := r.c.pods.Pods(r.job.Namespace).Get(podName(r.job.Name, step.Name, st.Attempts))
+	name := podName(r.job.Name, step.Name, st.Attempts)
+	pod, err := r.c.pods.Pods(r.job.Namespace).Get(name)
+	if apierrors.IsNotFound(err) && st.Reason == ReasonWaitingForLogs {
+		// The Pod ended, or was about to be deleted, and went before the
+		// output of its actions was archived: the attempt is over, and
+		// must not run again. Gone from the cache; the API decides.
+		if pod, err = r.c.kube.CoreV1().Pods(r.job.Namespace).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return r.attemptGone(ctx, res, i, workspace)
+		}
+	}
 	if apierrors.IsNotFound(err) {
 		// Just created and not in the cache yet, or deleted by someone
 		// else: creating it again is safe, the name is the attempt's own.
@@ -340,7 +359,27 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 	if st.Reason == ReasonPodConflict {
 		st.Reason, st.Message = "", ""
 	}
-	st.Actions = actionStatuses(step, pod)
+	st.Actions = withLogs(actionStatuses(step, pod), st.Actions)
+	ended := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	var deadline time.Time
+	timedOut := false
+	if step.Timeout != nil && !ended {
+		deadline = timeoutAt(pod.CreationTimestamp, step.Timeout.Duration)
+		timedOut = !r.now.Before(deadline)
+	}
+	// Each action's output is copied as its container ends; the attempt
+	// is settled only once the output of every action that started is
+	// archived (or lost), so none of it goes with the Pod.
+	waiting := r.archiveLogs(i, pod, ended || timedOut)
+	if ended && len(waiting) > 0 {
+		r.waitForLogs(i, fmt.Sprintf("pod %s ended", pod.Name), waiting, "")
+		return false, nil
+	}
+	if timedOut && len(waiting) > 0 {
+		r.waitForLogs(i, fmt.Sprintf("attempt %d timed out after %s", st.Attempts, step.Timeout.Duration), waiting,
+			fmt.Sprintf(" before pod %s is deleted", pod.Name))
+		return false, nil
+	}
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded:
 		st.Phase = v1alpha1.StepSucceeded
@@ -351,18 +390,60 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 		return false, r.attemptFailed(ctx, res, i, workspace, podFinished(pod, r.now).Time, ReasonStepFailed, failureMessage(step, pod))
 	}
 	st.Phase = v1alpha1.StepRunning
-	if step.Timeout != nil {
-		deadline := timeoutAt(pod.CreationTimestamp, step.Timeout.Duration)
-		if !r.now.Before(deadline) {
-			if err := r.deleteOwnPod(ctx, pod.Name); err != nil {
-				return false, err
-			}
-			return false, r.attemptFailed(ctx, res, i, workspace, r.now, ReasonTimeout,
-				fmt.Sprintf("attempt %d timed out after %s", st.Attempts, step.Timeout.Duration))
+	if timedOut {
+		if err := r.deleteOwnPod(ctx, pod.Name); err != nil {
+			return false, err
 		}
+		return false, r.attemptFailed(ctx, res, i, workspace, r.now, ReasonTimeout,
+			fmt.Sprintf("attempt %d timed out after %s", st.Attempts, step.Timeout.Duration))
+	}
+	if step.Timeout != nil {
 		r.wake(deadline)
 	}
 	return false, nil
+}
+
+// attemptGone settles the current attempt of step i, whose Pod went
+// while the step waited for its output to be archived: the output not yet
+// archived is Lost, and the attempt's result is read from its actions'
+// exit codes in the status, as the Pod can no longer tell.
+func (r *reconciler) attemptGone(ctx context.Context, res *resolved, i int, workspace string) (bool, error) {
+	st := &r.job.Status.Steps[i]
+	r.logsLost(i)
+	at := r.now
+	if last := lastCompletion(st.Actions); last != nil {
+		at = last.Time
+	}
+	msg := fmt.Sprintf("pod %s was deleted before it ended", st.PodName)
+	succeeded := len(st.Actions) > 0
+	for _, a := range st.Actions {
+		if a.ExitCode == nil || *a.ExitCode != 0 {
+			succeeded = false
+		}
+		if a.ExitCode != nil && *a.ExitCode != 0 {
+			msg = fmt.Sprintf("action %q exited with code %d", a.Name, *a.ExitCode)
+			break
+		}
+	}
+	if succeeded {
+		st.Phase = v1alpha1.StepSucceeded
+		t := metav1.NewTime(at)
+		st.CompletionTime = &t
+		st.Reason, st.Message = "", ""
+		return true, nil
+	}
+	return false, r.attemptFailed(ctx, res, i, workspace, at, ReasonStepFailed, msg)
+}
+
+// lastCompletion is when the last of the actions terminated, or nil.
+func lastCompletion(actions []v1alpha1.ActionStatus) *metav1.Time {
+	var last *metav1.Time
+	for _, a := range actions {
+		if a.CompletionTime != nil && (last == nil || a.CompletionTime.After(last.Time)) {
+			last = a.CompletionTime
+		}
+	}
+	return last
 }
 
 // startAttempt creates the Pod of attempt n of step i.
@@ -491,6 +572,12 @@ func (r *reconciler) deleteOwnPod(ctx context.Context, name string) error {
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // gone, or replaced by a Pod that is not ours
 	}
+	if err == nil {
+		if r.deleted == nil {
+			r.deleted = map[string]bool{}
+		}
+		r.deleted[name] = true
+	}
 	return err
 }
 
@@ -544,8 +631,11 @@ func (r *reconciler) failStep(i int, reason, msg string) error {
 }
 
 // stopCurrent ends the running step (deleting its Pod) or the waiting
-// approval gate with phase and reason, and skips the steps after it.
-func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, reason, msg string) error {
+// approval gate with phase and reason, and skips the steps after it. It
+// reports false while the step waits for the output of its Pod's actions
+// to be archived before the Pod is deleted; it is called again on the
+// next sync.
+func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, reason, msg string) (bool, error) {
 	s := &r.job.Status
 	for i := range s.Steps {
 		st := &s.Steps[i]
@@ -553,18 +643,49 @@ func (r *reconciler) stopCurrent(ctx context.Context, phase v1alpha1.StepPhase, 
 			continue
 		}
 		if st.Attempts > 0 && st.NextAttemptTime == nil {
-			if err := r.deleteOwnPod(ctx, podName(r.job.Name, st.Name, st.Attempts)); err != nil {
-				return err
+			if stopped, err := r.stopPod(ctx, i, msg); err != nil || !stopped {
+				return false, err
 			}
 		}
 		st.Phase, st.Reason, st.Message = phase, reason, msg
 		st.NextAttemptTime = nil
 		st.CompletionTime = r.metaNow()
 		r.skipAfter(i)
-		return nil
+		return true, nil
 	}
 	r.skipAfter(-1)
-	return nil
+	return true, nil
+}
+
+// stopPod deletes the Pod of step i's current attempt once the output of
+// its started actions is archived: first the copies (of a running
+// container, its output so far), then the deletion. It reports false
+// while it waits for the copies. A Pod that is already gone leaves the
+// output not yet archived Lost.
+func (r *reconciler) stopPod(ctx context.Context, i int, why string) (bool, error) {
+	step, st := r.job.Status.PipelineSpec.Steps[i], &r.job.Status.Steps[i]
+	name := podName(r.job.Name, st.Name, st.Attempts)
+	pod, err := r.c.pods.Pods(r.job.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		// Perhaps created by the last sync and not in the cache yet.
+		pod, err = r.c.kube.CoreV1().Pods(r.job.Namespace).Get(ctx, name, metav1.GetOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		r.logsLost(i)
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !metav1.IsControlledBy(pod, r.job) {
+		return true, nil // not the attempt's Pod: nothing of it to copy or delete
+	}
+	st.Actions = withLogs(actionStatuses(step, pod), st.Actions)
+	if waiting := r.archiveLogs(i, pod, true); len(waiting) > 0 {
+		r.waitForLogs(i, why, waiting, fmt.Sprintf(" before pod %s is deleted", name))
+		return false, nil
+	}
+	return true, r.deleteOwnPod(ctx, name)
 }
 
 func (r *reconciler) skipAfter(i int) {
@@ -633,7 +754,7 @@ func (r *reconciler) ensureWorkspace(ctx context.Context, tpl *corev1.Persistent
 	}
 	msg := fmt.Sprintf("workspace claim %s exists and is not controlled by this job (%s)", name, describeController(pvc))
 	r.c.recorder.Event(r.job, corev1.EventTypeWarning, EventWorkspaceConflict, msg)
-	if err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonWorkspaceConflict, msg); err != nil {
+	if stopped, err := r.stopCurrent(ctx, v1alpha1.StepFailed, ReasonWorkspaceConflict, msg); err != nil || !stopped {
 		return "", false, err
 	}
 	r.finish(v1alpha1.JobFailed, ReasonWorkspaceConflict, msg)
@@ -782,6 +903,11 @@ func (c *Controller) afterWrite(ctx context.Context, before *v1alpha1.PipelineJo
 			old = before.Steps[i]
 		}
 		c.stepEvents(job, &old, &after.Steps[i])
+	}
+	for _, l := range lostLogs(before, after) {
+		logsLost.Inc()
+		c.recorder.Eventf(job, corev1.EventTypeWarning, EventLogLost, "Step %q, attempt %d: the output of action %q was lost: %s",
+			l.step, l.attempt, l.action, l.message)
 	}
 	if !finished(before.Phase) && finished(after.Phase) {
 		jobsFinished.WithLabelValues(string(after.Phase)).Inc()

@@ -46,6 +46,7 @@ type Options struct {
 	NotifyTimeout     time.Duration
 	NotifyMaxAttempts int32
 	NotifyBackoff     time.Duration
+	LogCopyWorkers    int
 	BindAddress       string
 
 	LeaderElect         bool
@@ -70,6 +71,7 @@ func NewOptions() *Options {
 		NotifyTimeout:     10 * time.Second,
 		NotifyMaxAttempts: 5,
 		NotifyBackoff:     2 * time.Second,
+		LogCopyWorkers:    2,
 		BindAddress:       ":8080",
 		LeaderElect:       true,
 		LeaseNamespace:    "sluice-system",
@@ -93,6 +95,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.NotifyTimeout, "notify-timeout", o.NotifyTimeout, "Timeout of one webhook delivery attempt.")
 	fs.Int32Var(&o.NotifyMaxAttempts, "notify-max-attempts", o.NotifyMaxAttempts, "Delivery attempts before a notification is Failed.")
 	fs.DurationVar(&o.NotifyBackoff, "notify-backoff", o.NotifyBackoff, "Wait before the second delivery attempt; it doubles with each further attempt.")
+	fs.IntVar(&o.LogCopyWorkers, "log-copy-workers", o.LogCopyWorkers, "Actions' outputs copied to the log archive concurrently.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease, so that several replicas are safe.")
 	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the Lease.")
@@ -129,6 +132,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))
+	}
+	if o.LogCopyWorkers < 1 {
+		errs = append(errs, errors.New("--log-copy-workers must be at least 1"))
 	}
 	if o.RetryBackoff <= 0 || o.MaxRetryBackoff < o.RetryBackoff {
 		errs = append(errs, errors.New("--retry-backoff must be positive and at most --max-retry-backoff"))
@@ -241,8 +247,8 @@ func (o *Options) runController(ctx context.Context, kube kubernetes.Interface, 
 	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, o.Resync, kubeinformers.WithTweakListOptions(controller.InformerTweak))
 	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
 	notifier := controller.NewNotifier(kube, controller.NotifierOptions{Timeout: o.NotifyTimeout, MaxAttempts: o.NotifyMaxAttempts, Backoff: o.NotifyBackoff})
-	c, err := controller.New(kube, sluice, kubeInformers, sluiceInformers, recorder, notifier,
-		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, Instance: o.Instance})
+	c, err := controller.New(kube, sluice, kubeInformers, sluiceInformers, recorder, notifier, controller.NewLogCopier(kube, sluice),
+		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, Instance: o.Instance, LogCopyWorkers: o.LogCopyWorkers})
 	if err != nil {
 		return err
 	}
