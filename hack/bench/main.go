@@ -77,6 +77,8 @@ func main() {
 		render     = flag.String("render", "", "render the table and chart of an earlier bench-results.json instead of running")
 		systems    = flag.String("systems", "sluice,crd", "comma-separated systems to measure: sluice, crd")
 		keep       = flag.Bool("keep", false, "leave each stack running after its measurements until interrupted, to look into it")
+		logsOnly   = flag.Bool("logs-only", false, "measure only what the log archive costs per job")
+		logJobs    = flag.Int("log-jobs", 500, "jobs whose output the log archive measurement writes")
 		profile    = flag.String("profile", "", "comma-separated phases (creates, watch, ...) during which to take a CPU profile of sluice-apiserver, into <out>/profiles")
 	)
 	flag.Parse()
@@ -128,6 +130,18 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The log archive is measured on PostgreSQL alone: it does not go
+	// through the API's storage, and the CRDs have nothing to compare.
+	logCost, err := measureLogs(ctx, filepath.Join(*out, "logs-postgres"), *logJobs)
+	if err == nil {
+		err = writeLogResults(logCost, *updateDocs)
+	}
+	if err != nil {
+		fatalf("log archive: %v", err)
+	}
+	if *logsOnly {
+		return
+	}
 	results, err := run(ctx, cfg)
 	if results != nil {
 		if werr := writeResults(results, *out, *updateDocs); werr != nil {

@@ -50,7 +50,7 @@ func run(dir string) error {
 		return err
 	}
 	// No container runs on a kwok node; give the examples' actions
-	// something to show in `kubectl logs`.
+	// something to show in pipelinejobs/log and `kubectl logs`.
 	if err := stack.SetContainerLogs(ctx, "default", exampleOutput); err != nil {
 		return err
 	}
@@ -70,10 +70,7 @@ func run(dir string) error {
 		return err
 	}
 	fmt.Printf(">> %s succeeded: %s\n", job, phases)
-	testPod, err := stack.Kubectl(ctx, "get", job, "-o", `jsonpath={.status.steps[?(@.name=="test")].podName}`)
-	if err != nil {
-		return err
-	}
+	jobName := strings.TrimPrefix(job, "pipelinejob.sluice.dev/")
 
 	fmt.Printf(`
 Sluice is up (%s). Logs are in %s/cluster/*.log.
@@ -83,12 +80,12 @@ Sluice is up (%s). Logs are in %s/cluster/*.log.
 Try:
   kubectl get pipelines,pipelinejobs -A
   kubectl get %s -o yaml
-  kubectl logs %s -c unit
+  kubectl get --raw /apis/sluice.dev/v1alpha1/namespaces/default/pipelinejobs/%s/log
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
   the gated release and rollback of README.md ("A gated release, and a rollback")
 
 Press Ctrl-C to stop everything.
-`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, testPod)
+`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, jobName)
 	<-ctx.Done()
 	return nil
 }

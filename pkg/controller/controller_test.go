@@ -664,7 +664,7 @@ func TestNotifications(t *testing.T) {
 	require.Equal(t, "run", pl.FailedAction)
 	require.EqualValues(t, 7, *pl.ExitCode)
 	require.Equal(t, "alice", pl.StartedBy)
-	require.Equal(t, "kubectl -n team-a logs j-a-1 -c run", pl.Logs)
+	require.Equal(t, "kubectl get --raw '/apis/sluice.dev/v1alpha1/namespaces/team-a/pipelinejobs/j/log?step=a&action=run'", pl.Logs)
 }
 
 // TestForbiddenPodCreateWaits: a Pod the cluster forbids (here, a missing

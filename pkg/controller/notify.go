@@ -43,7 +43,9 @@ type Payload struct {
 	StartedBy      string               `json:"startedBy,omitempty"`
 	StartTime      *metav1.Time         `json:"startTime,omitempty"`
 	CompletionTime *metav1.Time         `json:"completionTime,omitempty"`
-	// Logs is a kubectl command that shows what to look at next.
+	// Logs is a kubectl command that shows what to look at next: the
+	// output of the action that failed (pipelinejobs/log, which keeps it
+	// after its Pod is gone), or the job's description.
 	Logs string `json:"logs"`
 	// Environment is the job's environment, if it has one.
 	Environment string `json:"environment,omitempty"`
@@ -351,7 +353,8 @@ func payload(job *v1alpha1.PipelineJob, ev v1alpha1.NotifyEvent) Payload {
 		for _, a := range st.Actions {
 			if a.ExitCode != nil && *a.ExitCode != 0 {
 				p.FailedAction, p.ExitCode = a.Name, a.ExitCode
-				p.Logs = fmt.Sprintf("kubectl -n %s logs %s -c %s", job.Namespace, st.PodName, a.Name)
+				p.Logs = fmt.Sprintf("kubectl get --raw '/apis/sluice.dev/v1alpha1/namespaces/%s/pipelinejobs/%s/log?step=%s&action=%s'",
+					job.Namespace, job.Name, st.Name, a.Name)
 				break
 			}
 		}

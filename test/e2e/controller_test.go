@@ -47,6 +47,14 @@ func runStep(name string, env ...string) v1alpha1.Step {
 	}}
 }
 
+// keepPods keeps the step Pods of the pipeline's jobs until the jobs are
+// deleted (podRetention Never), for tests that look at them after a job
+// has ended.
+func keepPods(p *v1alpha1.Pipeline) *v1alpha1.Pipeline {
+	p.Spec.PodRetention = v1alpha1.PodRetentionNever
+	return p
+}
+
 func createPipelineAndJob(t *testing.T, ns string, p *v1alpha1.Pipeline, jobs ...*v1alpha1.PipelineJob) {
 	t.Helper()
 	ctx := testContext(t)
@@ -246,6 +254,7 @@ apiVersion: sluice.dev/v1alpha1
 kind: Pipeline
 metadata: {name: release}
 spec:
+  podRetention: Never
   params: [{name: revision, default: main}]
   steps:
   - name: test
@@ -383,10 +392,10 @@ func TestFailedStepAlerts(t *testing.T) {
 		Data:       map[string][]byte{"hmac": key},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	p := testutil.Pipeline("release",
+	p := keepPods(testutil.Pipeline("release",
 		runStep("test", "KWOK_DURATION", "200ms"),
 		runStep("build", "KWOK_DURATION", "200ms", "KWOK_EXIT_CODE", "3"),
-		runStep("deploy"))
+		runStep("deploy")))
 	p.Spec.Notify = []v1alpha1.Notification{{
 		Events:  []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
 		Webhook: &v1alpha1.Webhook{URL: hook.URL + "/alerts", SecretRef: &v1alpha1.SecretKeyRef{Name: "alerts", Key: "hmac"}},
@@ -442,7 +451,7 @@ func TestFailedStepAlerts(t *testing.T) {
 	require.Equal(t, "run", pl.FailedAction)
 	require.EqualValues(t, 3, *pl.ExitCode)
 	require.Equal(t, "admin", pl.StartedBy)
-	require.Equal(t, fmt.Sprintf("kubectl -n %s logs release-1-build-1 -c run", ns), pl.Logs)
+	require.Equal(t, fmt.Sprintf("kubectl get --raw '/apis/sluice.dev/v1alpha1/namespaces/%s/pipelinejobs/release-1/log?step=build&action=run'", ns), pl.Logs)
 	require.Equal(t, j.Status.Message, pl.Message)
 }
 
@@ -453,7 +462,7 @@ func TestRetry(t *testing.T) {
 	ns := namespace(t, "retry")
 	flaky := runStep("flaky", "KWOK_DURATION", "200ms", "KWOK_FAIL_FIRST_ATTEMPT", "true")
 	flaky.Retries = 2
-	createPipelineAndJob(t, ns, testutil.Pipeline("p", flaky, runStep("after", "KWOK_DURATION", "200ms")), testutil.Job("j", "p"))
+	createPipelineAndJob(t, ns, keepPods(testutil.Pipeline("p", flaky, runStep("after", "KWOK_DURATION", "200ms"))), testutil.Job("j", "p"))
 
 	j := waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
 	st := j.Status.Steps[0]
@@ -499,7 +508,7 @@ func TestStepTimeout(t *testing.T) {
 func TestCancel(t *testing.T) {
 	ensureControllers(t, 1)
 	ns := namespace(t, "cancel")
-	createPipelineAndJob(t, ns, testutil.Pipeline("p", runStep("first", "KWOK_DURATION", "200ms"), runStep("long", "KWOK_DURATION", "1h"), runStep("last")), testutil.Job("j", "p"))
+	createPipelineAndJob(t, ns, keepPods(testutil.Pipeline("p", runStep("first", "KWOK_DURATION", "200ms"), runStep("long", "KWOK_DURATION", "1h"), runStep("last"))), testutil.Job("j", "p"))
 	waitStep(t, ns, "j", 1, 1)
 	eventually(t, time.Minute, "the long step's Pod to run", func(ctx context.Context) error {
 		p, err := kube(t).CoreV1().Pods(ns).Get(ctx, "j-long-1", metav1.GetOptions{})
@@ -531,8 +540,13 @@ func TestCancel(t *testing.T) {
 func TestControllerRestart(t *testing.T) {
 	ensureControllers(t, 1)
 	ns := namespace(t, "restart")
-	createPipelineAndJob(t, ns, testutil.Pipeline("p",
-		runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "3s"), runStep("c", "KWOK_DURATION", "200ms")),
+	output := map[string][]localstack.LogLine{
+		"prepare": localstack.Lines("fetched 12 modules"),
+		"run":     localstack.Lines("step output, line 1", "step output, line 2"),
+	}
+	require.NoError(t, stack.SetContainerLogs(testContext(t), ns, output))
+	createPipelineAndJob(t, ns, keepPods(testutil.Pipeline("p",
+		runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "3s"), runStep("c", "KWOK_DURATION", "200ms"))),
 		testutil.Job("j", "p"))
 	waitStep(t, ns, "j", 1, 1)
 
@@ -558,6 +572,19 @@ func TestControllerRestart(t *testing.T) {
 	for _, st := range j.Status.Steps {
 		require.EqualValues(t, 1, st.Attempts)
 	}
+
+	// No output is lost with the controller: step b's, which ended while
+	// none ran, was archived by the new one, and the job's log reads the
+	// same once the Pods are gone.
+	var want strings.Builder
+	for _, step := range []string{"a", "b", "c"} {
+		for _, action := range []string{"prepare", "run"} {
+			fmt.Fprintf(&want, "==> %s/%s (attempt 1)\n%s", step, action, logText(output[action]))
+		}
+	}
+	require.Equal(t, want.String(), jobLog(t, ns, "j", &v1alpha1.PipelineJobLogOptions{}))
+	kubectl(t, "-n", ns, "delete", "pods", "-l", v1alpha1.LabelJob+"=j", "--wait")
+	require.Equal(t, want.String(), jobLog(t, ns, "j", &v1alpha1.PipelineJobLogOptions{}), "without the Pods")
 }
 
 // TestLeaderElection (scenario 7): of two replicas only the Lease holder
@@ -589,7 +616,7 @@ func TestLeaderElection(t *testing.T) {
 	_, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), testutil.Job("j", "p"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(testContext(t),
-		testutil.Pipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms")), metav1.CreateOptions{})
+		keepPods(testutil.Pipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms"))), metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), testutil.Job("failover", "slow"), metav1.CreateOptions{})
 	require.NoError(t, err)
@@ -609,7 +636,7 @@ func TestLeaderElection(t *testing.T) {
 func TestJobDeletionCollectsPods(t *testing.T) {
 	ensureControllers(t, 1)
 	ns := namespace(t, "gcjob")
-	createPipelineAndJob(t, ns, testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "200ms")), testutil.Job("j", "p"))
+	createPipelineAndJob(t, ns, keepPods(testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "200ms"), runStep("b", "KWOK_DURATION", "200ms"))), testutil.Job("j", "p"))
 	waitJob(t, ns, "j", v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Len(t, jobPods(t, ns, "j"), 2)
 	kubectl(t, "-n", ns, "delete", "pipelinejob", "j", "--wait=true")
@@ -652,7 +679,7 @@ func TestForbiddenPodWaits(t *testing.T) {
 	ns := namespace(t, "sa")
 	deploy := runStep("deploy", "KWOK_DURATION", "200ms")
 	deploy.PodTemplate = &v1alpha1.PodTemplate{ServiceAccountName: "deployer"}
-	createPipelineAndJob(t, ns, testutil.Pipeline("p", deploy), testutil.Job("j", "p"))
+	createPipelineAndJob(t, ns, keepPods(testutil.Pipeline("p", deploy)), testutil.Job("j", "p"))
 	eventually(t, time.Minute, "the step to report why it waits", func(ctx context.Context) error {
 		j := getJob(t, ns, "j")
 		if len(j.Status.Steps) == 0 || j.Status.Steps[0].Reason != controller.ReasonFailedCreatePod {
@@ -683,7 +710,7 @@ func TestManyJobs(t *testing.T) {
 	ns := namespace(t, "many")
 	const jobs = 200
 	_, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(ctx,
-		testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "100ms"), runStep("b", "KWOK_DURATION", "100ms")), metav1.CreateOptions{})
+		keepPods(testutil.Pipeline("p", runStep("a", "KWOK_DURATION", "100ms"), runStep("b", "KWOK_DURATION", "100ms"))), metav1.CreateOptions{})
 	require.NoError(t, err)
 
 	start := time.Now()
@@ -750,7 +777,9 @@ func TestRecreatedJobRunsItsOwnPods(t *testing.T) {
 	inline := func(env ...string) *v1alpha1.PipelineJob {
 		return &v1alpha1.PipelineJob{
 			ObjectMeta: metav1.ObjectMeta{Name: "j"},
-			Spec:       v1alpha1.PipelineJobSpec{PipelineSpec: &v1alpha1.PipelineSpec{Steps: []v1alpha1.Step{runStep("s", env...)}}},
+			Spec: v1alpha1.PipelineJobSpec{PipelineSpec: &v1alpha1.PipelineSpec{
+				Steps: []v1alpha1.Step{runStep("s", env...)}, PodRetention: v1alpha1.PodRetentionNever,
+			}},
 		}
 	}
 

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,7 +55,7 @@ func TestHistory(t *testing.T) {
 	ns := namespace(t, "history")
 	jobs := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns)
 
-	p := testutil.Pipeline("nightly", runStep("test", "KWOK_DURATION", "$(params.duration)"))
+	p := keepPods(testutil.Pipeline("nightly", runStep("test", "KWOK_DURATION", "$(params.duration)")))
 	p.Spec.Params = []v1alpha1.ParamSpec{{Name: "duration", Default: ptr.To("100ms")}}
 	p.Spec.History = &v1alpha1.HistoryPolicy{SuccessfulJobsLimit: ptr.To[int32](2), FailedJobsLimit: ptr.To[int32](1)}
 	createPipelineAndJob(t, ns, p)
@@ -60,10 +63,11 @@ func TestHistory(t *testing.T) {
 
 	// One at a time, so that they complete in the order of their names.
 	// failedJobsLimit counts Cancelled jobs with the Failed ones.
+	uids := map[string]types.UID{}
 	run := func(name string) {
 		_, err := jobs.Create(ctx, testutil.Job(name, "nightly"), metav1.CreateOptions{})
 		require.NoError(t, err)
-		waitJob(t, ns, name, v1alpha1.JobSucceeded, 2*time.Minute)
+		uids[name] = waitJob(t, ns, name, v1alpha1.JobSucceeded, 2*time.Minute).UID
 	}
 	cancelled := func(name string) {
 		_, err := jobs.Create(ctx, testutil.Job(name, "nightly", v1alpha1.Param{Name: "duration", Value: "1h"}), metav1.CreateOptions{})
@@ -71,7 +75,7 @@ func TestHistory(t *testing.T) {
 		waitStep(t, ns, name, 0, 1)
 		_, err = jobs.Cancel(ctx, name, &v1alpha1.CancelRequest{Reason: "history test"}, metav1.CreateOptions{})
 		require.NoError(t, err)
-		waitJob(t, ns, name, v1alpha1.JobCancelled, 2*time.Minute)
+		uids[name] = waitJob(t, ns, name, v1alpha1.JobCancelled, 2*time.Minute).UID
 	}
 	run("ok-1")
 	cancelled("stopped-1")
@@ -100,6 +104,15 @@ func TestHistory(t *testing.T) {
 		return nil
 	})
 	require.Len(t, jobPods(t, ns, "ok-4"), 1, "a kept job keeps its Pod")
+	// The logs go with their jobs; the kept jobs' stay, cancelled or not.
+	for name, uid := range uids {
+		deleted := name == "ok-1" || name == "ok-2" || name == "stopped-1"
+		if n := archivedLogs(t, uid); deleted {
+			require.Zero(t, n, "logs of the deleted job %s", name)
+		} else {
+			require.Equal(t, 2, n, "logs of the kept job %s: one per action", name)
+		}
+	}
 	eventually(t, time.Minute, "the DeletedJobs Events on the pipeline", func(ctx context.Context) error {
 		list, err := kube(t).CoreV1().Events(ns).List(ctx, metav1.ListOptions{
 			FieldSelector: "involvedObject.kind=Pipeline,involvedObject.name=nightly,reason=DeletedJobs",
@@ -139,4 +152,16 @@ func TestHistory(t *testing.T) {
 	names, err := jobNames(ctx, t, ns)
 	require.NoError(t, err)
 	require.Contains(t, names, "ok-4", "a job without a TTL stays")
+}
+
+// archivedLogs is how many outputs the log archive holds for the job
+// with the given UID, read from PostgreSQL.
+func archivedLogs(t *testing.T, uid types.UID) int {
+	t.Helper()
+	conn, err := pgx.Connect(testContext(t), stack.DatabaseURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var n int
+	require.NoError(t, conn.QueryRow(testContext(t), `SELECT count(*) FROM sluice.logs WHERE job_uid = $1`, string(uid)).Scan(&n))
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +275,45 @@ func TestJobLogFollow(t *testing.T) {
 	require.Equal(t, fullLog(p, logs), all.String())
 	require.Equal(t, all.String(), jobLog(t, ns, "web-1", &v1alpha1.PipelineJobLogOptions{}))
 	_, _ = io.Copy(io.Discard, stream)
+}
+
+// TestJobLogPodRetention: with podRetention OnStepCompletion each step's
+// Pod is deleted once its output is archived, while the next step runs,
+// and the job's log stays whole; the default, OnJobCompletion, deletes
+// the Pods when the job ends.
+func TestJobLogPodRetention(t *testing.T) {
+	t.Parallel()
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "joblog-retention")
+	p, logs := threeSteps("web")
+	p.Spec.Steps[1] = logStep("test", "fetch", "unit", "KWOK_DURATION", "10s")
+	p.Spec.PodRetention = v1alpha1.PodRetentionOnStepCompletion
+	byDefault, _ := threeSteps("default")
+	require.NoError(t, stack.SetContainerLogs(ctx, ns, logs))
+	createPipelineAndJob(t, ns, p, testutil.Job("web-1", "web"))
+	createPipelineAndJob(t, ns, byDefault, testutil.Job("default-1", "default"))
+
+	waitStep(t, ns, "web-1", 1, 1)
+	eventually(t, time.Minute, "the build's Pod to go while the test step runs", func(ctx context.Context) error {
+		if pods := jobPods(t, ns, "web-1"); !slices.Equal(pods, []string{"web-1-test-1"}) {
+			return fmt.Errorf("pods %v", pods)
+		}
+		return nil
+	})
+	require.Equal(t, v1alpha1.StepRunning, getJob(t, ns, "web-1").Status.Steps[1].Phase, "the Pod went while the next step ran")
+	require.Equal(t, logText(logs["compile"]), jobLog(t, ns, "web-1", &v1alpha1.PipelineJobLogOptions{Step: "build", Action: "compile", Attempt: 1}))
+
+	waitJob(t, ns, "web-1", v1alpha1.JobSucceeded, 2*time.Minute)
+	waitJob(t, ns, "default-1", v1alpha1.JobSucceeded, 2*time.Minute)
+	for _, job := range []string{"web-1", "default-1"} {
+		eventually(t, time.Minute, "the Pods of "+job+" to go", func(ctx context.Context) error {
+			if pods := jobPods(t, ns, job); len(pods) > 0 {
+				return fmt.Errorf("pods %v", pods)
+			}
+			return nil
+		})
+	}
+	require.Equal(t, fullLog(p, logs), jobLog(t, ns, "web-1", &v1alpha1.PipelineJobLogOptions{}))
+	require.Equal(t, fullLog(byDefault, logs), jobLog(t, ns, "default-1", &v1alpha1.PipelineJobLogOptions{}))
 }

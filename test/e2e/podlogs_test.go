@@ -77,8 +77,11 @@ func TestPodLogs(t *testing.T) {
 		logStep("build", "checkout", "compile", "KWOK_DURATION", "200ms"),
 		logStep("test", "fetch", "unit", "KWOK_DURATION", "200ms"),
 	}
-	createPipelineAndJob(t, ns, testutil.Pipeline("web", steps...), testutil.Job("web-1", "web"))
-	createPipelineAndJob(t, quiet, testutil.Pipeline("web", steps...), testutil.Job("web-1", "web"))
+	// The Pods stay after the job, for kubectl logs.
+	p := testutil.Pipeline("web", steps...)
+	p.Spec.PodRetention = v1alpha1.PodRetentionNever
+	createPipelineAndJob(t, ns, p, testutil.Job("web-1", "web"))
+	createPipelineAndJob(t, quiet, p.DeepCopy(), testutil.Job("web-1", "web"))
 	j := waitJob(t, ns, "web-1", v1alpha1.JobSucceeded, 2*time.Minute)
 	waitJob(t, quiet, "web-1", v1alpha1.JobSucceeded, 2*time.Minute)
 

@@ -203,6 +203,9 @@ func TestRunVerb(t *testing.T) {
 		"pipelinejobs/cancel":   "CancelRequest create",
 		"pipelinejobs/rerun":    "RerunRequest create",
 		"pipelinejobs/approval": "ApprovalRequest create",
+		// Read (get) and archived (create, the controller's), listed
+		// with its resource's kind as pods/log is.
+		"pipelinejobs/log": "PipelineJob create,get",
 	}, actions)
 
 	// OpenAPI describes each action: its request body and the job it answers with.
