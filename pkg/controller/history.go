@@ -145,6 +145,18 @@ func (c *Controller) deleteIfExpired(ctx context.Context, key string, cached *v1
 		c.queue.AddAfter(key, wait)
 		return nil
 	}
+	// A release a rollback may return to outlives its TTL; the Pipeline's
+	// status update that moves the release on wakes the job (see
+	// newHistoryCleaner).
+	if ref := job.Spec.PipelineRef; ref != nil {
+		p, err := c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		switch {
+		case err == nil && isRelease(p, job):
+			return nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return err
+		}
+	}
 	err = jobs.Delete(ctx, job.Name, deleteBackground(job.UID, job.ResourceVersion))
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -237,12 +249,41 @@ func newHistoryCleaner(c *Controller, jobs, pipelines cache.SharedIndexInformer)
 		}
 	}
 	if _, err := pipelines.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    changed,
-		UpdateFunc: func(_, obj any) { changed(obj) },
+		AddFunc: changed,
+		UpdateFunc: func(old, obj any) {
+			changed(obj)
+			c.wakeFormerReleases(old, obj)
+		},
 	}); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// wakeFormerReleases syncs the jobs that a Pipeline's status no longer
+// names as a current or previous release: a TTL that ran out while a job
+// was a release deletes it now.
+func (c *Controller) wakeFormerReleases(oldObj, newObj any) {
+	old, ok1 := oldObj.(*v1alpha1.Pipeline)
+	p, ok2 := newObj.(*v1alpha1.Pipeline)
+	if !ok1 || !ok2 {
+		return
+	}
+	now := map[string]bool{}
+	for _, e := range p.Status.Environments {
+		for _, r := range []*v1alpha1.Release{e.Current, e.Previous} {
+			if r != nil {
+				now[r.Job] = true
+			}
+		}
+	}
+	for _, e := range old.Status.Environments {
+		for _, r := range []*v1alpha1.Release{e.Current, e.Previous} {
+			if r != nil && !now[r.Job] {
+				c.queue.Add(p.Namespace + "/" + r.Job)
+			}
+		}
+	}
 }
 
 // hasLimits reports whether the pipeline limits how many finished jobs

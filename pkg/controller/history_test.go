@@ -661,3 +661,30 @@ func TestNewestFirst(t *testing.T) {
 	}
 	require.Equal(t, []string{"d", "b", "a", "c", "none"}, names)
 }
+
+// TestTTLKeepsReleases: a job whose TTL has run out is kept while it is
+// the current or previous release of its environment, so that a rollback
+// can return to it, and is deleted once a later release moves it out: the
+// Pipeline's status update wakes it.
+func TestTTLKeepsReleases(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(testutil.Pipeline("release", steps("deploy")...))
+	deploy := func(name string) {
+		j := h.finishedJob(name, "release", v1alpha1.JobSucceeded, time.Second)
+		j.Spec.Environment = "production"
+		j.Spec.TTLSecondsAfterFinished = ptr.To[int32](0)
+		h.createJob(j)
+		h.clock.Step(time.Minute)
+		h.syncDeleting(name) // records the release, then looks at the TTL
+	}
+	deploy("r1")
+	require.True(t, h.jobExists("r1"), "the current release outlives its TTL")
+	deploy("r2")
+	require.Equal(t, []string{"r1", "r2"}, h.jobNames(), "the previous release too")
+
+	woken := h.queue.added(ns + "/r1")
+	deploy("r3")
+	h.eventually("r1, no longer a release, to be woken", func() bool { return h.queue.added(ns+"/r1") > woken })
+	h.syncDeleting("r1")
+	require.Equal(t, []string{"r2", "r3"}, h.jobNames())
+}

@@ -841,7 +841,7 @@ func schema_pkg_apis_sluice_v1alpha1_HistoryPolicy(ref common.ReferenceCallback)
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "HistoryPolicy bounds how many finished jobs of a pipeline are kept, and for how long. The controller deletes what falls outside it, with its logs, in the background. A job that is the current or previous release of an environment (status.environments) is never deleted by a limit, so a rollback always has its snapshot.",
+				Description: "HistoryPolicy bounds how many finished jobs of a pipeline are kept, and for how long. The controller deletes what falls outside it, with its logs, in the background. A job that is the current or previous release of an environment (status.environments) is never deleted by a limit or a TTL, so a rollback always has its snapshot.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"successfulJobsLimit": {
@@ -1398,7 +1398,7 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobSpec(ref common.ReferenceCallbac
 					},
 					"ttlSecondsAfterFinished": {
 						SchemaProps: spec.SchemaProps{
-							Description: "TTLSecondsAfterFinished deletes the job, with its Pods and logs, so many seconds after it ends. It defaults to the pipeline's history.ttlSecondsAfterFinished; unset keeps the job. It is the one field of the spec besides cancel that may change, as a Job's may.",
+							Description: "TTLSecondsAfterFinished deletes the job, with its Pods and logs, so many seconds after it ends, or once it is no longer the current or previous release of its environment, whichever is later: a rollback always has its snapshot. It defaults to the pipeline's history.ttlSecondsAfterFinished; unset keeps the job. It is the one field of the spec besides cancel that may change, as a Job's may.",
 							Type:        []string{"integer"},
 							Format:      "int32",
 						},

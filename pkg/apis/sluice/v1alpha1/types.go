@@ -109,8 +109,8 @@ const (
 // HistoryPolicy bounds how many finished jobs of a pipeline are kept, and
 // for how long. The controller deletes what falls outside it, with its
 // logs, in the background. A job that is the current or previous release
-// of an environment (status.environments) is never deleted by a limit, so
-// a rollback always has its snapshot.
+// of an environment (status.environments) is never deleted by a limit or
+// a TTL, so a rollback always has its snapshot.
 type HistoryPolicy struct {
 	// SuccessfulJobsLimit keeps the newest so many Succeeded jobs of the
 	// pipeline, across its environments. Unset keeps all.
@@ -504,7 +504,9 @@ type PipelineJobSpec struct {
 	StartedBy *UserInfo `json:"startedBy,omitempty"`
 
 	// TTLSecondsAfterFinished deletes the job, with its Pods and logs, so
-	// many seconds after it ends. It defaults to the pipeline's
+	// many seconds after it ends, or once it is no longer the current or
+	// previous release of its environment, whichever is later: a rollback
+	// always has its snapshot. It defaults to the pipeline's
 	// history.ttlSecondsAfterFinished; unset keeps the job. It is the one
 	// field of the spec besides cancel that may change, as a Job's may.
 	// +optional

@@ -12,8 +12,8 @@ package v1alpha1
 // HistoryPolicy bounds how many finished jobs of a pipeline are kept, and
 // for how long. The controller deletes what falls outside it, with its
 // logs, in the background. A job that is the current or previous release
-// of an environment (status.environments) is never deleted by a limit, so
-// a rollback always has its snapshot.
+// of an environment (status.environments) is never deleted by a limit or
+// a TTL, so a rollback always has its snapshot.
 type HistoryPolicyApplyConfiguration struct {
 	// SuccessfulJobsLimit keeps the newest so many Succeeded jobs of the
 	// pipeline, across its environments. Unset keeps all.

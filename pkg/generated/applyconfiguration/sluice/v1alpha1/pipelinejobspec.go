@@ -35,7 +35,9 @@ type PipelineJobSpecApplyConfiguration struct {
 	// replaced, and it never changes afterwards.
 	StartedBy *UserInfoApplyConfiguration `json:"startedBy,omitempty"`
 	// TTLSecondsAfterFinished deletes the job, with its Pods and logs, so
-	// many seconds after it ends. It defaults to the pipeline's
+	// many seconds after it ends, or once it is no longer the current or
+	// previous release of its environment, whichever is later: a rollback
+	// always has its snapshot. It defaults to the pipeline's
 	// history.ttlSecondsAfterFinished; unset keeps the job. It is the one
 	// field of the spec besides cancel that may change, as a Job's may.
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
