@@ -405,6 +405,8 @@ func TestFailedStepAlerts(t *testing.T) {
 	j := waitJob(t, ns, "release-1", v1alpha1.JobFailed, 2*time.Minute)
 	require.Equal(t, "test=Succeeded build=Failed deploy=Skipped", testutil.StepPhases(j))
 	require.Equal(t, []string{"release-1-build-1", "release-1-test-1"}, jobPods(t, ns, "release-1"), "no Pod for the skipped step")
+	require.True(t, strings.HasSuffix(jobLog(t, ns, "release-1", &v1alpha1.PipelineJobLogOptions{}), "==> deploy (skipped)\n"),
+		"the job's log says the step was skipped")
 	build := j.Status.Steps[1]
 	require.Equal(t, controller.ReasonStepFailed, build.Reason)
 	require.EqualValues(t, 3, *build.Actions[1].ExitCode)

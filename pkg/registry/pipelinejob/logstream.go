@@ -98,10 +98,10 @@ func (s *logStream) snapshot(ctx context.Context, w io.Writer) error {
 				switch {
 				case archived[k]:
 					err = s.copyArchive(ctx, w, k)
-				case attempt == st.Attempts && started(actionStatus(st, action.Name)):
-					err = s.copyPod(ctx, w, k, st.PodName)
 				case attempt == st.Attempts && lost(actionStatus(st, action.Name)):
 					err = s.lost(w, k, actionStatus(st, action.Name).Log.Message)
+				case attempt == st.Attempts && started(actionStatus(st, action.Name)):
+					err = s.copyPod(ctx, w, k, st.PodName)
 				}
 				if err != nil {
 					return err
