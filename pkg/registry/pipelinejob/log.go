@@ -118,18 +118,28 @@ func (r *LogREST) ConnectMethods() []string { return []string{http.MethodPost} }
 // is a 422 and a missing job a 404, and returns the stream of the answer.
 func (r *LogREST) Get(ctx context.Context, name string, options runtime.Object) (runtime.Object, error) {
 	opts := options.(*sluice.PipelineJobLogOptions)
-	if errs := validation.ValidatePipelineJobLogOptions(opts); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(sluice.Kind("PipelineJobLogOptions"), name, errs)
-	}
-	job, err := r.jobs.getJob(ctx, name)
+	job, err := r.selectedJob(ctx, name, opts, validation.ValidatePipelineJobLogOptions(opts))
 	if err != nil {
 		return nil, err
 	}
-	if errs := r.checkSelection(ctx, job, opts); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(sluice.Kind("PipelineJobLogOptions"), name, errs)
-	}
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	return &logStream{r: r, ns: ns, job: job, opts: opts, now: time.Now()}, nil
+}
+
+// selectedJob is the named job, once the options are valid (errs are
+// their errors) and name a step and action of its pipeline: a 422 with
+// the options' fields otherwise, and a 404 for a job that does not exist.
+func (r *LogREST) selectedJob(ctx context.Context, name string, opts *sluice.PipelineJobLogOptions, errs field.ErrorList) (*sluice.PipelineJob, error) {
+	if len(errs) == 0 {
+		job, err := r.jobs.getJob(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if errs = r.checkSelection(ctx, job, opts); len(errs) == 0 {
+			return job, nil
+		}
+	}
+	return nil, apierrors.NewInvalid(sluice.Kind("PipelineJobLogOptions"), name, errs)
 }
 
 // checkSelection checks that the step and action asked for are in the
@@ -190,21 +200,12 @@ func actionIndex(step *sluice.Step, name string) int {
 // again replaces the earlier copy, so a sender may retry.
 func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Object, responder rest.Responder) (http.Handler, error) {
 	opts := options.(*sluice.PipelineJobLogOptions)
-	if errs := validation.ValidateLogArchiveOptions(opts); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(sluice.Kind("PipelineJobLogOptions"), name, errs)
-	}
-	job, err := r.jobs.getJob(ctx, name)
+	job, err := r.selectedJob(ctx, name, opts, validation.ValidateLogArchiveOptions(opts))
 	if err != nil {
 		return nil, err
 	}
 	if job.Status.PipelineSpec == nil {
 		return nil, apierrors.NewConflict(sluice.Resource("pipelinejobs"), name, errors.New("the job has not started"))
-	}
-	if errs := r.checkSelection(ctx, job, opts); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(sluice.Kind("PipelineJobLogOptions"), name, errs)
-	}
-	if opts.Action == "" {
-		return nil, apierrors.NewInvalid(sluice.Kind("PipelineJobLogOptions"), name, field.ErrorList{field.Required(field.NewPath("action"), "")})
 	}
 	if st := stepStatus(job, opts.Step); st == nil || int64(st.Attempts) < opts.Attempt {
 		return nil, apierrors.NewConflict(sluice.Resource("pipelinejobs"), name,
