@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/registry/pipeline"
 	"github.com/sluice-dev/sluice/pkg/registry/pipelinejob"
+	"github.com/sluice-dev/sluice/pkg/registry/trigger"
 	"github.com/sluice-dev/sluice/pkg/storage/postgres"
 )
 
@@ -77,6 +78,10 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	triggers, triggerStatus, err := trigger.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter)
+	if err != nil {
+		return nil, err
+	}
 	// Live output is read through kube-apiserver's pods/log, as the
 	// server's own identity, which needs get on pods/log and nothing more.
 	if c.ExtraConfig.KubeConfig == nil {
@@ -117,6 +122,8 @@ func (c completedConfig) New() (*Server, error) {
 		"pipelinejobs/rerun":    jobs.Rerun,
 		"pipelinejobs/approval": jobs.Approval,
 		"pipelinejobs/log":      jobs.Log,
+		"triggers":              triggers,
+		"triggers/status":       triggerStatus,
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
@@ -165,6 +172,8 @@ func IndexedFields(gr schema.GroupResource) []string {
 		return v1alpha1.PipelineJobSelectableFields
 	case "pipelines":
 		return v1alpha1.PipelineSelectableFields
+	case "triggers":
+		return v1alpha1.TriggerSelectableFields
 	}
 	return nil
 }

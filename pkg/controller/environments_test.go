@@ -69,7 +69,7 @@ func TestEnvironments(t *testing.T) {
 	// A rollback runs a snapshot, and is a release of its pipeline too.
 	rollback := h.inEnv("rollback", "release", "production", 4*time.Second, version("1"))
 	rollback.Spec.PipelineSpec = v1.Status.PipelineSpec
-	rollback.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerRollback, Detail: "rollback of production from v2 to v1"}
+	rollback.Spec.Trigger = v1alpha1.JobTrigger{Type: v1alpha1.TriggerRollback, Detail: "rollback of production from v2 to v1"}
 	rollback.Labels = map[string]string{v1alpha1.LabelRerunOf: "v1"}
 	rb := deploy(h, rollback)
 	require.Equal(t, v1alpha1.TriggerRollback, release(rb).Trigger)

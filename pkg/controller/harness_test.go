@@ -370,7 +370,7 @@ func steps(names ...string) []v1alpha1.Step {
 // starter it sets, which the fake clientset does not.
 func jobOf(name, pipeline string, params ...v1alpha1.Param) *v1alpha1.PipelineJob {
 	j := testutil.Job(name, pipeline, params...)
-	j.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerManual}
+	j.Spec.Trigger = v1alpha1.JobTrigger{Type: v1alpha1.TriggerManual}
 	j.Spec.StartedBy = &v1alpha1.UserInfo{Username: "alice"}
 	return j
 }

@@ -32,6 +32,32 @@ func References(s string) []string {
 	return refs
 }
 
+// TriggerPrefixes are the namespaces of the references a Trigger's source
+// fills in its params.
+var TriggerPrefixes = []string{"schedule.", "image.", "webhook.", "slack."}
+
+// IsTriggerReference reports whether the expression inside $(...) is one
+// a Trigger fills in, or a pipeline's, rather than the kubelet's.
+func IsTriggerReference(expr string) bool {
+	for _, p := range TriggerPrefixes {
+		if strings.HasPrefix(expr, p) {
+			return true
+		}
+	}
+	return IsSluiceReference(expr)
+}
+
+// TriggerReferences returns the expressions of a Trigger's param value s
+// that Sluice fills in (IsTriggerReference), in order of appearance.
+func TriggerReferences(s string) []string {
+	var refs []string
+	scanWith(s, IsTriggerReference, func(expr string) (string, bool) {
+		refs = append(refs, expr)
+		return "", false
+	})
+	return refs
+}
+
 // Variables returns the set of expressions valid in a pipeline that declares
 // the given params.
 func Variables(paramNames []string) map[string]bool {
@@ -80,6 +106,11 @@ func Expand(s string, values map[string]string) (string, []string) {
 // scan walks s, calls fn for each Sluice reference, and returns s with each
 // reference replaced by fn's value where fn reports ok.
 func scan(s string, fn func(expr string) (string, bool)) string {
+	return scanWith(s, IsSluiceReference, fn)
+}
+
+// scanWith is scan for the references isReference says are Sluice's.
+func scanWith(s string, isReference func(string) bool, fn func(expr string) (string, bool)) string {
 	if !strings.Contains(s, "$(") {
 		return s
 	}
@@ -94,7 +125,7 @@ func scan(s string, fn func(expr string) (string, bool)) string {
 		if s[i] == '$' && i+1 < len(s) && s[i+1] == '(' {
 			if end := strings.IndexByte(s[i+2:], ')'); end >= 0 {
 				expr := s[i+2 : i+2+end]
-				if IsSluiceReference(expr) {
+				if isReference(expr) {
 					if v, ok := fn(expr); ok {
 						b.WriteString(v)
 					} else {

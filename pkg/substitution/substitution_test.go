@@ -84,3 +84,9 @@ func TestResolveParams(t *testing.T) {
 	assert.Empty(t, errs)
 	assert.Empty(t, got, "a pipeline without params")
 }
+
+func TestTriggerReferences(t *testing.T) {
+	assert.Equal(t, []string{"image.repository", "image.digest", "params.x", "webhook.body.a.b"},
+		TriggerReferences("$(image.repository)@$(image.digest) $(params.x) $(HOME) $$(image.tag) $(webhook.body.a.b)"))
+	assert.Empty(t, References("$(image.tag)"), "not a reference in a pipeline, where the kubelet may expand it")
+}

@@ -228,7 +228,7 @@ func TestColumns(t *testing.T) {
 	p, err := c.Pipelines(ns).Create(ctx, pipeline("release", "test", "build", "deploy"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	j := job("release-1", "release")
-	j.Spec.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerWebhook, Detail: "push to main"}
+	j.Spec.Trigger = v1alpha1.JobTrigger{Type: v1alpha1.TriggerWebhook, Detail: "push to main"}
 	j, err = c.PipelineJobs(ns).Create(ctx, j, metav1.CreateOptions{})
 	require.NoError(t, err)
 

@@ -40,6 +40,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&RollbackRequest{},
 		&ApprovalRequest{},
 		&PipelineJobLogOptions{},
+		&Trigger{},
+		&TriggerList{},
 	)
 	return nil
 }

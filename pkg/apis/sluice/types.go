@@ -364,7 +364,7 @@ type PipelineJobSpec struct {
 	Cancel bool
 
 	// Trigger records what started the job.
-	Trigger Trigger
+	Trigger JobTrigger
 
 	// StartedBy is the authenticated user that created the job. The server
 	// sets it on create from the request; whatever the client sends is
@@ -400,15 +400,18 @@ const (
 	TriggerWebhook  TriggerType = "Webhook"
 	TriggerRerun    TriggerType = "Rerun"
 	TriggerRollback TriggerType = "Rollback"
+	TriggerSlack    TriggerType = "Slack"
 )
 
-// Trigger records what started a job.
-type Trigger struct {
+// JobTrigger records what started a job.
+type JobTrigger struct {
 	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
 	Type TriggerType
 	// Detail is free text about the trigger: a schedule, an image digest, a
 	// webhook delivery id or the job being re-run.
 	Detail string
+	// Name is the Trigger that started the job.
+	Name string
 }
 
 // UserInfo identifies the user that made a request.
@@ -670,6 +673,205 @@ type ApprovalRequest struct {
 	Decision Decision
 	// Message is recorded with the decision.
 	Message string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Trigger starts jobs of a pipeline when an event happens: a schedule's
+// time comes, a container image is pushed, a Git host calls a webhook, or
+// someone runs a Slack command. Each job it starts has a name derived from
+// the event, so an event seen twice starts one job.
+type Trigger struct {
+	metav1.TypeMeta
+	// Standard object metadata.
+	metav1.ObjectMeta
+
+	// Spec says what to start, and on which event.
+	Spec TriggerSpec
+	// Status is what the trigger has seen and done, written by the
+	// controller.
+	Status TriggerStatus
+}
+
+// TriggerSpec is a pipeline, its params and environment, and exactly one
+// source of events.
+type TriggerSpec struct {
+	// PipelineRef names the Pipeline whose jobs the trigger starts, in the
+	// trigger's namespace.
+	PipelineRef PipelineReference
+	// Environment of the jobs; defaults to the pipeline's.
+	Environment string
+	// Params are the values of the pipeline's params. A value may refer to
+	// what the source saw: $(image.repository), $(image.tag),
+	// $(image.digest); $(schedule.time); $(webhook.ref), $(webhook.branch),
+	// $(webhook.tag), $(webhook.commit), $(webhook.repository),
+	// $(webhook.sender), $(webhook.body.<path>) for a Generic webhook;
+	// $(slack.user), $(slack.text). A reference the source does not fill
+	// is rejected.
+	Params []Param
+	// Suspend stops the trigger from starting jobs; events that come
+	// meanwhile are dropped, and a schedule's slots are skipped.
+	Suspend bool
+
+	// Schedule starts a job at the times of a cron schedule.
+	Schedule *ScheduleSource
+	// Image starts a job when a container image repository gets a new tag
+	// that the policy selects, or a followed tag a new digest.
+	Image *ImageSource
+	// Webhook starts a job when a Git host or another system calls the
+	// trigger's URL with a signed event.
+	Webhook *WebhookSource
+	// Slack starts a job from a Slack slash command.
+	Slack *SlackSource
+}
+
+// ScheduleSource is a cron schedule.
+type ScheduleSource struct {
+	// Cron is a schedule in cron syntax (minute hour day-of-month month
+	// day-of-week), or a descriptor such as @hourly or @every 30s.
+	Cron string
+	// TimeZone is an IANA time zone name, such as Europe/Berlin, in which
+	// the schedule is read. UTC when empty.
+	TimeZone string
+	// StartingDeadlineSeconds is how late a slot may still start a job;
+	// a slot missed by more is skipped. Unset: any delay.
+	StartingDeadlineSeconds *int64
+	// CatchUp is how many slots missed while no controller ran are run,
+	// oldest first, each as its own job; older ones are skipped and
+	// counted in status. 1 (default) runs the latest missed slot only; 0
+	// runs none of them.
+	CatchUp *int32
+}
+
+// ImageSource follows a container image repository.
+type ImageSource struct {
+	// Repository is the image repository, without tag or digest:
+	// registry.example.com/team/web.
+	Repository string
+	// Policy selects the tags that start jobs.
+	Policy ImagePolicy
+	// Interval is how often the registry is polled, at least 10s; 5m when
+	// unset. A registry that notifies the trigger's URL of pushes starts
+	// jobs at once; polling finds what a lost notification missed.
+	Interval *metav1.Duration
+	// PullSecretRef names a Secret of type kubernetes.io/dockerconfigjson
+	// in the trigger's namespace, for a private registry.
+	PullSecretRef *corev1.LocalObjectReference
+}
+
+// ImagePolicy selects tags: exactly one of semver and pattern.
+type ImagePolicy struct {
+	// Semver is a version constraint, such as ">=1.2.0 <2": the highest
+	// version of the tags that satisfy it is followed.
+	Semver string
+	// Pattern is a regular expression a tag must match, such as
+	// "^main-[0-9a-f]{7}$".
+	Pattern string
+}
+
+// WebhookProvider is who calls a webhook, which says how calls are signed
+// and what they carry.
+type WebhookProvider string
+
+const (
+	// WebhookGitHub: X-Hub-Signature-256, push and tag events.
+	WebhookGitHub WebhookProvider = "GitHub"
+	// WebhookGitLab: X-Gitlab-Token, push and tag events.
+	WebhookGitLab WebhookProvider = "GitLab"
+	// WebhookGeneric: X-Sluice-Signature with a timestamp, any JSON body.
+	WebhookGeneric WebhookProvider = "Generic"
+)
+
+// WebhookEvent is a kind of Git event.
+type WebhookEvent string
+
+const (
+	WebhookPush WebhookEvent = "push"
+	WebhookTag  WebhookEvent = "tag"
+)
+
+// WebhookSource accepts signed calls of the trigger's URL.
+type WebhookSource struct {
+	// Provider is GitHub, GitLab or Generic.
+	Provider WebhookProvider
+	// SecretRef is the key of a Secret in the trigger's namespace that
+	// holds the webhook's secret.
+	SecretRef SecretKeyRef
+	// Events are the Git events that start jobs: push, tag. Both when
+	// empty. Not for Generic.
+	Events []WebhookEvent
+	// Filter selects branches and tags.
+	Filter *WebhookFilter
+}
+
+// WebhookFilter selects the branches and tags of events by glob (path.Match).
+type WebhookFilter struct {
+	// Branches a push must be to, such as main or release/*; any when empty.
+	Branches []string
+	// Tags a tag event must be of, such as v*; any when empty.
+	Tags []string
+}
+
+// SlackSource accepts the Slack slash command /sluice.
+type SlackSource struct {
+	// SigningSecretRef is the key of a Secret in the trigger's namespace
+	// that holds the Slack app's signing secret.
+	SigningSecretRef SecretKeyRef
+	// AllowedUsers are the Slack user IDs that may run commands; nobody
+	// when empty.
+	AllowedUsers []string
+}
+
+// TriggerStatus is what a trigger has seen and done.
+type TriggerStatus struct {
+	// ObservedGeneration is the generation the controller last acted on.
+	ObservedGeneration int64
+	// Conditions hold Ready: True while the trigger can work, False with a
+	// reason (PipelineNotFound, SecretNotFound, RegistryUnreachable,
+	// InvalidSchedule, ...) when it cannot.
+	Conditions []metav1.Condition
+	// LastEvent is the last event that started a job.
+	LastEvent *TriggerEvent
+	// LastScheduleTime is the last schedule slot handled, fired or skipped.
+	LastScheduleTime *metav1.Time
+	// NextScheduleTime is the schedule's next slot.
+	NextScheduleTime *metav1.Time
+	// SkippedSlots counts the schedule's slots that were missed beyond
+	// catchUp or the starting deadline, or came while suspended.
+	SkippedSlots int64
+	// Image is the image source's last observation.
+	Image *ImageObservation
+}
+
+// TriggerEvent is an event that started a job.
+type TriggerEvent struct {
+	// Time is when the event was seen.
+	Time metav1.Time
+	// Detail describes the event, as the job's spec.trigger.detail does.
+	Detail string
+	// Job is the job it started.
+	Job string
+}
+
+// ImageObservation is the tag and digest an image source follows.
+type ImageObservation struct {
+	// Tag is the newest tag the policy selects.
+	Tag string
+	// Digest is that tag's digest.
+	Digest string
+	// Time is when the registry was last read.
+	Time *metav1.Time
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// TriggerList is a list of Triggers.
+type TriggerList struct {
+	metav1.TypeMeta
+	// Standard list metadata.
+	metav1.ListMeta
+	// Items is the list of Triggers.
+	Items []Trigger
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -36,8 +36,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.EnvironmentStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HistoryPolicy"):
 		return &sluicev1alpha1.HistoryPolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ImageObservation"):
+		return &sluicev1alpha1.ImageObservationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ImagePolicy"):
+		return &sluicev1alpha1.ImagePolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ImageSource"):
+		return &sluicev1alpha1.ImageSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobSummary"):
 		return &sluicev1alpha1.JobSummaryApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("JobTrigger"):
+		return &sluicev1alpha1.JobTriggerApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Notification"):
 		return &sluicev1alpha1.NotificationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NotificationStatus"):
@@ -64,18 +72,32 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.PodTemplateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Release"):
 		return &sluicev1alpha1.ReleaseApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ScheduleSource"):
+		return &sluicev1alpha1.ScheduleSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SecretKeyRef"):
 		return &sluicev1alpha1.SecretKeyRefApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SlackSource"):
+		return &sluicev1alpha1.SlackSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Step"):
 		return &sluicev1alpha1.StepApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StepStatus"):
 		return &sluicev1alpha1.StepStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Trigger"):
 		return &sluicev1alpha1.TriggerApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("TriggerEvent"):
+		return &sluicev1alpha1.TriggerEventApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("TriggerSpec"):
+		return &sluicev1alpha1.TriggerSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("TriggerStatus"):
+		return &sluicev1alpha1.TriggerStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("UserInfo"):
 		return &sluicev1alpha1.UserInfoApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Webhook"):
 		return &sluicev1alpha1.WebhookApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("WebhookFilter"):
+		return &sluicev1alpha1.WebhookFilterApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("WebhookSource"):
+		return &sluicev1alpha1.WebhookSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("WorkspaceSpec"):
 		return &sluicev1alpha1.WorkspaceSpecApplyConfiguration{}
 

@@ -32,7 +32,11 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.CancelRequest{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_CancelRequest(ref),
 		v1alpha1.EnvironmentStatus{}.OpenAPIModelName():            schema_pkg_apis_sluice_v1alpha1_EnvironmentStatus(ref),
 		v1alpha1.HistoryPolicy{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_HistoryPolicy(ref),
+		v1alpha1.ImageObservation{}.OpenAPIModelName():             schema_pkg_apis_sluice_v1alpha1_ImageObservation(ref),
+		v1alpha1.ImagePolicy{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_ImagePolicy(ref),
+		v1alpha1.ImageSource{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_ImageSource(ref),
 		v1alpha1.JobSummary{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobSummary(ref),
+		v1alpha1.JobTrigger{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobTrigger(ref),
 		v1alpha1.Notification{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_Notification(ref),
 		v1alpha1.NotificationStatus{}.OpenAPIModelName():           schema_pkg_apis_sluice_v1alpha1_NotificationStatus(ref),
 		v1alpha1.Param{}.OpenAPIModelName():                        schema_pkg_apis_sluice_v1alpha1_Param(ref),
@@ -52,12 +56,20 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.RerunRequest{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_RerunRequest(ref),
 		v1alpha1.RollbackRequest{}.OpenAPIModelName():              schema_pkg_apis_sluice_v1alpha1_RollbackRequest(ref),
 		v1alpha1.RunRequest{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_RunRequest(ref),
+		v1alpha1.ScheduleSource{}.OpenAPIModelName():               schema_pkg_apis_sluice_v1alpha1_ScheduleSource(ref),
 		v1alpha1.SecretKeyRef{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref),
+		v1alpha1.SlackSource{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_SlackSource(ref),
 		v1alpha1.Step{}.OpenAPIModelName():                         schema_pkg_apis_sluice_v1alpha1_Step(ref),
 		v1alpha1.StepStatus{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_StepStatus(ref),
 		v1alpha1.Trigger{}.OpenAPIModelName():                      schema_pkg_apis_sluice_v1alpha1_Trigger(ref),
+		v1alpha1.TriggerEvent{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_TriggerEvent(ref),
+		v1alpha1.TriggerList{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_TriggerList(ref),
+		v1alpha1.TriggerSpec{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_TriggerSpec(ref),
+		v1alpha1.TriggerStatus{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_TriggerStatus(ref),
 		v1alpha1.UserInfo{}.OpenAPIModelName():                     schema_pkg_apis_sluice_v1alpha1_UserInfo(ref),
 		v1alpha1.Webhook{}.OpenAPIModelName():                      schema_pkg_apis_sluice_v1alpha1_Webhook(ref),
+		v1alpha1.WebhookFilter{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_WebhookFilter(ref),
+		v1alpha1.WebhookSource{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_WebhookSource(ref),
 		v1alpha1.WorkspaceSpec{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_WorkspaceSpec(ref),
 		v1.AWSElasticBlockStoreVolumeSource{}.OpenAPIModelName():   schema_k8sio_api_core_v1_AWSElasticBlockStoreVolumeSource(ref),
 		v1.Affinity{}.OpenAPIModelName():                           schema_k8sio_api_core_v1_Affinity(ref),
@@ -871,6 +883,111 @@ func schema_pkg_apis_sluice_v1alpha1_HistoryPolicy(ref common.ReferenceCallback)
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_ImageObservation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ImageObservation is the tag and digest an image source follows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"tag": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Tag is the newest tag the policy selects.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"digest": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Digest is that tag's digest.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the registry was last read.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_ImagePolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ImagePolicy selects tags: exactly one of semver and pattern.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"semver": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Semver is a version constraint, such as \">=1.2.0 <2\": the highest version of the tags that satisfy it is followed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"pattern": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Pattern is a regular expression a tag must match, such as \"^main-[0-9a-f]{7}$\".",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_ImageSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ImageSource follows a container image repository.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"repository": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Repository is the image repository, without tag or digest: registry.example.com/team/web.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"policy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Policy selects the tags that start jobs.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ImagePolicy{}.OpenAPIModelName()),
+						},
+					},
+					"interval": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Interval is how often the registry is polled, at least 10s; 5m when unset. A registry that notifies the trigger's URL of pushes starts jobs at once; polling finds what a lost notification missed.",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"pullSecretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PullSecretRef names a Secret of type kubernetes.io/dockerconfigjson in the trigger's namespace, for a private registry.",
+							Ref:         ref(v1.LocalObjectReference{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"repository", "policy"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ImagePolicy{}.OpenAPIModelName(), v1.LocalObjectReference{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_JobSummary(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -912,6 +1029,41 @@ func schema_pkg_apis_sluice_v1alpha1_JobSummary(ref common.ReferenceCallback) co
 		},
 		Dependencies: []string{
 			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_JobTrigger(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "JobTrigger records what started a job.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is Manual (default), Schedule, Image, Webhook, Slack, Rerun or Rollback.\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Rollback\"`\n - `\"Schedule\"`\n - `\"Slack\"`\n - `\"Webhook\"`",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Image", "Manual", "Rerun", "Rollback", "Schedule", "Slack", "Webhook"},
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the Trigger that started the job, for the types a Trigger fires. The server labels the job sluice.dev/trigger with it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"detail": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Detail is free text about the trigger: a schedule, an image digest, a webhook delivery id or the job being re-run.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -1387,7 +1539,7 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobSpec(ref common.ReferenceCallbac
 						SchemaProps: spec.SchemaProps{
 							Description: "Trigger records what started the job.",
 							Default:     map[string]interface{}{},
-							Ref:         ref(v1alpha1.Trigger{}.OpenAPIModelName()),
+							Ref:         ref(v1alpha1.JobTrigger{}.OpenAPIModelName()),
 						},
 					},
 					"startedBy": {
@@ -1407,7 +1559,7 @@ func schema_pkg_apis_sluice_v1alpha1_PipelineJobSpec(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Param{}.OpenAPIModelName(), v1alpha1.PipelineReference{}.OpenAPIModelName(), v1alpha1.PipelineSpec{}.OpenAPIModelName(), v1alpha1.Trigger{}.OpenAPIModelName(), v1alpha1.UserInfo{}.OpenAPIModelName()},
+			v1alpha1.JobTrigger{}.OpenAPIModelName(), v1alpha1.Param{}.OpenAPIModelName(), v1alpha1.PipelineReference{}.OpenAPIModelName(), v1alpha1.PipelineSpec{}.OpenAPIModelName(), v1alpha1.UserInfo{}.OpenAPIModelName()},
 	}
 }
 
@@ -1986,10 +2138,10 @@ func schema_pkg_apis_sluice_v1alpha1_Release(ref common.ReferenceCallback) commo
 					},
 					"trigger": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Trigger is what started the job: Manual, Rerun, Rollback, ...\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Rollback\"`\n - `\"Schedule\"`\n - `\"Webhook\"`",
+							Description: "Trigger is what started the job: Manual, Rerun, Rollback, ...\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Rollback\"`\n - `\"Schedule\"`\n - `\"Slack\"`\n - `\"Webhook\"`",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Image", "Manual", "Rerun", "Rollback", "Schedule", "Webhook"},
+							Enum:        []interface{}{"Image", "Manual", "Rerun", "Rollback", "Schedule", "Slack", "Webhook"},
 						},
 					},
 				},
@@ -2134,6 +2286,49 @@ func schema_pkg_apis_sluice_v1alpha1_RunRequest(ref common.ReferenceCallback) co
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_ScheduleSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ScheduleSource is a cron schedule.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"cron": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cron is a schedule in cron syntax (minute hour day-of-month month day-of-week), or a descriptor such as @hourly or @every 30s.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"timeZone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TimeZone is an IANA time zone name, such as Europe/Berlin, in which the schedule is read. UTC when empty.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"startingDeadlineSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StartingDeadlineSeconds is how late a slot may still start a job; a slot missed by more is skipped. Unset: any delay.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"catchUp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CatchUp is how many slots missed while no controller ran are run, oldest first, each as its own job; older ones are skipped and counted in status. 1 (default) runs the latest missed slot only; 0 runs none of them.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"cron"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -2161,6 +2356,49 @@ func schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref common.ReferenceCallback) 
 				Required: []string{"name", "key"},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_SlackSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SlackSource accepts the Slack slash command /sluice.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"signingSecretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SigningSecretRef is the key of a Secret in the trigger's namespace that holds the Slack app's signing secret.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SecretKeyRef{}.OpenAPIModelName()),
+						},
+					},
+					"allowedUsers": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "AllowedUsers are the Slack user IDs that may run commands; nobody when empty.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: "",
+										Type:    []string{"string"},
+										Format:  "",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"signingSecretRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SecretKeyRef{}.OpenAPIModelName()},
 	}
 }
 
@@ -2362,27 +2600,298 @@ func schema_pkg_apis_sluice_v1alpha1_Trigger(ref common.ReferenceCallback) commo
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Trigger records what started a job.",
+				Description: "Trigger starts jobs of a pipeline when an event happens: a schedule's time comes, a container image is pushed, a Git host calls a webhook, or someone runs a Slack command. Each job it starts has a name derived from the event, so an event seen twice starts one job.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
-					"type": {
+					"kind": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.\n\nPossible enum values:\n - `\"Image\"`\n - `\"Manual\"`\n - `\"Rerun\"`\n - `\"Rollback\"`\n - `\"Schedule\"`\n - `\"Webhook\"`",
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
 							Type:        []string{"string"},
 							Format:      "",
-							Enum:        []interface{}{"Image", "Manual", "Rerun", "Rollback", "Schedule", "Webhook"},
 						},
 					},
-					"detail": {
+					"apiVersion": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Detail is free text about the trigger: a schedule, an image digest, a webhook delivery id or the job being re-run.",
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
 							Type:        []string{"string"},
 							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says what to start, and on which event.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.TriggerSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is what the trigger has seen and done, written by the controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.TriggerStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
+		Dependencies: []string{
+			v1alpha1.TriggerSpec{}.OpenAPIModelName(), v1alpha1.TriggerStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_TriggerEvent(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TriggerEvent is an event that started a job.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the event was seen.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"detail": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Detail describes the event, as the job's spec.trigger.detail does.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"job": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Job is the job it started.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"time"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_TriggerList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TriggerList is a list of Triggers.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is the list of Triggers.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.Trigger{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.Trigger{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_TriggerSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TriggerSpec is a pipeline, its params and environment, and exactly one source of events.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"pipelineRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PipelineRef names the Pipeline whose jobs the trigger starts, in the trigger's namespace.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.PipelineReference{}.OpenAPIModelName()),
+						},
+					},
+					"environment": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Environment of the jobs; defaults to the pipeline's.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"params": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"name",
+								},
+								"x-kubernetes-list-type":       "map",
+								"x-kubernetes-patch-merge-key": "name",
+								"x-kubernetes-patch-strategy":  "merge",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Params are the values of the pipeline's params. A value may refer to what the source saw: $(image.repository), $(image.tag), $(image.digest); $(schedule.time); $(webhook.ref), $(webhook.branch), $(webhook.tag), $(webhook.commit), $(webhook.repository), $(webhook.sender), $(webhook.body.<path>) for a Generic webhook; $(slack.user), $(slack.text). A reference the source does not fill is rejected.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(v1alpha1.Param{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"suspend": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Suspend stops the trigger from starting jobs; events that come meanwhile are dropped, and a schedule's slots are skipped.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"schedule": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Schedule starts a job at the times of a cron schedule.",
+							Ref:         ref(v1alpha1.ScheduleSource{}.OpenAPIModelName()),
+						},
+					},
+					"image": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Image starts a job when a container image repository gets a new tag that the policy selects, or a followed tag a new digest.",
+							Ref:         ref(v1alpha1.ImageSource{}.OpenAPIModelName()),
+						},
+					},
+					"webhook": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Webhook starts a job when a Git host or another system calls the trigger's URL with a signed event.",
+							Ref:         ref(v1alpha1.WebhookSource{}.OpenAPIModelName()),
+						},
+					},
+					"slack": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Slack starts a job from a Slack slash command.",
+							Ref:         ref(v1alpha1.SlackSource{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"pipelineRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ImageSource{}.OpenAPIModelName(), v1alpha1.Param{}.OpenAPIModelName(), v1alpha1.PipelineReference{}.OpenAPIModelName(), v1alpha1.ScheduleSource{}.OpenAPIModelName(), v1alpha1.SlackSource{}.OpenAPIModelName(), v1alpha1.WebhookSource{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_TriggerStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TriggerStatus is what a trigger has seen and done.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"observedGeneration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObservedGeneration is the generation the controller last acted on.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type":       "map",
+								"x-kubernetes-patch-merge-key": "type",
+								"x-kubernetes-patch-strategy":  "merge",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions hold Ready: True while the trigger can work, False with a reason (PipelineNotFound, SecretNotFound, RegistryUnreachable, InvalidSchedule, ...) when it cannot.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: map[string]interface{}{},
+										Ref:     ref(metav1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"lastEvent": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastEvent is the last event that started a job.",
+							Ref:         ref(v1alpha1.TriggerEvent{}.OpenAPIModelName()),
+						},
+					},
+					"lastScheduleTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastScheduleTime is the last schedule slot handled, fired or skipped.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"nextScheduleTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NextScheduleTime is the schedule's next slot.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"skippedSlots": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SkippedSlots counts the schedule's slots that were missed beyond catchUp or the starting deadline, or came while suspended.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"image": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Image is the image source's last observation.",
+							Ref:         ref(v1alpha1.ImageObservation{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ImageObservation{}.OpenAPIModelName(), v1alpha1.TriggerEvent{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -2462,6 +2971,118 @@ func schema_pkg_apis_sluice_v1alpha1_Webhook(ref common.ReferenceCallback) commo
 		},
 		Dependencies: []string{
 			v1alpha1.SecretKeyRef{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_WebhookFilter(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "WebhookFilter selects the branches and tags of events by glob (path.Match).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"branches": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Branches a push must be to, such as main or release/*; any when empty.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: "",
+										Type:    []string{"string"},
+										Format:  "",
+									},
+								},
+							},
+						},
+					},
+					"tags": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Tags a tag event must be of, such as v*; any when empty.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: "",
+										Type:    []string{"string"},
+										Format:  "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_WebhookSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "WebhookSource accepts signed calls of the trigger's URL.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider is GitHub, GitLab or Generic.\n\nPossible enum values:\n - `\"Generic\"` : X-Sluice-Signature with a timestamp, any JSON body.\n - `\"GitHub\"` : X-Hub-Signature-256, push and tag events.\n - `\"GitLab\"` : X-Gitlab-Token, push and tag events.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Generic", "GitHub", "GitLab"},
+						},
+					},
+					"secretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretRef is the key of a Secret in the trigger's namespace that holds the webhook's secret.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SecretKeyRef{}.OpenAPIModelName()),
+						},
+					},
+					"events": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "set",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Events are the Git events that start jobs: push, tag. Both when empty. Not for Generic.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: "",
+										Type:    []string{"string"},
+										Format:  "",
+										Enum:    []interface{}{"push", "tag"},
+									},
+								},
+							},
+						},
+					},
+					"filter": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Filter selects branches and tags.",
+							Ref:         ref(v1alpha1.WebhookFilter{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"provider", "secretRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SecretKeyRef{}.OpenAPIModelName(), v1alpha1.WebhookFilter{}.OpenAPIModelName()},
 	}
 }
 

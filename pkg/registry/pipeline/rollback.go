@@ -97,7 +97,7 @@ func (r *RollbackREST) Create(ctx context.Context, name string, obj runtime.Obje
 	if current != nil {
 		from = current.Job
 	}
-	job := pipelinejob.RerunJob(old, sluice.Trigger{
+	job := pipelinejob.RerunJob(old, sluice.JobTrigger{
 		Type:   sluice.TriggerRollback,
 		Detail: fmt.Sprintf("rollback of %s from %s to %s", env, from, old.Name),
 	}, false)

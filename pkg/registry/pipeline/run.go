@@ -55,7 +55,7 @@ func (r *RunREST) Create(ctx context.Context, name string, obj runtime.Object, c
 			PipelineRef: &sluice.PipelineReference{Name: name},
 			Params:      req.Params,
 			Environment: env,
-			Trigger:     sluice.Trigger{Type: sluice.TriggerManual},
+			Trigger:     sluice.JobTrigger{Type: sluice.TriggerManual},
 		},
 	}, options)
 }

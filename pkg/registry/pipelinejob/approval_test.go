@@ -105,7 +105,7 @@ func TestRerunJob(t *testing.T) {
 	old.Spec.Cancel = true
 	old.Status.PipelineSpec = &sluice.PipelineSpec{Steps: []sluice.Step{{Name: "deploy"}}}
 
-	j := RerunJob(old, sluice.Trigger{Type: sluice.TriggerRerun, Detail: "rerun of release-1"}, false)
+	j := RerunJob(old, sluice.JobTrigger{Type: sluice.TriggerRerun, Detail: "rerun of release-1"}, false)
 	assert.Equal(t, "release-", j.GenerateName)
 	assert.Empty(t, j.Name)
 	assert.Equal(t, "team-a", j.Namespace)
@@ -116,21 +116,21 @@ func TestRerunJob(t *testing.T) {
 		PipelineSpec: old.Status.PipelineSpec,
 		Params:       old.Spec.Params,
 		Environment:  "production",
-		Trigger:      sluice.Trigger{Type: sluice.TriggerRerun, Detail: "rerun of release-1"},
+		Trigger:      sluice.JobTrigger{Type: sluice.TriggerRerun, Detail: "rerun of release-1"},
 	}, j.Spec, "neither cancel nor startedBy carry over")
 	j.Spec.Params[0].Value = "changed"
 	j.Spec.PipelineSpec.Steps[0].Name = "changed"
 	assert.Equal(t, "v1", old.Spec.Params[0].Value, "the rerun shares nothing with the old job")
 	assert.Equal(t, "deploy", old.Status.PipelineSpec.Steps[0].Name)
 
-	current := RerunJob(old, sluice.Trigger{Type: sluice.TriggerRerun}, true)
+	current := RerunJob(old, sluice.JobTrigger{Type: sluice.TriggerRerun}, true)
 	assert.Nil(t, current.Spec.PipelineSpec, "fromCurrentPipeline runs the Pipeline as it is now")
 
 	named := newJob()
-	assert.Equal(t, "release-1-", RerunJob(named, sluice.Trigger{}, false).GenerateName)
-	assert.Nil(t, RerunJob(named, sluice.Trigger{}, false).Spec.PipelineSpec, "a job that never started runs what it would have run")
+	assert.Equal(t, "release-1-", RerunJob(named, sluice.JobTrigger{}, false).GenerateName)
+	assert.Nil(t, RerunJob(named, sluice.JobTrigger{}, false).Spec.PipelineSpec, "a job that never started runs what it would have run")
 	inline := newJob()
 	inline.Spec.PipelineRef = nil
 	inline.Spec.PipelineSpec = &sluice.PipelineSpec{Steps: []sluice.Step{{Name: "x"}}}
-	assert.Equal(t, inline.Spec.PipelineSpec, RerunJob(inline, sluice.Trigger{}, false).Spec.PipelineSpec)
+	assert.Equal(t, inline.Spec.PipelineSpec, RerunJob(inline, sluice.JobTrigger{}, false).Spec.PipelineSpec)
 }

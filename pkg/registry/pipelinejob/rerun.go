@@ -48,7 +48,7 @@ func (r *RerunREST) Create(ctx context.Context, name string, obj runtime.Object,
 		return nil, apierrors.NewInvalid(sluice.Kind("RerunRequest"), name, field.ErrorList{field.Invalid(
 			field.NewPath("fromCurrentPipeline"), true, "the job runs an inline pipeline, so there is no current pipeline to run")})
 	}
-	job := RerunJob(old, sluice.Trigger{Type: sluice.TriggerRerun, Detail: "rerun of " + old.Name}, req.FromCurrentPipeline)
+	job := RerunJob(old, sluice.JobTrigger{Type: sluice.TriggerRerun, Detail: "rerun of " + old.Name}, req.FromCurrentPipeline)
 	return r.jobs.CreateForAction(ctx, job, options)
 }
 
@@ -66,7 +66,7 @@ func phaseOrPending(p sluice.JobPhase) sluice.JobPhase {
 // fromCurrentPipeline. A job that never started has no snapshot; its
 // rerun runs what it would have run: its inline pipeline, or the Pipeline
 // it names as it is now.
-func RerunJob(old *sluice.PipelineJob, trigger sluice.Trigger, fromCurrentPipeline bool) *sluice.PipelineJob {
+func RerunJob(old *sluice.PipelineJob, trigger sluice.JobTrigger, fromCurrentPipeline bool) *sluice.PipelineJob {
 	job := &sluice.PipelineJob{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: rerunName(old),

@@ -42,6 +42,7 @@ func (Strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	j.Spec.StartedBy = userInfo(ctx)
 	setLabel(j, v1alpha1.LabelPipeline, pipelineName(j))
 	setLabel(j, v1alpha1.LabelEnvironment, j.Spec.Environment)
+	setLabel(j, v1alpha1.LabelTrigger, j.Spec.Trigger.Name)
 	// Only the server's reruns and rollbacks (RerunStrategy) say what they rerun.
 	setLabel(j, v1alpha1.LabelRerunOf, "")
 }
@@ -63,7 +64,7 @@ func (Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 // keepServerLabels keeps the labels the server set on create, which say
 // what the immutable spec says.
 func keepServerLabels(j, old *sluice.PipelineJob) {
-	for _, l := range []string{v1alpha1.LabelPipeline, v1alpha1.LabelEnvironment, v1alpha1.LabelRerunOf} {
+	for _, l := range []string{v1alpha1.LabelPipeline, v1alpha1.LabelEnvironment, v1alpha1.LabelTrigger, v1alpha1.LabelRerunOf} {
 		setLabel(j, l, old.Labels[l])
 	}
 }

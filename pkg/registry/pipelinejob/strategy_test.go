@@ -35,7 +35,7 @@ func newJob() *sluice.PipelineJob {
 		ObjectMeta: metav1.ObjectMeta{Name: "release-1", Namespace: "team-a", Labels: map[string]string{"team": "a"}},
 		Spec: sluice.PipelineJobSpec{
 			PipelineRef: &sluice.PipelineReference{Name: "release"},
-			Trigger:     sluice.Trigger{Type: sluice.TriggerManual},
+			Trigger:     sluice.JobTrigger{Type: sluice.TriggerManual},
 		},
 	}
 }

@@ -26,6 +26,12 @@ var Funcs = func(codecs runtimeserializer.CodecFactory) []interface{} {
 				n.Events = []sluice.NotifyEvent{sluice.NotifyFailed}
 			}
 		},
+		func(s *sluice.ScheduleSource, c randfill.Continue) {
+			c.FillNoCustom(s)
+			if s.CatchUp == nil {
+				s.CatchUp = ptr.To[int32](1)
+			}
+		},
 		func(s *sluice.PipelineJobSpec, c randfill.Continue) {
 			c.FillNoCustom(s)
 			if s.Trigger.Type == "" {

@@ -48,3 +48,12 @@ func SetDefaults_PipelineJobStatus(obj *PipelineJobStatus) {
 		obj.Phase = JobPending
 	}
 }
+
+// SetDefaults_ScheduleSource runs the latest slot missed while no
+// controller ran, as a CronJob does.
+func SetDefaults_ScheduleSource(obj *ScheduleSource) {
+	if obj.CatchUp == nil {
+		one := int32(1)
+		obj.CatchUp = &one
+	}
+}

@@ -40,7 +40,7 @@ func TestDefaultsPipelineJob(t *testing.T) {
 	assert.Equal(t, []NotifyEvent{NotifyFailed}, j.Spec.PipelineSpec.Notify[0].Events)
 
 	j = &PipelineJob{
-		Spec:   PipelineJobSpec{Trigger: Trigger{Type: TriggerImage}},
+		Spec:   PipelineJobSpec{Trigger: JobTrigger{Type: TriggerImage}},
 		Status: PipelineJobStatus{Phase: JobRunning, PipelineSpec: &PipelineSpec{}},
 	}
 	scheme().Default(j)

@@ -45,6 +45,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&RollbackRequest{},
 		&ApprovalRequest{},
 		&PipelineJobLogOptions{},
+		&Trigger{},
+		&TriggerList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
@@ -55,6 +57,11 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 // registry turns metadata.namespace=N into a key range and, within it,
 // metadata.name=X into a read of one key.
 var PipelineSelectableFields = []string{"metadata.name", "metadata.namespace"}
+
+// TriggerSelectableFields are the field selector keys Triggers support,
+// narrowed by the key as Pipelines' are. Which pipeline a trigger feeds is
+// its sluice.dev/pipeline label.
+var TriggerSelectableFields = []string{"metadata.name", "metadata.namespace"}
 
 // PipelineJobSelectableFields are the field selector keys PipelineJobs
 // support. Sluice's storage pushes every one into its SQL
@@ -76,6 +83,7 @@ func addFieldLabelConversionFuncs(scheme *runtime.Scheme) error {
 	for kind, fields := range map[string][]string{
 		"Pipeline":    PipelineSelectableFields,
 		"PipelineJob": PipelineJobSelectableFields,
+		"Trigger":     TriggerSelectableFields,
 	} {
 		allowed := make(map[string]bool, len(fields))
 		for _, f := range fields {

@@ -495,7 +495,7 @@ type PipelineJobSpec struct {
 
 	// Trigger records what started the job.
 	// +optional
-	Trigger Trigger `json:"trigger,omitempty"`
+	Trigger JobTrigger `json:"trigger,omitempty"`
 
 	// StartedBy is the authenticated user that created the job. The server
 	// sets it on create from the request; whatever the client sends is
@@ -538,13 +538,19 @@ const (
 	TriggerWebhook  TriggerType = "Webhook"
 	TriggerRerun    TriggerType = "Rerun"
 	TriggerRollback TriggerType = "Rollback"
+	TriggerSlack    TriggerType = "Slack"
 )
 
-// Trigger records what started a job.
-type Trigger struct {
-	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
+// JobTrigger records what started a job.
+type JobTrigger struct {
+	// Type is Manual (default), Schedule, Image, Webhook, Slack, Rerun or
+	// Rollback.
 	// +optional
 	Type TriggerType `json:"type,omitempty"`
+	// Name is the Trigger that started the job, for the types a Trigger
+	// fires. The server labels the job sluice.dev/trigger with it.
+	// +optional
+	Name string `json:"name,omitempty"`
 	// Detail is free text about the trigger: a schedule, an image digest, a
 	// webhook delivery id or the job being re-run.
 	// +optional
@@ -888,6 +894,255 @@ type ApprovalRequest struct {
 	// Message is recorded with the decision.
 	// +optional
 	Message string `json:"message,omitempty"`
+}
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Trigger starts jobs of a pipeline when an event happens: a schedule's
+// time comes, a container image is pushed, a Git host calls a webhook, or
+// someone runs a Slack command. Each job it starts has a name derived from
+// the event, so an event seen twice starts one job.
+type Trigger struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says what to start, and on which event.
+	// +optional
+	Spec TriggerSpec `json:"spec,omitempty"`
+	// Status is what the trigger has seen and done, written by the
+	// controller.
+	// +optional
+	Status TriggerStatus `json:"status,omitempty"`
+}
+
+// TriggerSpec is a pipeline, its params and environment, and exactly one
+// source of events.
+type TriggerSpec struct {
+	// PipelineRef names the Pipeline whose jobs the trigger starts, in the
+	// trigger's namespace.
+	PipelineRef PipelineReference `json:"pipelineRef"`
+	// Environment of the jobs; defaults to the pipeline's.
+	// +optional
+	Environment string `json:"environment,omitempty"`
+	// Params are the values of the pipeline's params. A value may refer to
+	// what the source saw: $(image.repository), $(image.tag),
+	// $(image.digest); $(schedule.time); $(webhook.ref), $(webhook.branch),
+	// $(webhook.tag), $(webhook.commit), $(webhook.repository),
+	// $(webhook.sender), $(webhook.body.<path>) for a Generic webhook;
+	// $(slack.user), $(slack.text). A reference the source does not fill
+	// is rejected.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +patchStrategy=merge
+	// +patchMergeKey=name
+	Params []Param `json:"params,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
+	// Suspend stops the trigger from starting jobs; events that come
+	// meanwhile are dropped, and a schedule's slots are skipped.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// Schedule starts a job at the times of a cron schedule.
+	// +optional
+	Schedule *ScheduleSource `json:"schedule,omitempty"`
+	// Image starts a job when a container image repository gets a new tag
+	// that the policy selects, or a followed tag a new digest.
+	// +optional
+	Image *ImageSource `json:"image,omitempty"`
+	// Webhook starts a job when a Git host or another system calls the
+	// trigger's URL with a signed event.
+	// +optional
+	Webhook *WebhookSource `json:"webhook,omitempty"`
+	// Slack starts a job from a Slack slash command.
+	// +optional
+	Slack *SlackSource `json:"slack,omitempty"`
+}
+
+// ScheduleSource is a cron schedule.
+type ScheduleSource struct {
+	// Cron is a schedule in cron syntax (minute hour day-of-month month
+	// day-of-week), or a descriptor such as @hourly or @every 30s.
+	Cron string `json:"cron"`
+	// TimeZone is an IANA time zone name, such as Europe/Berlin, in which
+	// the schedule is read. UTC when empty.
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+	// StartingDeadlineSeconds is how late a slot may still start a job;
+	// a slot missed by more is skipped. Unset: any delay.
+	// +optional
+	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
+	// CatchUp is how many slots missed while no controller ran are run,
+	// oldest first, each as its own job; older ones are skipped and
+	// counted in status. 1 (default) runs the latest missed slot only; 0
+	// runs none of them.
+	// +optional
+	CatchUp *int32 `json:"catchUp,omitempty"`
+}
+
+// ImageSource follows a container image repository.
+type ImageSource struct {
+	// Repository is the image repository, without tag or digest:
+	// registry.example.com/team/web.
+	Repository string `json:"repository"`
+	// Policy selects the tags that start jobs.
+	Policy ImagePolicy `json:"policy"`
+	// Interval is how often the registry is polled, at least 10s; 5m when
+	// unset. A registry that notifies the trigger's URL of pushes starts
+	// jobs at once; polling finds what a lost notification missed.
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+	// PullSecretRef names a Secret of type kubernetes.io/dockerconfigjson
+	// in the trigger's namespace, for a private registry.
+	// +optional
+	PullSecretRef *corev1.LocalObjectReference `json:"pullSecretRef,omitempty"`
+}
+
+// ImagePolicy selects tags: exactly one of semver and pattern.
+type ImagePolicy struct {
+	// Semver is a version constraint, such as ">=1.2.0 <2": the highest
+	// version of the tags that satisfy it is followed.
+	// +optional
+	Semver string `json:"semver,omitempty"`
+	// Pattern is a regular expression a tag must match, such as
+	// "^main-[0-9a-f]{7}$".
+	// +optional
+	Pattern string `json:"pattern,omitempty"`
+}
+
+// WebhookProvider is who calls a webhook, which says how calls are signed
+// and what they carry.
+// +enum
+type WebhookProvider string
+
+const (
+	// WebhookGitHub: X-Hub-Signature-256, push and tag events.
+	WebhookGitHub WebhookProvider = "GitHub"
+	// WebhookGitLab: X-Gitlab-Token, push and tag events.
+	WebhookGitLab WebhookProvider = "GitLab"
+	// WebhookGeneric: X-Sluice-Signature with a timestamp, any JSON body.
+	WebhookGeneric WebhookProvider = "Generic"
+)
+
+// WebhookEvent is a kind of Git event.
+// +enum
+type WebhookEvent string
+
+const (
+	WebhookPush WebhookEvent = "push"
+	WebhookTag  WebhookEvent = "tag"
+)
+
+// WebhookSource accepts signed calls of the trigger's URL.
+type WebhookSource struct {
+	// Provider is GitHub, GitLab or Generic.
+	Provider WebhookProvider `json:"provider"`
+	// SecretRef is the key of a Secret in the trigger's namespace that
+	// holds the webhook's secret.
+	SecretRef SecretKeyRef `json:"secretRef"`
+	// Events are the Git events that start jobs: push, tag. Both when
+	// empty. Not for Generic.
+	// +optional
+	// +listType=set
+	Events []WebhookEvent `json:"events,omitempty"`
+	// Filter selects branches and tags.
+	// +optional
+	Filter *WebhookFilter `json:"filter,omitempty"`
+}
+
+// WebhookFilter selects the branches and tags of events by glob (path.Match).
+type WebhookFilter struct {
+	// Branches a push must be to, such as main or release/*; any when empty.
+	// +optional
+	// +listType=atomic
+	Branches []string `json:"branches,omitempty"`
+	// Tags a tag event must be of, such as v*; any when empty.
+	// +optional
+	// +listType=atomic
+	Tags []string `json:"tags,omitempty"`
+}
+
+// SlackSource accepts the Slack slash command /sluice.
+type SlackSource struct {
+	// SigningSecretRef is the key of a Secret in the trigger's namespace
+	// that holds the Slack app's signing secret.
+	SigningSecretRef SecretKeyRef `json:"signingSecretRef"`
+	// AllowedUsers are the Slack user IDs that may run commands; nobody
+	// when empty.
+	// +optional
+	// +listType=set
+	AllowedUsers []string `json:"allowedUsers,omitempty"`
+}
+
+// TriggerStatus is what a trigger has seen and done.
+type TriggerStatus struct {
+	// ObservedGeneration is the generation the controller last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions hold Ready: True while the trigger can work, False with a
+	// reason (PipelineNotFound, SecretNotFound, RegistryUnreachable,
+	// InvalidSchedule, ...) when it cannot.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+	// LastEvent is the last event that started a job.
+	// +optional
+	LastEvent *TriggerEvent `json:"lastEvent,omitempty"`
+	// LastScheduleTime is the last schedule slot handled, fired or skipped.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+	// NextScheduleTime is the schedule's next slot.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// SkippedSlots counts the schedule's slots that were missed beyond
+	// catchUp or the starting deadline, or came while suspended.
+	// +optional
+	SkippedSlots int64 `json:"skippedSlots,omitempty"`
+	// Image is the image source's last observation.
+	// +optional
+	Image *ImageObservation `json:"image,omitempty"`
+}
+
+// TriggerEvent is an event that started a job.
+type TriggerEvent struct {
+	// Time is when the event was seen.
+	Time metav1.Time `json:"time"`
+	// Detail describes the event, as the job's spec.trigger.detail does.
+	// +optional
+	Detail string `json:"detail,omitempty"`
+	// Job is the job it started.
+	// +optional
+	Job string `json:"job,omitempty"`
+}
+
+// ImageObservation is the tag and digest an image source follows.
+type ImageObservation struct {
+	// Tag is the newest tag the policy selects.
+	// +optional
+	Tag string `json:"tag,omitempty"`
+	// Digest is that tag's digest.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Time is when the registry was last read.
+	// +optional
+	Time *metav1.Time `json:"time,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// TriggerList is a list of Triggers.
+type TriggerList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items is the list of Triggers.
+	Items []Trigger `json:"items"`
 }
 
 // +k8s:conversion-gen:explicit-from=net/url.Values

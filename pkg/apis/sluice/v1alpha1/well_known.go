@@ -11,6 +11,10 @@ const (
 	// LabelRerunOf holds the name of the job that a job created by
 	// pipelinejobs/rerun or pipelines/rollback runs again.
 	LabelRerunOf = "sluice.dev/rerun-of"
+	// LabelTrigger holds spec.trigger.name of a job a Trigger started.
+	// The server sets it on every PipelineJob that names one when it is
+	// created. On a Trigger, the server sets LabelPipeline.
+	LabelTrigger = "sluice.dev/trigger"
 	// LabelJob holds the name of the PipelineJob a Pod or PVC belongs to.
 	LabelJob = "sluice.dev/job"
 	// LabelStep holds the name of the step a Pod runs.

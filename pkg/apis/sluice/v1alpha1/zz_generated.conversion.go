@@ -127,6 +127,36 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ImageObservation)(nil), (*sluice.ImageObservation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImageObservation_To_sluice_ImageObservation(a.(*ImageObservation), b.(*sluice.ImageObservation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ImageObservation)(nil), (*ImageObservation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ImageObservation_To_v1alpha1_ImageObservation(a.(*sluice.ImageObservation), b.(*ImageObservation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePolicy)(nil), (*sluice.ImagePolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePolicy_To_sluice_ImagePolicy(a.(*ImagePolicy), b.(*sluice.ImagePolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ImagePolicy)(nil), (*ImagePolicy)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ImagePolicy_To_v1alpha1_ImagePolicy(a.(*sluice.ImagePolicy), b.(*ImagePolicy), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImageSource)(nil), (*sluice.ImageSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImageSource_To_sluice_ImageSource(a.(*ImageSource), b.(*sluice.ImageSource), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ImageSource)(nil), (*ImageSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ImageSource_To_v1alpha1_ImageSource(a.(*sluice.ImageSource), b.(*ImageSource), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*JobSummary)(nil), (*sluice.JobSummary)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_JobSummary_To_sluice_JobSummary(a.(*JobSummary), b.(*sluice.JobSummary), scope)
 	}); err != nil {
@@ -134,6 +164,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*sluice.JobSummary)(nil), (*JobSummary)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_sluice_JobSummary_To_v1alpha1_JobSummary(a.(*sluice.JobSummary), b.(*JobSummary), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*JobTrigger)(nil), (*sluice.JobTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_JobTrigger_To_sluice_JobTrigger(a.(*JobTrigger), b.(*sluice.JobTrigger), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.JobTrigger)(nil), (*JobTrigger)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_JobTrigger_To_v1alpha1_JobTrigger(a.(*sluice.JobTrigger), b.(*JobTrigger), scope)
 	}); err != nil {
 		return err
 	}
@@ -327,6 +367,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ScheduleSource)(nil), (*sluice.ScheduleSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ScheduleSource_To_sluice_ScheduleSource(a.(*ScheduleSource), b.(*sluice.ScheduleSource), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.ScheduleSource)(nil), (*ScheduleSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_ScheduleSource_To_v1alpha1_ScheduleSource(a.(*sluice.ScheduleSource), b.(*ScheduleSource), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*SecretKeyRef)(nil), (*sluice.SecretKeyRef)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_SecretKeyRef_To_sluice_SecretKeyRef(a.(*SecretKeyRef), b.(*sluice.SecretKeyRef), scope)
 	}); err != nil {
@@ -334,6 +384,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*sluice.SecretKeyRef)(nil), (*SecretKeyRef)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(a.(*sluice.SecretKeyRef), b.(*SecretKeyRef), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SlackSource)(nil), (*sluice.SlackSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_SlackSource_To_sluice_SlackSource(a.(*SlackSource), b.(*sluice.SlackSource), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.SlackSource)(nil), (*SlackSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_SlackSource_To_v1alpha1_SlackSource(a.(*sluice.SlackSource), b.(*SlackSource), scope)
 	}); err != nil {
 		return err
 	}
@@ -367,6 +427,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*TriggerEvent)(nil), (*sluice.TriggerEvent)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_TriggerEvent_To_sluice_TriggerEvent(a.(*TriggerEvent), b.(*sluice.TriggerEvent), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.TriggerEvent)(nil), (*TriggerEvent)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_TriggerEvent_To_v1alpha1_TriggerEvent(a.(*sluice.TriggerEvent), b.(*TriggerEvent), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*TriggerList)(nil), (*sluice.TriggerList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_TriggerList_To_sluice_TriggerList(a.(*TriggerList), b.(*sluice.TriggerList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.TriggerList)(nil), (*TriggerList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_TriggerList_To_v1alpha1_TriggerList(a.(*sluice.TriggerList), b.(*TriggerList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*TriggerSpec)(nil), (*sluice.TriggerSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_TriggerSpec_To_sluice_TriggerSpec(a.(*TriggerSpec), b.(*sluice.TriggerSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.TriggerSpec)(nil), (*TriggerSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_TriggerSpec_To_v1alpha1_TriggerSpec(a.(*sluice.TriggerSpec), b.(*TriggerSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*TriggerStatus)(nil), (*sluice.TriggerStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_TriggerStatus_To_sluice_TriggerStatus(a.(*TriggerStatus), b.(*sluice.TriggerStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.TriggerStatus)(nil), (*TriggerStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_TriggerStatus_To_v1alpha1_TriggerStatus(a.(*sluice.TriggerStatus), b.(*TriggerStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*UserInfo)(nil), (*sluice.UserInfo)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_UserInfo_To_sluice_UserInfo(a.(*UserInfo), b.(*sluice.UserInfo), scope)
 	}); err != nil {
@@ -384,6 +484,26 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*sluice.Webhook)(nil), (*Webhook)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_sluice_Webhook_To_v1alpha1_Webhook(a.(*sluice.Webhook), b.(*Webhook), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*WebhookFilter)(nil), (*sluice.WebhookFilter)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_WebhookFilter_To_sluice_WebhookFilter(a.(*WebhookFilter), b.(*sluice.WebhookFilter), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.WebhookFilter)(nil), (*WebhookFilter)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_WebhookFilter_To_v1alpha1_WebhookFilter(a.(*sluice.WebhookFilter), b.(*WebhookFilter), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*WebhookSource)(nil), (*sluice.WebhookSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_WebhookSource_To_sluice_WebhookSource(a.(*WebhookSource), b.(*sluice.WebhookSource), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*sluice.WebhookSource)(nil), (*WebhookSource)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_sluice_WebhookSource_To_v1alpha1_WebhookSource(a.(*sluice.WebhookSource), b.(*WebhookSource), scope)
 	}); err != nil {
 		return err
 	}
@@ -665,6 +785,82 @@ func Convert_sluice_HistoryPolicy_To_v1alpha1_HistoryPolicy(in *sluice.HistoryPo
 	return autoConvert_sluice_HistoryPolicy_To_v1alpha1_HistoryPolicy(in, out, s)
 }
 
+func autoConvert_v1alpha1_ImageObservation_To_sluice_ImageObservation(in *ImageObservation, out *sluice.ImageObservation, s conversion.Scope) error {
+	out.Tag = in.Tag
+	out.Digest = in.Digest
+	out.Time = (*metav1.Time)(unsafe.Pointer(in.Time))
+	return nil
+}
+
+// Convert_v1alpha1_ImageObservation_To_sluice_ImageObservation is an autogenerated conversion function.
+func Convert_v1alpha1_ImageObservation_To_sluice_ImageObservation(in *ImageObservation, out *sluice.ImageObservation, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImageObservation_To_sluice_ImageObservation(in, out, s)
+}
+
+func autoConvert_sluice_ImageObservation_To_v1alpha1_ImageObservation(in *sluice.ImageObservation, out *ImageObservation, s conversion.Scope) error {
+	out.Tag = in.Tag
+	out.Digest = in.Digest
+	out.Time = (*metav1.Time)(unsafe.Pointer(in.Time))
+	return nil
+}
+
+// Convert_sluice_ImageObservation_To_v1alpha1_ImageObservation is an autogenerated conversion function.
+func Convert_sluice_ImageObservation_To_v1alpha1_ImageObservation(in *sluice.ImageObservation, out *ImageObservation, s conversion.Scope) error {
+	return autoConvert_sluice_ImageObservation_To_v1alpha1_ImageObservation(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePolicy_To_sluice_ImagePolicy(in *ImagePolicy, out *sluice.ImagePolicy, s conversion.Scope) error {
+	out.Semver = in.Semver
+	out.Pattern = in.Pattern
+	return nil
+}
+
+// Convert_v1alpha1_ImagePolicy_To_sluice_ImagePolicy is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePolicy_To_sluice_ImagePolicy(in *ImagePolicy, out *sluice.ImagePolicy, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePolicy_To_sluice_ImagePolicy(in, out, s)
+}
+
+func autoConvert_sluice_ImagePolicy_To_v1alpha1_ImagePolicy(in *sluice.ImagePolicy, out *ImagePolicy, s conversion.Scope) error {
+	out.Semver = in.Semver
+	out.Pattern = in.Pattern
+	return nil
+}
+
+// Convert_sluice_ImagePolicy_To_v1alpha1_ImagePolicy is an autogenerated conversion function.
+func Convert_sluice_ImagePolicy_To_v1alpha1_ImagePolicy(in *sluice.ImagePolicy, out *ImagePolicy, s conversion.Scope) error {
+	return autoConvert_sluice_ImagePolicy_To_v1alpha1_ImagePolicy(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImageSource_To_sluice_ImageSource(in *ImageSource, out *sluice.ImageSource, s conversion.Scope) error {
+	out.Repository = in.Repository
+	if err := Convert_v1alpha1_ImagePolicy_To_sluice_ImagePolicy(&in.Policy, &out.Policy, s); err != nil {
+		return err
+	}
+	out.Interval = (*metav1.Duration)(unsafe.Pointer(in.Interval))
+	out.PullSecretRef = (*v1.LocalObjectReference)(unsafe.Pointer(in.PullSecretRef))
+	return nil
+}
+
+// Convert_v1alpha1_ImageSource_To_sluice_ImageSource is an autogenerated conversion function.
+func Convert_v1alpha1_ImageSource_To_sluice_ImageSource(in *ImageSource, out *sluice.ImageSource, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImageSource_To_sluice_ImageSource(in, out, s)
+}
+
+func autoConvert_sluice_ImageSource_To_v1alpha1_ImageSource(in *sluice.ImageSource, out *ImageSource, s conversion.Scope) error {
+	out.Repository = in.Repository
+	if err := Convert_sluice_ImagePolicy_To_v1alpha1_ImagePolicy(&in.Policy, &out.Policy, s); err != nil {
+		return err
+	}
+	out.Interval = (*metav1.Duration)(unsafe.Pointer(in.Interval))
+	out.PullSecretRef = (*v1.LocalObjectReference)(unsafe.Pointer(in.PullSecretRef))
+	return nil
+}
+
+// Convert_sluice_ImageSource_To_v1alpha1_ImageSource is an autogenerated conversion function.
+func Convert_sluice_ImageSource_To_v1alpha1_ImageSource(in *sluice.ImageSource, out *ImageSource, s conversion.Scope) error {
+	return autoConvert_sluice_ImageSource_To_v1alpha1_ImageSource(in, out, s)
+}
+
 func autoConvert_v1alpha1_JobSummary_To_sluice_JobSummary(in *JobSummary, out *sluice.JobSummary, s conversion.Scope) error {
 	out.Name = in.Name
 	out.Phase = sluice.JobPhase(in.Phase)
@@ -689,6 +885,30 @@ func autoConvert_sluice_JobSummary_To_v1alpha1_JobSummary(in *sluice.JobSummary,
 // Convert_sluice_JobSummary_To_v1alpha1_JobSummary is an autogenerated conversion function.
 func Convert_sluice_JobSummary_To_v1alpha1_JobSummary(in *sluice.JobSummary, out *JobSummary, s conversion.Scope) error {
 	return autoConvert_sluice_JobSummary_To_v1alpha1_JobSummary(in, out, s)
+}
+
+func autoConvert_v1alpha1_JobTrigger_To_sluice_JobTrigger(in *JobTrigger, out *sluice.JobTrigger, s conversion.Scope) error {
+	out.Type = sluice.TriggerType(in.Type)
+	out.Name = in.Name
+	out.Detail = in.Detail
+	return nil
+}
+
+// Convert_v1alpha1_JobTrigger_To_sluice_JobTrigger is an autogenerated conversion function.
+func Convert_v1alpha1_JobTrigger_To_sluice_JobTrigger(in *JobTrigger, out *sluice.JobTrigger, s conversion.Scope) error {
+	return autoConvert_v1alpha1_JobTrigger_To_sluice_JobTrigger(in, out, s)
+}
+
+func autoConvert_sluice_JobTrigger_To_v1alpha1_JobTrigger(in *sluice.JobTrigger, out *JobTrigger, s conversion.Scope) error {
+	out.Type = TriggerType(in.Type)
+	out.Detail = in.Detail
+	out.Name = in.Name
+	return nil
+}
+
+// Convert_sluice_JobTrigger_To_v1alpha1_JobTrigger is an autogenerated conversion function.
+func Convert_sluice_JobTrigger_To_v1alpha1_JobTrigger(in *sluice.JobTrigger, out *JobTrigger, s conversion.Scope) error {
+	return autoConvert_sluice_JobTrigger_To_v1alpha1_JobTrigger(in, out, s)
 }
 
 func autoConvert_v1alpha1_Notification_To_sluice_Notification(in *Notification, out *sluice.Notification, s conversion.Scope) error {
@@ -984,7 +1204,7 @@ func autoConvert_v1alpha1_PipelineJobSpec_To_sluice_PipelineJobSpec(in *Pipeline
 	out.Environment = in.Environment
 	out.Params = *(*[]sluice.Param)(unsafe.Pointer(&in.Params))
 	out.Cancel = in.Cancel
-	if err := Convert_v1alpha1_Trigger_To_sluice_Trigger(&in.Trigger, &out.Trigger, s); err != nil {
+	if err := Convert_v1alpha1_JobTrigger_To_sluice_JobTrigger(&in.Trigger, &out.Trigger, s); err != nil {
 		return err
 	}
 	out.StartedBy = (*sluice.UserInfo)(unsafe.Pointer(in.StartedBy))
@@ -1003,7 +1223,7 @@ func autoConvert_sluice_PipelineJobSpec_To_v1alpha1_PipelineJobSpec(in *sluice.P
 	out.Environment = in.Environment
 	out.Params = *(*[]Param)(unsafe.Pointer(&in.Params))
 	out.Cancel = in.Cancel
-	if err := Convert_sluice_Trigger_To_v1alpha1_Trigger(&in.Trigger, &out.Trigger, s); err != nil {
+	if err := Convert_sluice_JobTrigger_To_v1alpha1_JobTrigger(&in.Trigger, &out.Trigger, s); err != nil {
 		return err
 	}
 	out.StartedBy = (*UserInfo)(unsafe.Pointer(in.StartedBy))
@@ -1286,6 +1506,32 @@ func Convert_sluice_RunRequest_To_v1alpha1_RunRequest(in *sluice.RunRequest, out
 	return autoConvert_sluice_RunRequest_To_v1alpha1_RunRequest(in, out, s)
 }
 
+func autoConvert_v1alpha1_ScheduleSource_To_sluice_ScheduleSource(in *ScheduleSource, out *sluice.ScheduleSource, s conversion.Scope) error {
+	out.Cron = in.Cron
+	out.TimeZone = in.TimeZone
+	out.StartingDeadlineSeconds = (*int64)(unsafe.Pointer(in.StartingDeadlineSeconds))
+	out.CatchUp = (*int32)(unsafe.Pointer(in.CatchUp))
+	return nil
+}
+
+// Convert_v1alpha1_ScheduleSource_To_sluice_ScheduleSource is an autogenerated conversion function.
+func Convert_v1alpha1_ScheduleSource_To_sluice_ScheduleSource(in *ScheduleSource, out *sluice.ScheduleSource, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ScheduleSource_To_sluice_ScheduleSource(in, out, s)
+}
+
+func autoConvert_sluice_ScheduleSource_To_v1alpha1_ScheduleSource(in *sluice.ScheduleSource, out *ScheduleSource, s conversion.Scope) error {
+	out.Cron = in.Cron
+	out.TimeZone = in.TimeZone
+	out.StartingDeadlineSeconds = (*int64)(unsafe.Pointer(in.StartingDeadlineSeconds))
+	out.CatchUp = (*int32)(unsafe.Pointer(in.CatchUp))
+	return nil
+}
+
+// Convert_sluice_ScheduleSource_To_v1alpha1_ScheduleSource is an autogenerated conversion function.
+func Convert_sluice_ScheduleSource_To_v1alpha1_ScheduleSource(in *sluice.ScheduleSource, out *ScheduleSource, s conversion.Scope) error {
+	return autoConvert_sluice_ScheduleSource_To_v1alpha1_ScheduleSource(in, out, s)
+}
+
 func autoConvert_v1alpha1_SecretKeyRef_To_sluice_SecretKeyRef(in *SecretKeyRef, out *sluice.SecretKeyRef, s conversion.Scope) error {
 	out.Name = in.Name
 	out.Key = in.Key
@@ -1306,6 +1552,32 @@ func autoConvert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(in *sluice.SecretK
 // Convert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef is an autogenerated conversion function.
 func Convert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(in *sluice.SecretKeyRef, out *SecretKeyRef, s conversion.Scope) error {
 	return autoConvert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(in, out, s)
+}
+
+func autoConvert_v1alpha1_SlackSource_To_sluice_SlackSource(in *SlackSource, out *sluice.SlackSource, s conversion.Scope) error {
+	if err := Convert_v1alpha1_SecretKeyRef_To_sluice_SecretKeyRef(&in.SigningSecretRef, &out.SigningSecretRef, s); err != nil {
+		return err
+	}
+	out.AllowedUsers = *(*[]string)(unsafe.Pointer(&in.AllowedUsers))
+	return nil
+}
+
+// Convert_v1alpha1_SlackSource_To_sluice_SlackSource is an autogenerated conversion function.
+func Convert_v1alpha1_SlackSource_To_sluice_SlackSource(in *SlackSource, out *sluice.SlackSource, s conversion.Scope) error {
+	return autoConvert_v1alpha1_SlackSource_To_sluice_SlackSource(in, out, s)
+}
+
+func autoConvert_sluice_SlackSource_To_v1alpha1_SlackSource(in *sluice.SlackSource, out *SlackSource, s conversion.Scope) error {
+	if err := Convert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(&in.SigningSecretRef, &out.SigningSecretRef, s); err != nil {
+		return err
+	}
+	out.AllowedUsers = *(*[]string)(unsafe.Pointer(&in.AllowedUsers))
+	return nil
+}
+
+// Convert_sluice_SlackSource_To_v1alpha1_SlackSource is an autogenerated conversion function.
+func Convert_sluice_SlackSource_To_v1alpha1_SlackSource(in *sluice.SlackSource, out *SlackSource, s conversion.Scope) error {
+	return autoConvert_sluice_SlackSource_To_v1alpha1_SlackSource(in, out, s)
 }
 
 func autoConvert_v1alpha1_Step_To_sluice_Step(in *Step, out *sluice.Step, s conversion.Scope) error {
@@ -1379,8 +1651,13 @@ func Convert_sluice_StepStatus_To_v1alpha1_StepStatus(in *sluice.StepStatus, out
 }
 
 func autoConvert_v1alpha1_Trigger_To_sluice_Trigger(in *Trigger, out *sluice.Trigger, s conversion.Scope) error {
-	out.Type = sluice.TriggerType(in.Type)
-	out.Detail = in.Detail
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_TriggerSpec_To_sluice_TriggerSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_TriggerStatus_To_sluice_TriggerStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -1390,14 +1667,135 @@ func Convert_v1alpha1_Trigger_To_sluice_Trigger(in *Trigger, out *sluice.Trigger
 }
 
 func autoConvert_sluice_Trigger_To_v1alpha1_Trigger(in *sluice.Trigger, out *Trigger, s conversion.Scope) error {
-	out.Type = TriggerType(in.Type)
-	out.Detail = in.Detail
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_sluice_TriggerSpec_To_v1alpha1_TriggerSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_sluice_TriggerStatus_To_v1alpha1_TriggerStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Convert_sluice_Trigger_To_v1alpha1_Trigger is an autogenerated conversion function.
 func Convert_sluice_Trigger_To_v1alpha1_Trigger(in *sluice.Trigger, out *Trigger, s conversion.Scope) error {
 	return autoConvert_sluice_Trigger_To_v1alpha1_Trigger(in, out, s)
+}
+
+func autoConvert_v1alpha1_TriggerEvent_To_sluice_TriggerEvent(in *TriggerEvent, out *sluice.TriggerEvent, s conversion.Scope) error {
+	out.Time = in.Time
+	out.Detail = in.Detail
+	out.Job = in.Job
+	return nil
+}
+
+// Convert_v1alpha1_TriggerEvent_To_sluice_TriggerEvent is an autogenerated conversion function.
+func Convert_v1alpha1_TriggerEvent_To_sluice_TriggerEvent(in *TriggerEvent, out *sluice.TriggerEvent, s conversion.Scope) error {
+	return autoConvert_v1alpha1_TriggerEvent_To_sluice_TriggerEvent(in, out, s)
+}
+
+func autoConvert_sluice_TriggerEvent_To_v1alpha1_TriggerEvent(in *sluice.TriggerEvent, out *TriggerEvent, s conversion.Scope) error {
+	out.Time = in.Time
+	out.Detail = in.Detail
+	out.Job = in.Job
+	return nil
+}
+
+// Convert_sluice_TriggerEvent_To_v1alpha1_TriggerEvent is an autogenerated conversion function.
+func Convert_sluice_TriggerEvent_To_v1alpha1_TriggerEvent(in *sluice.TriggerEvent, out *TriggerEvent, s conversion.Scope) error {
+	return autoConvert_sluice_TriggerEvent_To_v1alpha1_TriggerEvent(in, out, s)
+}
+
+func autoConvert_v1alpha1_TriggerList_To_sluice_TriggerList(in *TriggerList, out *sluice.TriggerList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]sluice.Trigger)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_TriggerList_To_sluice_TriggerList is an autogenerated conversion function.
+func Convert_v1alpha1_TriggerList_To_sluice_TriggerList(in *TriggerList, out *sluice.TriggerList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_TriggerList_To_sluice_TriggerList(in, out, s)
+}
+
+func autoConvert_sluice_TriggerList_To_v1alpha1_TriggerList(in *sluice.TriggerList, out *TriggerList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]Trigger)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_sluice_TriggerList_To_v1alpha1_TriggerList is an autogenerated conversion function.
+func Convert_sluice_TriggerList_To_v1alpha1_TriggerList(in *sluice.TriggerList, out *TriggerList, s conversion.Scope) error {
+	return autoConvert_sluice_TriggerList_To_v1alpha1_TriggerList(in, out, s)
+}
+
+func autoConvert_v1alpha1_TriggerSpec_To_sluice_TriggerSpec(in *TriggerSpec, out *sluice.TriggerSpec, s conversion.Scope) error {
+	if err := Convert_v1alpha1_PipelineReference_To_sluice_PipelineReference(&in.PipelineRef, &out.PipelineRef, s); err != nil {
+		return err
+	}
+	out.Environment = in.Environment
+	out.Params = *(*[]sluice.Param)(unsafe.Pointer(&in.Params))
+	out.Suspend = in.Suspend
+	out.Schedule = (*sluice.ScheduleSource)(unsafe.Pointer(in.Schedule))
+	out.Image = (*sluice.ImageSource)(unsafe.Pointer(in.Image))
+	out.Webhook = (*sluice.WebhookSource)(unsafe.Pointer(in.Webhook))
+	out.Slack = (*sluice.SlackSource)(unsafe.Pointer(in.Slack))
+	return nil
+}
+
+// Convert_v1alpha1_TriggerSpec_To_sluice_TriggerSpec is an autogenerated conversion function.
+func Convert_v1alpha1_TriggerSpec_To_sluice_TriggerSpec(in *TriggerSpec, out *sluice.TriggerSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_TriggerSpec_To_sluice_TriggerSpec(in, out, s)
+}
+
+func autoConvert_sluice_TriggerSpec_To_v1alpha1_TriggerSpec(in *sluice.TriggerSpec, out *TriggerSpec, s conversion.Scope) error {
+	if err := Convert_sluice_PipelineReference_To_v1alpha1_PipelineReference(&in.PipelineRef, &out.PipelineRef, s); err != nil {
+		return err
+	}
+	out.Environment = in.Environment
+	out.Params = *(*[]Param)(unsafe.Pointer(&in.Params))
+	out.Suspend = in.Suspend
+	out.Schedule = (*ScheduleSource)(unsafe.Pointer(in.Schedule))
+	out.Image = (*ImageSource)(unsafe.Pointer(in.Image))
+	out.Webhook = (*WebhookSource)(unsafe.Pointer(in.Webhook))
+	out.Slack = (*SlackSource)(unsafe.Pointer(in.Slack))
+	return nil
+}
+
+// Convert_sluice_TriggerSpec_To_v1alpha1_TriggerSpec is an autogenerated conversion function.
+func Convert_sluice_TriggerSpec_To_v1alpha1_TriggerSpec(in *sluice.TriggerSpec, out *TriggerSpec, s conversion.Scope) error {
+	return autoConvert_sluice_TriggerSpec_To_v1alpha1_TriggerSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_TriggerStatus_To_sluice_TriggerStatus(in *TriggerStatus, out *sluice.TriggerStatus, s conversion.Scope) error {
+	out.ObservedGeneration = in.ObservedGeneration
+	out.Conditions = *(*[]metav1.Condition)(unsafe.Pointer(&in.Conditions))
+	out.LastEvent = (*sluice.TriggerEvent)(unsafe.Pointer(in.LastEvent))
+	out.LastScheduleTime = (*metav1.Time)(unsafe.Pointer(in.LastScheduleTime))
+	out.NextScheduleTime = (*metav1.Time)(unsafe.Pointer(in.NextScheduleTime))
+	out.SkippedSlots = in.SkippedSlots
+	out.Image = (*sluice.ImageObservation)(unsafe.Pointer(in.Image))
+	return nil
+}
+
+// Convert_v1alpha1_TriggerStatus_To_sluice_TriggerStatus is an autogenerated conversion function.
+func Convert_v1alpha1_TriggerStatus_To_sluice_TriggerStatus(in *TriggerStatus, out *sluice.TriggerStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_TriggerStatus_To_sluice_TriggerStatus(in, out, s)
+}
+
+func autoConvert_sluice_TriggerStatus_To_v1alpha1_TriggerStatus(in *sluice.TriggerStatus, out *TriggerStatus, s conversion.Scope) error {
+	out.ObservedGeneration = in.ObservedGeneration
+	out.Conditions = *(*[]metav1.Condition)(unsafe.Pointer(&in.Conditions))
+	out.LastEvent = (*TriggerEvent)(unsafe.Pointer(in.LastEvent))
+	out.LastScheduleTime = (*metav1.Time)(unsafe.Pointer(in.LastScheduleTime))
+	out.NextScheduleTime = (*metav1.Time)(unsafe.Pointer(in.NextScheduleTime))
+	out.SkippedSlots = in.SkippedSlots
+	out.Image = (*ImageObservation)(unsafe.Pointer(in.Image))
+	return nil
+}
+
+// Convert_sluice_TriggerStatus_To_v1alpha1_TriggerStatus is an autogenerated conversion function.
+func Convert_sluice_TriggerStatus_To_v1alpha1_TriggerStatus(in *sluice.TriggerStatus, out *TriggerStatus, s conversion.Scope) error {
+	return autoConvert_sluice_TriggerStatus_To_v1alpha1_TriggerStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_UserInfo_To_sluice_UserInfo(in *UserInfo, out *sluice.UserInfo, s conversion.Scope) error {
@@ -1444,6 +1842,58 @@ func autoConvert_sluice_Webhook_To_v1alpha1_Webhook(in *sluice.Webhook, out *Web
 // Convert_sluice_Webhook_To_v1alpha1_Webhook is an autogenerated conversion function.
 func Convert_sluice_Webhook_To_v1alpha1_Webhook(in *sluice.Webhook, out *Webhook, s conversion.Scope) error {
 	return autoConvert_sluice_Webhook_To_v1alpha1_Webhook(in, out, s)
+}
+
+func autoConvert_v1alpha1_WebhookFilter_To_sluice_WebhookFilter(in *WebhookFilter, out *sluice.WebhookFilter, s conversion.Scope) error {
+	out.Branches = *(*[]string)(unsafe.Pointer(&in.Branches))
+	out.Tags = *(*[]string)(unsafe.Pointer(&in.Tags))
+	return nil
+}
+
+// Convert_v1alpha1_WebhookFilter_To_sluice_WebhookFilter is an autogenerated conversion function.
+func Convert_v1alpha1_WebhookFilter_To_sluice_WebhookFilter(in *WebhookFilter, out *sluice.WebhookFilter, s conversion.Scope) error {
+	return autoConvert_v1alpha1_WebhookFilter_To_sluice_WebhookFilter(in, out, s)
+}
+
+func autoConvert_sluice_WebhookFilter_To_v1alpha1_WebhookFilter(in *sluice.WebhookFilter, out *WebhookFilter, s conversion.Scope) error {
+	out.Branches = *(*[]string)(unsafe.Pointer(&in.Branches))
+	out.Tags = *(*[]string)(unsafe.Pointer(&in.Tags))
+	return nil
+}
+
+// Convert_sluice_WebhookFilter_To_v1alpha1_WebhookFilter is an autogenerated conversion function.
+func Convert_sluice_WebhookFilter_To_v1alpha1_WebhookFilter(in *sluice.WebhookFilter, out *WebhookFilter, s conversion.Scope) error {
+	return autoConvert_sluice_WebhookFilter_To_v1alpha1_WebhookFilter(in, out, s)
+}
+
+func autoConvert_v1alpha1_WebhookSource_To_sluice_WebhookSource(in *WebhookSource, out *sluice.WebhookSource, s conversion.Scope) error {
+	out.Provider = sluice.WebhookProvider(in.Provider)
+	if err := Convert_v1alpha1_SecretKeyRef_To_sluice_SecretKeyRef(&in.SecretRef, &out.SecretRef, s); err != nil {
+		return err
+	}
+	out.Events = *(*[]sluice.WebhookEvent)(unsafe.Pointer(&in.Events))
+	out.Filter = (*sluice.WebhookFilter)(unsafe.Pointer(in.Filter))
+	return nil
+}
+
+// Convert_v1alpha1_WebhookSource_To_sluice_WebhookSource is an autogenerated conversion function.
+func Convert_v1alpha1_WebhookSource_To_sluice_WebhookSource(in *WebhookSource, out *sluice.WebhookSource, s conversion.Scope) error {
+	return autoConvert_v1alpha1_WebhookSource_To_sluice_WebhookSource(in, out, s)
+}
+
+func autoConvert_sluice_WebhookSource_To_v1alpha1_WebhookSource(in *sluice.WebhookSource, out *WebhookSource, s conversion.Scope) error {
+	out.Provider = WebhookProvider(in.Provider)
+	if err := Convert_sluice_SecretKeyRef_To_v1alpha1_SecretKeyRef(&in.SecretRef, &out.SecretRef, s); err != nil {
+		return err
+	}
+	out.Events = *(*[]WebhookEvent)(unsafe.Pointer(&in.Events))
+	out.Filter = (*WebhookFilter)(unsafe.Pointer(in.Filter))
+	return nil
+}
+
+// Convert_sluice_WebhookSource_To_v1alpha1_WebhookSource is an autogenerated conversion function.
+func Convert_sluice_WebhookSource_To_v1alpha1_WebhookSource(in *sluice.WebhookSource, out *WebhookSource, s conversion.Scope) error {
+	return autoConvert_sluice_WebhookSource_To_v1alpha1_WebhookSource(in, out, s)
 }
 
 func autoConvert_v1alpha1_WorkspaceSpec_To_sluice_WorkspaceSpec(in *WorkspaceSpec, out *sluice.WorkspaceSpec, s conversion.Scope) error {

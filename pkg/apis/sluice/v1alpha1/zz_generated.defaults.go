@@ -21,6 +21,8 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&PipelineJob{}, func(obj interface{}) { SetObjectDefaults_PipelineJob(obj.(*PipelineJob)) })
 	scheme.AddTypeDefaultingFunc(&PipelineJobList{}, func(obj interface{}) { SetObjectDefaults_PipelineJobList(obj.(*PipelineJobList)) })
 	scheme.AddTypeDefaultingFunc(&PipelineList{}, func(obj interface{}) { SetObjectDefaults_PipelineList(obj.(*PipelineList)) })
+	scheme.AddTypeDefaultingFunc(&Trigger{}, func(obj interface{}) { SetObjectDefaults_Trigger(obj.(*Trigger)) })
+	scheme.AddTypeDefaultingFunc(&TriggerList{}, func(obj interface{}) { SetObjectDefaults_TriggerList(obj.(*TriggerList)) })
 	return nil
 }
 
@@ -122,5 +124,18 @@ func SetObjectDefaults_PipelineList(in *PipelineList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_Pipeline(a)
+	}
+}
+
+func SetObjectDefaults_Trigger(in *Trigger) {
+	if in.Spec.Schedule != nil {
+		SetDefaults_ScheduleSource(in.Spec.Schedule)
+	}
+}
+
+func SetObjectDefaults_TriggerList(in *TriggerList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_Trigger(a)
 	}
 }

@@ -60,8 +60,28 @@ func (in HistoryPolicy) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImageObservation) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageObservation"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePolicy) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImagePolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImageSource) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in JobSummary) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in JobTrigger) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobTrigger"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -160,8 +180,18 @@ func (in RunRequest) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ScheduleSource) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ScheduleSource"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in SecretKeyRef) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SlackSource) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackSource"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -180,6 +210,26 @@ func (in Trigger) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in TriggerEvent) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerEvent"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in TriggerList) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in TriggerSpec) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in TriggerStatus) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in UserInfo) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.UserInfo"
 }
@@ -187,6 +237,16 @@ func (in UserInfo) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Webhook) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Webhook"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in WebhookFilter) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WebhookFilter"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in WebhookSource) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WebhookSource"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

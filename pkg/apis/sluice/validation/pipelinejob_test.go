@@ -17,7 +17,7 @@ func validJob() *sluice.PipelineJob {
 		Spec: sluice.PipelineJobSpec{
 			PipelineRef: &sluice.PipelineReference{Name: "release"},
 			Params:      []sluice.Param{{Name: "version", Value: "1.4.2"}, {Name: "env_name", Value: "prod"}},
-			Trigger:     sluice.Trigger{Type: sluice.TriggerWebhook, Detail: "delivery 8c1f"},
+			Trigger:     sluice.JobTrigger{Type: sluice.TriggerWebhook, Detail: "delivery 8c1f"},
 			StartedBy:   &sluice.UserInfo{Username: "alice", Groups: []string{"team-a"}},
 		},
 	}

@@ -3,8 +3,12 @@ package validation
 import (
 	"fmt"
 	"net/url"
+	"path"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zones of schedules, whatever the machine has
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -42,7 +46,7 @@ var (
 	supportedLogStates           = sets.New(sluice.LogArchived, sluice.LogArchiveFailed, sluice.LogLost)
 	supportedConcurrencyPolicies = sets.New(sluice.AllowConcurrent, sluice.ForbidConcurrent, sluice.ReplaceConcurrent, sluice.QueueConcurrent)
 	supportedNotifyEvents        = sets.New(sluice.NotifyStarted, sluice.NotifySucceeded, sluice.NotifyFailed, sluice.NotifyCancelled, sluice.NotifyWaitingForApproval)
-	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun, sluice.TriggerRollback)
+	supportedTriggerTypes        = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerRerun, sluice.TriggerRollback, sluice.TriggerSlack)
 	supportedJobPhases           = sets.New(sluice.JobPending, sluice.JobRunning, sluice.JobSucceeded, sluice.JobFailed, sluice.JobCancelled)
 	supportedStepPhases          = sets.New(sluice.StepPending, sluice.StepRunning, sluice.StepWaitingForApproval, sluice.StepSucceeded, sluice.StepFailed, sluice.StepSkipped, sluice.StepCancelled)
 	supportedApproverKinds       = sets.New(sluice.ApproverUser, sluice.ApproverGroup)
@@ -557,6 +561,9 @@ func validatePipelineJobSpec(spec *sluice.PipelineJobSpec, snapshot bool, fldPat
 	if !supportedTriggerTypes.Has(spec.Trigger.Type) {
 		allErrs = append(allErrs, field.NotSupported(typePath, spec.Trigger.Type, sortedStrings(supportedTriggerTypes)))
 	}
+	if spec.Trigger.Name != "" {
+		allErrs = append(allErrs, validateDNSLabel(spec.Trigger.Name, fldPath.Child("trigger", "name"))...)
+	}
 	if len(spec.Trigger.Detail) > MaxTriggerDetail {
 		allErrs = append(allErrs, field.TooLong(fldPath.Child("trigger", "detail"), "", MaxTriggerDetail))
 	}
@@ -863,6 +870,229 @@ func ValidateLogArchiveOptions(o *sluice.PipelineJobLogOptions) field.ErrorList 
 		if o.bad {
 			allErrs = append(allErrs, field.Forbidden(field.NewPath(o.name), "applies to reading a log, not to archiving one"))
 		}
+	}
+	return allErrs
+}
+
+// MaxCatchUp bounds a schedule's catchUp: more missed slots than this are
+// skipped, as the Kubernetes CronJob controller gives up after 100.
+const MaxCatchUp = 100
+
+// MinImageInterval is the shortest polling interval of an image source.
+const MinImageInterval = 10 * time.Second
+
+var (
+	supportedWebhookProviders = sets.New(sluice.WebhookGitHub, sluice.WebhookGitLab, sluice.WebhookGeneric)
+	supportedWebhookEvents    = sets.New(sluice.WebhookPush, sluice.WebhookTag)
+	slackUserID               = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+)
+
+// TriggerReferences are the references each source fills in a trigger's
+// params, by source; $(webhook.body.<path>) is allowed for Generic
+// webhooks besides.
+var TriggerReferences = map[string][]string{
+	"schedule": {"schedule.time"},
+	"image":    {"image.repository", "image.tag", "image.digest"},
+	"webhook":  {"webhook.ref", "webhook.branch", "webhook.tag", "webhook.commit", "webhook.repository", "webhook.sender"},
+	"slack":    {"slack.user", "slack.text"},
+}
+
+// ValidateTrigger validates a Trigger on create.
+func ValidateTrigger(tr *sluice.Trigger) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMeta(&tr.ObjectMeta, true, ValidateName, field.NewPath("metadata"))
+	return append(allErrs, ValidateTriggerSpec(&tr.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateTriggerUpdate validates an update of a Trigger's spec or metadata.
+func ValidateTriggerUpdate(tr, old *sluice.Trigger) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMetaUpdate(&tr.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	return append(allErrs, ValidateTriggerSpec(&tr.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateTriggerStatusUpdate validates a write to triggers/status.
+func ValidateTriggerStatusUpdate(tr, old *sluice.Trigger) field.ErrorList {
+	allErrs := apivalidation.ValidateObjectMetaUpdate(&tr.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	fldPath := field.NewPath("status")
+	allErrs = append(allErrs, metav1validation.ValidateConditions(tr.Status.Conditions, fldPath.Child("conditions"))...)
+	allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(tr.Status.ObservedGeneration, fldPath.Child("observedGeneration"))...)
+	allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(tr.Status.SkippedSlots, fldPath.Child("skippedSlots"))...)
+	if e := tr.Status.LastEvent; e != nil {
+		allErrs = append(allErrs, validateMessage(e.Detail, fldPath.Child("lastEvent", "detail"))...)
+	}
+	return allErrs
+}
+
+// ValidateTriggerSpec validates what a trigger starts and its one source.
+func ValidateTriggerSpec(spec *sluice.TriggerSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	allErrs = append(allErrs, validateDNSLabel(spec.PipelineRef.Name, fldPath.Child("pipelineRef", "name"))...)
+	allErrs = append(allErrs, validateEnvironment(spec.Environment, fldPath.Child("environment"))...)
+	paramsPath := fldPath.Child("params")
+	allErrs = append(allErrs, validateParamValueNames(spec.Params, paramsPath)...)
+
+	sources := []struct {
+		name string
+		set  bool
+	}{{"schedule", spec.Schedule != nil}, {"image", spec.Image != nil}, {"webhook", spec.Webhook != nil}, {"slack", spec.Slack != nil}}
+	source := ""
+	for _, s := range sources {
+		switch {
+		case !s.set:
+		case source == "":
+			source = s.name
+		default:
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child(s.name), fmt.Sprintf("a trigger has exactly one source, and this one has %s", source)))
+		}
+	}
+	if source == "" {
+		allErrs = append(allErrs, field.Required(fldPath, "exactly one source is required: schedule, image, webhook or slack"))
+	}
+	switch {
+	case spec.Schedule != nil:
+		allErrs = append(allErrs, validateScheduleSource(spec.Schedule, fldPath.Child("schedule"))...)
+	case spec.Image != nil:
+		allErrs = append(allErrs, validateImageSource(spec.Image, fldPath.Child("image"))...)
+	case spec.Webhook != nil:
+		allErrs = append(allErrs, validateWebhookSource(spec.Webhook, fldPath.Child("webhook"))...)
+	case spec.Slack != nil:
+		allErrs = append(allErrs, validateSlackSource(spec.Slack, fldPath.Child("slack"))...)
+	}
+
+	// Params refer only to what their source fills in.
+	if source == "" {
+		return allErrs
+	}
+	vars := map[string]bool{}
+	for _, ref := range TriggerReferences[source] {
+		vars[ref] = true
+	}
+	generic := spec.Webhook != nil && spec.Webhook.Provider == sluice.WebhookGeneric
+	for i, p := range spec.Params {
+		valuePath := paramsPath.Index(i).Child("value")
+		var unknown []string
+		for _, ref := range substitution.TriggerReferences(p.Value) {
+			if vars[ref] || (generic && strings.HasPrefix(ref, "webhook.body.") && len(ref) > len("webhook.body.")) {
+				continue
+			}
+			unknown = append(unknown, "$("+ref+")")
+		}
+		if len(unknown) > 0 {
+			allowed := "none"
+			if refs := TriggerReferences[source]; len(refs) > 0 {
+				allowed = "$(" + strings.Join(refs, "), $(") + ")"
+				if generic {
+					allowed += ", $(webhook.body.<path>)"
+				}
+			}
+			allErrs = append(allErrs, field.Invalid(valuePath, p.Value,
+				fmt.Sprintf("unknown reference %s; a %s trigger fills in %s", strings.Join(unknown, ", "), source, allowed)))
+		}
+	}
+	return allErrs
+}
+
+func validateScheduleSource(s *sluice.ScheduleSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	cronPath := fldPath.Child("cron")
+	switch {
+	case strings.TrimSpace(s.Cron) == "":
+		allErrs = append(allErrs, field.Required(cronPath, ""))
+	case strings.HasPrefix(s.Cron, "CRON_TZ=") || strings.HasPrefix(s.Cron, "TZ="):
+		allErrs = append(allErrs, field.Invalid(cronPath, s.Cron, "name the time zone in timeZone, not in the schedule"))
+	}
+	if s.TimeZone != "" {
+		if _, err := time.LoadLocation(s.TimeZone); err != nil || strings.EqualFold(s.TimeZone, "local") {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("timeZone"), s.TimeZone, "must be an IANA time zone name, such as Europe/Berlin"))
+		}
+	}
+	if d := s.StartingDeadlineSeconds; d != nil && *d <= 0 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("startingDeadlineSeconds"), *d, "must be greater than 0"))
+	}
+	if c := s.CatchUp; c != nil && (*c < 0 || *c > MaxCatchUp) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("catchUp"), *c, fmt.Sprintf("must be between 0 and %d", MaxCatchUp)))
+	}
+	return allErrs
+}
+
+func validateImageSource(s *sluice.ImageSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	repoPath := fldPath.Child("repository")
+	last := s.Repository[strings.LastIndex(s.Repository, "/")+1:]
+	switch {
+	case s.Repository == "":
+		allErrs = append(allErrs, field.Required(repoPath, ""))
+	case strings.ContainsAny(s.Repository, "@ \t") || strings.Contains(last, ":") || strings.ToLower(s.Repository) != s.Repository && !strings.Contains(s.Repository, "/"):
+		allErrs = append(allErrs, field.Invalid(repoPath, s.Repository, "must be a repository without tag or digest, such as registry.example.com/team/web"))
+	}
+	policyPath := fldPath.Child("policy")
+	switch {
+	case s.Policy.Semver == "" && s.Policy.Pattern == "":
+		allErrs = append(allErrs, field.Required(policyPath, "one of semver and pattern is required"))
+	case s.Policy.Semver != "" && s.Policy.Pattern != "":
+		allErrs = append(allErrs, field.Forbidden(policyPath.Child("pattern"), "may not be set together with semver"))
+	case s.Policy.Pattern != "":
+		if _, err := regexp.Compile(s.Policy.Pattern); err != nil {
+			allErrs = append(allErrs, field.Invalid(policyPath.Child("pattern"), s.Policy.Pattern, err.Error()))
+		}
+	}
+	if s.Interval != nil && s.Interval.Duration < MinImageInterval {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("interval"), s.Interval.Duration.String(), fmt.Sprintf("must be at least %s", MinImageInterval)))
+	}
+	if r := s.PullSecretRef; r != nil {
+		for _, msg := range apivalidation.NameIsDNSSubdomain(r.Name, false) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("pullSecretRef", "name"), r.Name, msg))
+		}
+	}
+	return allErrs
+}
+
+func validateWebhookSource(s *sluice.WebhookSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if !supportedWebhookProviders.Has(s.Provider) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("provider"), s.Provider, sortedStrings(supportedWebhookProviders)))
+	}
+	allErrs = append(allErrs, validateKeyRef(s.SecretRef.Name, s.SecretRef.Key, fldPath.Child("secretRef"))...)
+	eventsPath := fldPath.Child("events")
+	if s.Provider == sluice.WebhookGeneric && len(s.Events) > 0 {
+		allErrs = append(allErrs, field.Forbidden(eventsPath, "a Generic webhook has no Git events"))
+	}
+	seen := sets.New[sluice.WebhookEvent]()
+	for i, ev := range s.Events {
+		if !supportedWebhookEvents.Has(ev) {
+			allErrs = append(allErrs, field.NotSupported(eventsPath.Index(i), ev, sortedStrings(supportedWebhookEvents)))
+		} else if seen.Has(ev) {
+			allErrs = append(allErrs, field.Duplicate(eventsPath.Index(i), ev))
+		}
+		seen.Insert(ev)
+	}
+	if f := s.Filter; f != nil {
+		filterPath := fldPath.Child("filter")
+		if s.Provider == sluice.WebhookGeneric {
+			allErrs = append(allErrs, field.Forbidden(filterPath, "a Generic webhook has no branches or tags"))
+		}
+		for name, globs := range map[string][]string{"branches": f.Branches, "tags": f.Tags} {
+			for i, g := range globs {
+				if _, err := path.Match(g, ""); err != nil || g == "" {
+					allErrs = append(allErrs, field.Invalid(filterPath.Child(name).Index(i), g, "must be a glob such as main, release/* or v*"))
+				}
+			}
+		}
+	}
+	return allErrs
+}
+
+func validateSlackSource(s *sluice.SlackSource, fldPath *field.Path) field.ErrorList {
+	allErrs := validateKeyRef(s.SigningSecretRef.Name, s.SigningSecretRef.Key, fldPath.Child("signingSecretRef"))
+	seen := sets.New[string]()
+	for i, u := range s.AllowedUsers {
+		p := fldPath.Child("allowedUsers").Index(i)
+		switch {
+		case !slackUserID.MatchString(u):
+			allErrs = append(allErrs, field.Invalid(p, u, "must be a Slack user ID, such as U024BE7LH"))
+		case seen.Has(u):
+			allErrs = append(allErrs, field.Duplicate(p, u))
+		}
+		seen.Insert(u)
 	}
 	return allErrs
 }

@@ -183,6 +183,44 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: ttlSecondsAfterFinished
       type:
         scalar: numeric
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageObservation
+  map:
+    fields:
+    - name: digest
+      type:
+        scalar: string
+    - name: tag
+      type:
+        scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImagePolicy
+  map:
+    fields:
+    - name: pattern
+      type:
+        scalar: string
+    - name: semver
+      type:
+        scalar: string
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageSource
+  map:
+    fields:
+    - name: interval
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: policy
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImagePolicy
+      default: {}
+    - name: pullSecretRef
+      type:
+        namedType: io.k8s.api.core.v1.LocalObjectReference
+    - name: repository
+      type:
+        scalar: string
+      default: ""
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobSummary
   map:
     fields:
@@ -199,6 +237,18 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: startTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobTrigger
+  map:
+    fields:
+    - name: detail
+      type:
+        scalar: string
+    - name: name
+      type:
+        scalar: string
+    - name: type
+      type:
+        scalar: string
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Notification
   map:
     fields:
@@ -331,7 +381,7 @@ var schemaYAML = typed.YAMLObject(`types:
         namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.UserInfo
     - name: trigger
       type:
-        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Trigger
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.JobTrigger
       default: {}
     - name: ttlSecondsAfterFinished
       type:
@@ -525,6 +575,22 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: trigger
       type:
         scalar: string
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ScheduleSource
+  map:
+    fields:
+    - name: catchUp
+      type:
+        scalar: numeric
+    - name: cron
+      type:
+        scalar: string
+      default: ""
+    - name: startingDeadlineSeconds
+      type:
+        scalar: numeric
+    - name: timeZone
+      type:
+        scalar: string
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef
   map:
     fields:
@@ -536,6 +602,19 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: ""
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackSource
+  map:
+    fields:
+    - name: allowedUsers
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+    - name: signingSecretRef
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef
+      default: {}
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Step
   map:
     fields:
@@ -611,12 +690,98 @@ var schemaYAML = typed.YAMLObject(`types:
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Trigger
   map:
     fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+      default: {}
+    - name: spec
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerSpec
+      default: {}
+    - name: status
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerStatus
+      default: {}
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerEvent
+  map:
+    fields:
     - name: detail
       type:
         scalar: string
-    - name: type
+    - name: job
       type:
         scalar: string
+    - name: time
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerSpec
+  map:
+    fields:
+    - name: environment
+      type:
+        scalar: string
+    - name: image
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageSource
+    - name: params
+      type:
+        list:
+          elementType:
+            namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Param
+          elementRelationship: associative
+          keys:
+          - name
+    - name: pipelineRef
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.PipelineReference
+      default: {}
+    - name: schedule
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ScheduleSource
+    - name: slack
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackSource
+    - name: suspend
+      type:
+        scalar: boolean
+    - name: webhook
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WebhookSource
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerStatus
+  map:
+    fields:
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: image
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageObservation
+    - name: lastEvent
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.TriggerEvent
+    - name: lastScheduleTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: nextScheduleTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: observedGeneration
+      type:
+        scalar: numeric
+    - name: skippedSlots
+      type:
+        scalar: numeric
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.UserInfo
   map:
     fields:
@@ -643,6 +808,41 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: ""
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WebhookFilter
+  map:
+    fields:
+    - name: branches
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+    - name: tags
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WebhookSource
+  map:
+    fields:
+    - name: events
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
+    - name: filter
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WebhookFilter
+    - name: provider
+      type:
+        scalar: string
+      default: ""
+    - name: secretRef
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef
+      default: {}
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.WorkspaceSpec
   map:
     fields:

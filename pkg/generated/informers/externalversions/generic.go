@@ -45,6 +45,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Sluice().V1alpha1().Pipelines().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("pipelinejobs"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Sluice().V1alpha1().PipelineJobs().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("triggers"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Sluice().V1alpha1().Triggers().Informer()}, nil
 
 	}
 

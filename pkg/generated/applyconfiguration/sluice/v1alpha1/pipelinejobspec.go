@@ -29,7 +29,7 @@ type PipelineJobSpecApplyConfiguration struct {
 	// are skipped and the job ends Cancelled. Once true it cannot be unset.
 	Cancel *bool `json:"cancel,omitempty"`
 	// Trigger records what started the job.
-	Trigger *TriggerApplyConfiguration `json:"trigger,omitempty"`
+	Trigger *JobTriggerApplyConfiguration `json:"trigger,omitempty"`
 	// StartedBy is the authenticated user that created the job. The server
 	// sets it on create from the request; whatever the client sends is
 	// replaced, and it never changes afterwards.
@@ -97,7 +97,7 @@ func (b *PipelineJobSpecApplyConfiguration) WithCancel(value bool) *PipelineJobS
 // WithTrigger sets the Trigger field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the Trigger field is set to the value of the last call.
-func (b *PipelineJobSpecApplyConfiguration) WithTrigger(value *TriggerApplyConfiguration) *PipelineJobSpecApplyConfiguration {
+func (b *PipelineJobSpecApplyConfiguration) WithTrigger(value *JobTriggerApplyConfiguration) *PipelineJobSpecApplyConfiguration {
 	b.Trigger = value
 	return b
 }

@@ -8,38 +8,277 @@ package v1alpha1
 
 import (
 	sluicev1alpha1 "github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	internal "github.com/sluice-dev/sluice/pkg/generated/applyconfiguration/internal"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	types "k8s.io/apimachinery/pkg/types"
+	managedfields "k8s.io/apimachinery/pkg/util/managedfields"
+	v1 "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
 // TriggerApplyConfiguration represents a declarative configuration of the Trigger type for use
 // with apply.
 //
-// Trigger records what started a job.
+// Trigger starts jobs of a pipeline when an event happens: a schedule's
+// time comes, a container image is pushed, a Git host calls a webhook, or
+// someone runs a Slack command. Each job it starts has a name derived from
+// the event, so an event seen twice starts one job.
 type TriggerApplyConfiguration struct {
-	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
-	Type *sluicev1alpha1.TriggerType `json:"type,omitempty"`
-	// Detail is free text about the trigger: a schedule, an image digest, a
-	// webhook delivery id or the job being re-run.
-	Detail *string `json:"detail,omitempty"`
+	v1.TypeMetaApplyConfiguration `json:",inline"`
+	// Standard object metadata.
+	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
+	// Spec says what to start, and on which event.
+	Spec *TriggerSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status is what the trigger has seen and done, written by the
+	// controller.
+	Status *TriggerStatusApplyConfiguration `json:"status,omitempty"`
 }
 
-// TriggerApplyConfiguration constructs a declarative configuration of the Trigger type for use with
+// Trigger constructs a declarative configuration of the Trigger type for use with
 // apply.
-func Trigger() *TriggerApplyConfiguration {
-	return &TriggerApplyConfiguration{}
-}
-
-// WithType sets the Type field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Type field is set to the value of the last call.
-func (b *TriggerApplyConfiguration) WithType(value sluicev1alpha1.TriggerType) *TriggerApplyConfiguration {
-	b.Type = &value
+func Trigger(name, namespace string) *TriggerApplyConfiguration {
+	b := &TriggerApplyConfiguration{}
+	b.WithName(name)
+	b.WithNamespace(namespace)
+	b.WithKind("Trigger")
+	b.WithAPIVersion("sluice.dev/v1alpha1")
 	return b
 }
 
-// WithDetail sets the Detail field in the declarative configuration to the given value
+// ExtractTriggerFrom extracts the applied configuration owned by fieldManager from
+// trigger for the specified subresource. Pass an empty string for subresource to extract
+// the main resource. Common subresources include "status", "scale", etc.
+// trigger must be a unmodified Trigger API object that was retrieved from the Kubernetes API.
+// ExtractTriggerFrom provides a way to perform a extract/modify-in-place/apply workflow.
+// Note that an extracted apply configuration will contain fewer fields than what the fieldManager previously
+// applied if another fieldManager has updated or force applied any of the previously applied fields.
+func ExtractTriggerFrom(trigger *sluicev1alpha1.Trigger, fieldManager string, subresource string) (*TriggerApplyConfiguration, error) {
+	b := &TriggerApplyConfiguration{}
+	err := managedfields.ExtractInto(trigger, internal.Parser().Type("com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Trigger"), fieldManager, b, subresource)
+	if err != nil {
+		return nil, err
+	}
+	b.WithName(trigger.Name)
+	b.WithNamespace(trigger.Namespace)
+
+	b.WithKind("Trigger")
+	b.WithAPIVersion("sluice.dev/v1alpha1")
+	return b, nil
+}
+
+// ExtractTrigger extracts the applied configuration owned by fieldManager from
+// trigger. If no managedFields are found in trigger for fieldManager, a
+// TriggerApplyConfiguration is returned with only the Name, Namespace (if applicable),
+// APIVersion and Kind populated. It is possible that no managed fields were found for because other
+// field managers have taken ownership of all the fields previously owned by fieldManager, or because
+// the fieldManager never owned fields any fields.
+// trigger must be a unmodified Trigger API object that was retrieved from the Kubernetes API.
+// ExtractTrigger provides a way to perform a extract/modify-in-place/apply workflow.
+// Note that an extracted apply configuration will contain fewer fields than what the fieldManager previously
+// applied if another fieldManager has updated or force applied any of the previously applied fields.
+func ExtractTrigger(trigger *sluicev1alpha1.Trigger, fieldManager string) (*TriggerApplyConfiguration, error) {
+	return ExtractTriggerFrom(trigger, fieldManager, "")
+}
+
+// ExtractTriggerStatus extracts the applied configuration owned by fieldManager from
+// trigger for the status subresource.
+func ExtractTriggerStatus(trigger *sluicev1alpha1.Trigger, fieldManager string) (*TriggerApplyConfiguration, error) {
+	return ExtractTriggerFrom(trigger, fieldManager, "status")
+}
+
+func (b TriggerApplyConfiguration) IsApplyConfiguration() {}
+
+// WithKind sets the Kind field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the Detail field is set to the value of the last call.
-func (b *TriggerApplyConfiguration) WithDetail(value string) *TriggerApplyConfiguration {
-	b.Detail = &value
+// If called multiple times, the Kind field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithKind(value string) *TriggerApplyConfiguration {
+	b.TypeMetaApplyConfiguration.Kind = &value
 	return b
+}
+
+// WithAPIVersion sets the APIVersion field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the APIVersion field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithAPIVersion(value string) *TriggerApplyConfiguration {
+	b.TypeMetaApplyConfiguration.APIVersion = &value
+	return b
+}
+
+// WithName sets the Name field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Name field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithName(value string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.Name = &value
+	return b
+}
+
+// WithGenerateName sets the GenerateName field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the GenerateName field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithGenerateName(value string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.GenerateName = &value
+	return b
+}
+
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithNamespace(value string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.Namespace = &value
+	return b
+}
+
+// WithUID sets the UID field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the UID field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithUID(value types.UID) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.UID = &value
+	return b
+}
+
+// WithResourceVersion sets the ResourceVersion field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ResourceVersion field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithResourceVersion(value string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.ResourceVersion = &value
+	return b
+}
+
+// WithGeneration sets the Generation field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Generation field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithGeneration(value int64) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.Generation = &value
+	return b
+}
+
+// WithCreationTimestamp sets the CreationTimestamp field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the CreationTimestamp field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithCreationTimestamp(value metav1.Time) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.CreationTimestamp = &value
+	return b
+}
+
+// WithDeletionTimestamp sets the DeletionTimestamp field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DeletionTimestamp field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithDeletionTimestamp(value metav1.Time) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.DeletionTimestamp = &value
+	return b
+}
+
+// WithDeletionGracePeriodSeconds sets the DeletionGracePeriodSeconds field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DeletionGracePeriodSeconds field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithDeletionGracePeriodSeconds(value int64) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	b.ObjectMetaApplyConfiguration.DeletionGracePeriodSeconds = &value
+	return b
+}
+
+// WithLabels puts the entries into the Labels field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, the entries provided by each call will be put on the Labels field,
+// overwriting an existing map entries in Labels field with the same key.
+func (b *TriggerApplyConfiguration) WithLabels(entries map[string]string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	if b.ObjectMetaApplyConfiguration.Labels == nil && len(entries) > 0 {
+		b.ObjectMetaApplyConfiguration.Labels = make(map[string]string, len(entries))
+	}
+	for k, v := range entries {
+		b.ObjectMetaApplyConfiguration.Labels[k] = v
+	}
+	return b
+}
+
+// WithAnnotations puts the entries into the Annotations field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, the entries provided by each call will be put on the Annotations field,
+// overwriting an existing map entries in Annotations field with the same key.
+func (b *TriggerApplyConfiguration) WithAnnotations(entries map[string]string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	if b.ObjectMetaApplyConfiguration.Annotations == nil && len(entries) > 0 {
+		b.ObjectMetaApplyConfiguration.Annotations = make(map[string]string, len(entries))
+	}
+	for k, v := range entries {
+		b.ObjectMetaApplyConfiguration.Annotations[k] = v
+	}
+	return b
+}
+
+// WithOwnerReferences adds the given value to the OwnerReferences field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the OwnerReferences field.
+func (b *TriggerApplyConfiguration) WithOwnerReferences(values ...*v1.OwnerReferenceApplyConfiguration) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithOwnerReferences")
+		}
+		b.ObjectMetaApplyConfiguration.OwnerReferences = append(b.ObjectMetaApplyConfiguration.OwnerReferences, *values[i])
+	}
+	return b
+}
+
+// WithFinalizers adds the given value to the Finalizers field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Finalizers field.
+func (b *TriggerApplyConfiguration) WithFinalizers(values ...string) *TriggerApplyConfiguration {
+	b.ensureObjectMetaApplyConfigurationExists()
+	for i := range values {
+		b.ObjectMetaApplyConfiguration.Finalizers = append(b.ObjectMetaApplyConfiguration.Finalizers, values[i])
+	}
+	return b
+}
+
+func (b *TriggerApplyConfiguration) ensureObjectMetaApplyConfigurationExists() {
+	if b.ObjectMetaApplyConfiguration == nil {
+		b.ObjectMetaApplyConfiguration = &v1.ObjectMetaApplyConfiguration{}
+	}
+}
+
+// WithSpec sets the Spec field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Spec field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithSpec(value *TriggerSpecApplyConfiguration) *TriggerApplyConfiguration {
+	b.Spec = value
+	return b
+}
+
+// WithStatus sets the Status field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Status field is set to the value of the last call.
+func (b *TriggerApplyConfiguration) WithStatus(value *TriggerStatusApplyConfiguration) *TriggerApplyConfiguration {
+	b.Status = value
+	return b
+}
+
+// GetKind retrieves the value of the Kind field in the declarative configuration.
+func (b *TriggerApplyConfiguration) GetKind() *string {
+	return b.TypeMetaApplyConfiguration.Kind
+}
+
+// GetAPIVersion retrieves the value of the APIVersion field in the declarative configuration.
+func (b *TriggerApplyConfiguration) GetAPIVersion() *string {
+	return b.TypeMetaApplyConfiguration.APIVersion
+}
+
+// GetName retrieves the value of the Name field in the declarative configuration.
+func (b *TriggerApplyConfiguration) GetName() *string {
+	b.ensureObjectMetaApplyConfigurationExists()
+	return b.ObjectMetaApplyConfiguration.Name
+}
+
+// GetNamespace retrieves the value of the Namespace field in the declarative configuration.
+func (b *TriggerApplyConfiguration) GetNamespace() *string {
+	b.ensureObjectMetaApplyConfigurationExists()
+	return b.ObjectMetaApplyConfiguration.Namespace
 }

@@ -21,3 +21,11 @@ type PipelineJobListerExpansion interface{}
 // PipelineJobNamespaceListerExpansion allows custom methods to be added to
 // PipelineJobNamespaceLister.
 type PipelineJobNamespaceListerExpansion interface{}
+
+// TriggerListerExpansion allows custom methods to be added to
+// TriggerLister.
+type TriggerListerExpansion interface{}
+
+// TriggerNamespaceListerExpansion allows custom methods to be added to
+// TriggerNamespaceLister.
+type TriggerNamespaceListerExpansion interface{}

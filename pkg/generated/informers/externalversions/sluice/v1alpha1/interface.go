@@ -16,6 +16,8 @@ type Interface interface {
 	Pipelines() PipelineInformer
 	// PipelineJobs returns a PipelineJobInformer.
 	PipelineJobs() PipelineJobInformer
+	// Triggers returns a TriggerInformer.
+	Triggers() TriggerInformer
 }
 
 type version struct {
@@ -37,4 +39,9 @@ func (v *version) Pipelines() PipelineInformer {
 // PipelineJobs returns a PipelineJobInformer.
 func (v *version) PipelineJobs() PipelineJobInformer {
 	return &pipelineJobInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// Triggers returns a TriggerInformer.
+func (v *version) Triggers() TriggerInformer {
+	return &triggerInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

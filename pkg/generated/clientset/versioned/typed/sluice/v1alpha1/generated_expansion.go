@@ -9,3 +9,5 @@ package v1alpha1
 type PipelineExpansion interface{}
 
 type PipelineJobExpansion interface{}
+
+type TriggerExpansion interface{}

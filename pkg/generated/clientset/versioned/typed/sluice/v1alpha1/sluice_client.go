@@ -18,6 +18,7 @@ type SluiceV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	PipelinesGetter
 	PipelineJobsGetter
+	TriggersGetter
 }
 
 // SluiceV1alpha1Client is used to interact with features provided by the sluice.dev group.
@@ -31,6 +32,10 @@ func (c *SluiceV1alpha1Client) Pipelines(namespace string) PipelineInterface {
 
 func (c *SluiceV1alpha1Client) PipelineJobs(namespace string) PipelineJobInterface {
 	return newPipelineJobs(c, namespace)
+}
+
+func (c *SluiceV1alpha1Client) Triggers(namespace string) TriggerInterface {
+	return newTriggers(c, namespace)
 }
 
 // NewForConfig creates a new SluiceV1alpha1Client for the given config.

@@ -24,6 +24,10 @@ func (c *FakeSluiceV1alpha1) PipelineJobs(namespace string) v1alpha1.PipelineJob
 	return newFakePipelineJobs(c, namespace)
 }
 
+func (c *FakeSluiceV1alpha1) Triggers(namespace string) v1alpha1.TriggerInterface {
+	return newFakeTriggers(c, namespace)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeSluiceV1alpha1) RESTClient() rest.Interface {
