@@ -23,6 +23,10 @@ tools: ## Build the pinned control plane (kube-apiserver, etcd, kwok, ...) into 
 postgres: ## Install PostgreSQL's server binaries from Debian's packages if missing.
 	hack/install-postgres.sh
 
+.PHONY: registry
+registry: ## Install the CNCF distribution registry (Debian's docker-registry package) if missing.
+	hack/install-registry.sh
+
 .PHONY: build
 build: ## Build sluice-apiserver and sluice-controller into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
@@ -43,11 +47,11 @@ verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
 	hack/verify-codegen.sh
 
 .PHONY: test
-test: postgres tools build verify ## Every test: unit, integration and end-to-end.
+test: postgres registry tools build verify ## Every test: unit, integration and end-to-end.
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run
-run: postgres tools build ## Start the local stack (state in .local/run/) and print a kubeconfig; Ctrl-C stops it.
+run: postgres registry tools build ## Start the local stack (state in .local/run/) and print a kubeconfig; Ctrl-C stops it.
 	$(GO) run ./hack/local-up
 
 BENCH_SCALE ?= small
