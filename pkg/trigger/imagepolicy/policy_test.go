@@ -45,9 +45,9 @@ func TestPatternLatest(t *testing.T) {
 	}{
 		{`^main-(\d+)-[0-9a-f]{7}$`, []string{"main-9-aaaaaaa", "main-10-bbbbbbb", "main-2-ccccccc", "dev-99-ddddddd"}, "main-10-bbbbbbb"}, // numerically
 		{`^(\d{8}T\d{6}Z)$`, []string{"20250101T120000Z", "20250301T080000Z", "20241231T235959Z"}, "20250301T080000Z"},
-		{`^release-.*$`, []string{"release-b", "release-a", "release-c", "other"}, "release-c"},     // alphabetically, no group
-		{`^v(\d+)$`, []string{"v9", "v10", "v10"}, "v10"},                                           // duplicates
-		{`^build-(\d+|x)$`, []string{"build-2", "build-x", "build-10"}, "build-x"},                  // mixed: "x" sorts after digits by bytes
+		{`^release-.*$`, []string{"release-b", "release-a", "release-c", "other"}, "release-c"},          // alphabetically, no group
+		{`^v(\d+)$`, []string{"v9", "v10", "v10"}, "v10"},                                                // duplicates
+		{`^build-(\d+|x)$`, []string{"build-2", "build-x", "build-10"}, "build-x"},                       // mixed: "x" sorts after digits by bytes
 		{`^main-[0-9a-f]{7}$`, []string{"main-1234567", "main-abcdef0", "main-0fedcba"}, "main-abcdef0"}, // no order but bytes
 	}
 	for _, c := range cases {
