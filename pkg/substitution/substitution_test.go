@@ -1,6 +1,7 @@
 package substitution
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -83,4 +84,14 @@ func TestResolveParams(t *testing.T) {
 	got, errs := ResolveParams(nil, nil, path)
 	assert.Empty(t, errs)
 	assert.Empty(t, got, "a pipeline without params")
+}
+
+func TestOtherNamespaces(t *testing.T) {
+	isImage := func(expr string) bool { return strings.HasPrefix(expr, "image.") }
+	assert.Equal(t, []string{"image.tag"}, ReferencesOf("$(image.tag) $(params.a) $$(image.digest)", isImage))
+	out, missing := ExpandOf("$(image.tag)-$(image.nope)-$(params.a)", isImage, func(expr string) (string, bool) {
+		return "1.3.0", expr == "image.tag"
+	})
+	assert.Equal(t, "1.3.0-$(image.nope)-$(params.a)", out)
+	assert.Equal(t, []string{"image.nope"}, missing)
 }
