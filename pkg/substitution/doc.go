@@ -11,6 +11,11 @@
 // something that does not exist; the controller uses Expand when it builds a
 // step's Pod, so an unknown reference never silently becomes "".
 //
+// ReferencesOf and ExpandOf do the same for other namespaces: Triggers use
+// them for the $(image.*), $(schedule.*), $(webhook.*) and $(slack.*)
+// references of their params (pkg/trigger/params), with the same syntax
+// and escapes.
+//
 // ResolveParams is the rule for a job's param values against the params its
 // pipeline declares. The validation package applies it on create to a job
 // with an inline pipeline and the controller at start to a job with a

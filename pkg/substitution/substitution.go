@@ -24,34 +24,15 @@ func IsSluiceReference(expr string) bool {
 // References returns the Sluice expressions s refers to, in order of
 // appearance, e.g. ["params.version", "job.name"]. $$( escapes are skipped.
 func References(s string) []string {
-	var refs []string
-	scan(s, func(expr string) (string, bool) {
-		refs = append(refs, expr)
-		return "", false
-	})
-	return refs
+	return ReferencesOf(s, IsSluiceReference)
 }
 
-// TriggerPrefixes are the namespaces of the references a Trigger's source
-// fills in its params.
-var TriggerPrefixes = []string{"schedule.", "image.", "webhook.", "slack."}
-
-// IsTriggerReference reports whether the expression inside $(...) is one
-// a Trigger fills in, or a pipeline's, rather than the kubelet's.
-func IsTriggerReference(expr string) bool {
-	for _, p := range TriggerPrefixes {
-		if strings.HasPrefix(expr, p) {
-			return true
-		}
-	}
-	return IsSluiceReference(expr)
-}
-
-// TriggerReferences returns the expressions of a Trigger's param value s
-// that Sluice fills in (IsTriggerReference), in order of appearance.
-func TriggerReferences(s string) []string {
+// ReferencesOf returns the expressions in s's $(...) that isReference
+// claims, in order of appearance; $$( escapes are skipped. Triggers use it
+// with their own namespaces ($(image.tag), $(webhook.ref), ...).
+func ReferencesOf(s string, isReference func(expr string) bool) []string {
 	var refs []string
-	scanWith(s, IsTriggerReference, func(expr string) (string, bool) {
+	scan(s, isReference, func(expr string) (string, bool) {
 		refs = append(refs, expr)
 		return "", false
 	})
@@ -92,9 +73,19 @@ func Unknown(s string, vars map[string]bool) []string {
 // returns the references that had no value; the caller must treat them as an
 // error. Non-Sluice $(VAR) and $$(VAR) are returned unchanged.
 func Expand(s string, values map[string]string) (string, []string) {
-	var missing []string
-	out := scan(s, func(expr string) (string, bool) {
+	return ExpandOf(s, IsSluiceReference, func(expr string) (string, bool) {
 		v, ok := values[expr]
+		return v, ok
+	})
+}
+
+// ExpandOf replaces every reference in s that isReference claims with its
+// value from value, and returns the references value had none for. Other
+// $(VAR) and $$(VAR) are returned unchanged; values are not expanded again.
+func ExpandOf(s string, isReference func(expr string) bool, value func(expr string) (string, bool)) (string, []string) {
+	var missing []string
+	out := scan(s, isReference, func(expr string) (string, bool) {
+		v, ok := value(expr)
 		if !ok {
 			missing = append(missing, expr)
 		}
@@ -103,14 +94,9 @@ func Expand(s string, values map[string]string) (string, []string) {
 	return out, missing
 }
 
-// scan walks s, calls fn for each Sluice reference, and returns s with each
-// reference replaced by fn's value where fn reports ok.
-func scan(s string, fn func(expr string) (string, bool)) string {
-	return scanWith(s, IsSluiceReference, fn)
-}
-
-// scanWith is scan for the references isReference says are Sluice's.
-func scanWith(s string, isReference func(string) bool, fn func(expr string) (string, bool)) string {
+// scan walks s, calls fn for each reference isReference claims, and
+// returns s with each reference replaced by fn's value where fn reports ok.
+func scan(s string, isReference func(expr string) bool, fn func(expr string) (string, bool)) string {
 	if !strings.Contains(s, "$(") {
 		return s
 	}

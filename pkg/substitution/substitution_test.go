@@ -1,6 +1,7 @@
 package substitution
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,8 +86,12 @@ func TestResolveParams(t *testing.T) {
 	assert.Empty(t, got, "a pipeline without params")
 }
 
-func TestTriggerReferences(t *testing.T) {
-	assert.Equal(t, []string{"image.repository", "image.digest", "params.x", "webhook.body.a.b"},
-		TriggerReferences("$(image.repository)@$(image.digest) $(params.x) $(HOME) $$(image.tag) $(webhook.body.a.b)"))
-	assert.Empty(t, References("$(image.tag)"), "not a reference in a pipeline, where the kubelet may expand it")
+func TestOtherNamespaces(t *testing.T) {
+	isImage := func(expr string) bool { return strings.HasPrefix(expr, "image.") }
+	assert.Equal(t, []string{"image.tag"}, ReferencesOf("$(image.tag) $(params.a) $$(image.digest)", isImage))
+	out, missing := ExpandOf("$(image.tag)-$(image.nope)-$(params.a)", isImage, func(expr string) (string, bool) {
+		return "1.3.0", expr == "image.tag"
+	})
+	assert.Equal(t, "1.3.0-$(image.nope)-$(params.a)", out)
+	assert.Equal(t, []string{"image.nope"}, missing)
 }

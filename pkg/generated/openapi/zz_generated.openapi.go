@@ -2766,7 +2766,7 @@ func schema_pkg_apis_sluice_v1alpha1_TriggerSpec(ref common.ReferenceCallback) c
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Params are the values of the pipeline's params. A value may refer to what the source saw: $(image.repository), $(image.tag), $(image.digest); $(schedule.time); $(webhook.ref), $(webhook.branch), $(webhook.tag), $(webhook.commit), $(webhook.repository), $(webhook.sender), $(webhook.body.<path>) for a Generic webhook; $(slack.user), $(slack.text). A reference the source does not fill is rejected.",
+							Description: "Params are the values of the pipeline's params. A value may refer to what the source saw: $(image.repository), $(image.tag), $(image.digest); $(schedule.time); $(webhook.ref), $(webhook.branch), $(webhook.tag), $(webhook.commit), $(webhook.repository), $(webhook.sender), $(webhook.body.<jsonpath>) into the request's body; $(slack.user), $(slack.text). A reference the source does not fill is rejected.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

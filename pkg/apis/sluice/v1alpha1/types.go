@@ -931,7 +931,7 @@ type TriggerSpec struct {
 	// what the source saw: $(image.repository), $(image.tag),
 	// $(image.digest); $(schedule.time); $(webhook.ref), $(webhook.branch),
 	// $(webhook.tag), $(webhook.commit), $(webhook.repository),
-	// $(webhook.sender), $(webhook.body.<path>) for a Generic webhook;
+	// $(webhook.sender), $(webhook.body.<jsonpath>) into the request's body;
 	// $(slack.user), $(slack.text). A reference the source does not fill
 	// is rejected.
 	// +optional

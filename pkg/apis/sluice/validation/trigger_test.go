@@ -71,8 +71,11 @@ func TestValidateTrigger(t *testing.T) {
 		{"bad environment", func(tr *sluice.Trigger) { tr.Spec.Environment = "Prod" }, []string{"spec.environment: " + invalid}},
 		{"bad name", func(tr *sluice.Trigger) { tr.Name = "nightly.build" }, []string{"metadata.name: " + invalid}},
 		{"a reference of another source", func(tr *sluice.Trigger) { tr.Spec.Params[0].Value = "$(image.tag)" }, []string{"spec.params[0].value: " + invalid}},
-		{"a body reference outside a generic webhook", func(tr *sluice.Trigger) { github(tr); tr.Spec.Params[0].Value = "$(webhook.body.after)" },
+		{"a body reference of a GitHub webhook", func(tr *sluice.Trigger) { github(tr); tr.Spec.Params[0].Value = "$(webhook.body.head_commit.id)" }, nil},
+		{"a body reference outside a webhook", func(tr *sluice.Trigger) { tr.Spec.Params[0].Value = "$(webhook.body.after)" },
 			[]string{"spec.params[0].value: " + invalid}},
+		{"a bad cron", func(tr *sluice.Trigger) { tr.Spec.Schedule.Cron = "0 25 * * *" }, []string{"spec.schedule.cron: " + invalid}},
+		{"a bad semver constraint", func(tr *sluice.Trigger) { image(tr); tr.Spec.Image.Policy.Semver = ">=one" }, []string{"spec.image.policy.semver: " + invalid}},
 		{"a pipeline's reference", func(tr *sluice.Trigger) { tr.Spec.Params[0].Value = "$(params.version)" }, []string{"spec.params[0].value: " + invalid}},
 		{"duplicate param", func(tr *sluice.Trigger) { tr.Spec.Params[1].Name = "when" }, []string{"spec.params[1].name: " + duplicate}},
 

@@ -3,12 +3,10 @@ package validation
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
-	_ "time/tzdata" // time zones of schedules, whatever the machine has
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -21,6 +19,10 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/substitution"
+	"github.com/sluice-dev/sluice/pkg/trigger/imagepolicy"
+	"github.com/sluice-dev/sluice/pkg/trigger/params"
+	"github.com/sluice-dev/sluice/pkg/trigger/schedule"
+	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
 )
 
 // Limits of a pipeline.
@@ -887,16 +889,6 @@ var (
 	slackUserID               = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 )
 
-// TriggerReferences are the references each source fills in a trigger's
-// params, by source; $(webhook.body.<path>) is allowed for Generic
-// webhooks besides.
-var TriggerReferences = map[string][]string{
-	"schedule": {"schedule.time"},
-	"image":    {"image.repository", "image.tag", "image.digest"},
-	"webhook":  {"webhook.ref", "webhook.branch", "webhook.tag", "webhook.commit", "webhook.repository", "webhook.sender"},
-	"slack":    {"slack.user", "slack.text"},
-}
-
 // ValidateTrigger validates a Trigger on create.
 func ValidateTrigger(tr *sluice.Trigger) field.ErrorList {
 	allErrs := apivalidation.ValidateObjectMeta(&tr.ObjectMeta, true, ValidateName, field.NewPath("metadata"))
@@ -962,47 +954,23 @@ func ValidateTriggerSpec(spec *sluice.TriggerSpec, fldPath *field.Path) field.Er
 	if source == "" {
 		return allErrs
 	}
-	vars := map[string]bool{}
-	for _, ref := range TriggerReferences[source] {
-		vars[ref] = true
+	given := make([]substitution.Given, 0, len(spec.Params))
+	for _, p := range spec.Params {
+		given = append(given, substitution.Given{Name: p.Name, Value: p.Value})
 	}
-	generic := spec.Webhook != nil && spec.Webhook.Provider == sluice.WebhookGeneric
-	for i, p := range spec.Params {
-		valuePath := paramsPath.Index(i).Child("value")
-		var unknown []string
-		for _, ref := range substitution.TriggerReferences(p.Value) {
-			if vars[ref] || (generic && strings.HasPrefix(ref, "webhook.body.") && len(ref) > len("webhook.body.")) {
-				continue
-			}
-			unknown = append(unknown, "$("+ref+")")
-		}
-		if len(unknown) > 0 {
-			allowed := "none"
-			if refs := TriggerReferences[source]; len(refs) > 0 {
-				allowed = "$(" + strings.Join(refs, "), $(") + ")"
-				if generic {
-					allowed += ", $(webhook.body.<path>)"
-				}
-			}
-			allErrs = append(allErrs, field.Invalid(valuePath, p.Value,
-				fmt.Sprintf("unknown reference %s; a %s trigger fills in %s", strings.Join(unknown, ", "), source, allowed)))
-		}
-	}
-	return allErrs
+	return append(allErrs, params.Validate(params.Source(source), given, paramsPath)...)
 }
 
 func validateScheduleSource(s *sluice.ScheduleSource, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	cronPath := fldPath.Child("cron")
-	switch {
-	case strings.TrimSpace(s.Cron) == "":
-		allErrs = append(allErrs, field.Required(cronPath, ""))
-	case strings.HasPrefix(s.Cron, "CRON_TZ=") || strings.HasPrefix(s.Cron, "TZ="):
-		allErrs = append(allErrs, field.Invalid(cronPath, s.Cron, "name the time zone in timeZone, not in the schedule"))
-	}
-	if s.TimeZone != "" {
-		if _, err := time.LoadLocation(s.TimeZone); err != nil || strings.EqualFold(s.TimeZone, "local") {
-			allErrs = append(allErrs, field.Invalid(fldPath.Child("timeZone"), s.TimeZone, "must be an IANA time zone name, such as Europe/Berlin"))
+	if _, err := schedule.LoadLocation(s.TimeZone); err != nil {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("timeZone"), s.TimeZone, err.Error()))
+	} else if _, err := schedule.Parse(s.Cron, s.TimeZone); err != nil {
+		cronPath := fldPath.Child("cron")
+		if strings.TrimSpace(s.Cron) == "" {
+			allErrs = append(allErrs, field.Required(cronPath, err.Error()))
+		} else {
+			allErrs = append(allErrs, field.Invalid(cronPath, s.Cron, err.Error()))
 		}
 	}
 	if d := s.StartingDeadlineSeconds; d != nil && *d <= 0 {
@@ -1031,8 +999,12 @@ func validateImageSource(s *sluice.ImageSource, fldPath *field.Path) field.Error
 	case s.Policy.Semver != "" && s.Policy.Pattern != "":
 		allErrs = append(allErrs, field.Forbidden(policyPath.Child("pattern"), "may not be set together with semver"))
 	case s.Policy.Pattern != "":
-		if _, err := regexp.Compile(s.Policy.Pattern); err != nil {
+		if _, err := imagepolicy.NewPattern(s.Policy.Pattern); err != nil {
 			allErrs = append(allErrs, field.Invalid(policyPath.Child("pattern"), s.Policy.Pattern, err.Error()))
+		}
+	default:
+		if _, err := imagepolicy.NewSemver(s.Policy.Semver); err != nil {
+			allErrs = append(allErrs, field.Invalid(policyPath.Child("semver"), s.Policy.Semver, err.Error()))
 		}
 	}
 	if s.Interval != nil && s.Interval.Duration < MinImageInterval {
@@ -1072,8 +1044,8 @@ func validateWebhookSource(s *sluice.WebhookSource, fldPath *field.Path) field.E
 		}
 		for name, globs := range map[string][]string{"branches": f.Branches, "tags": f.Tags} {
 			for i, g := range globs {
-				if _, err := path.Match(g, ""); err != nil || g == "" {
-					allErrs = append(allErrs, field.Invalid(filterPath.Child(name).Index(i), g, "must be a glob such as main, release/* or v*"))
+				if err := webhook.ValidateGlob(g); err != nil {
+					allErrs = append(allErrs, field.Invalid(filterPath.Child(name).Index(i), g, err.Error()))
 				}
 			}
 		}

@@ -1,0 +1,17 @@
+// Package trigger holds nothing itself: its subpackages are the pure,
+// API-independent building blocks of Triggers, which the controller and the
+// hook receiver wire together.
+//
+//   - schedule: cron schedules in a time zone, the slots due after a
+//     downtime (catch-up and deadline), and a slot's deterministic job name.
+//   - webhook: signature checks for GitHub, GitLab, Generic (Sluice's own
+//     notification scheme) and Slack requests; GitHub and GitLab push and tag
+//     events normalised into one Event; branch and tag filters; Slack slash
+//     commands and their grammar.
+//   - imagepolicy: the newest tag of a repository under a semver or pattern
+//     policy, and whether a new observation fires.
+//   - params: the $(image.*), $(schedule.*), $(webhook.*) and $(slack.*)
+//     references a trigger's params may use, their validation and expansion.
+//
+// None of them talks to the network or knows the API types.
+package trigger
