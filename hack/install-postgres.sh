@@ -18,9 +18,25 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 # The package's maintainer scripts try to start a system cluster; there is no
-# init system here and we do not want one running, so tell them not to.
-printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-"${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
-trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+# init system here and we do not want one running, so tell them not to with
+# a policy-rc.d. A machine may have one of its own (Debian's container images
+# do): it is put back as it was.
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [[ -e $policy ]]; then
+	saved=$(mktemp)
+	cp -p "$policy" "$saved"
+fi
+restore_policy() {
+	if [[ -n $saved ]]; then
+		"${sudo[@]}" cp -p "$saved" "$policy"
+		rm -f "$saved"
+	else
+		"${sudo[@]}" rm -f "$policy"
+	fi
+}
+trap restore_policy EXIT
+printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+"${sudo[@]}" chmod +x "$policy"
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql postgresql-contrib >/dev/null
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
