@@ -114,7 +114,7 @@ func (c completedConfig) New() (*Server, error) {
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"pipelines":             pipelines,
 		"pipelines/status":      pipelineStatus,
-		"pipelines/run":         pipeline.NewRunREST(pipelines, jobs.Jobs),
+		"pipelines/run":         pipeline.NewRunREST(pipelines, jobs.Jobs, triggers),
 		"pipelines/rollback":    pipeline.NewRollbackREST(pipelines, jobs.Jobs),
 		"pipelinejobs":          jobs.Jobs,
 		"pipelinejobs/status":   jobs.Status,

@@ -623,6 +623,10 @@ type RunRequest struct {
 	Params []Param
 	// Environment of the job; defaults to the pipeline's.
 	Environment string
+	// Name of the job; the server makes one up when empty.
+	Name string
+	// Trigger says which Trigger's event the job is for.
+	Trigger *JobTrigger
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

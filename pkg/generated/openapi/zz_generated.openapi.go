@@ -2278,11 +2278,24 @@ func schema_pkg_apis_sluice_v1alpha1_RunRequest(ref common.ReferenceCallback) co
 							Format:      "",
 						},
 					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the job's name, a DNS-1123 label; the server makes one up from the pipeline's when empty. A trigger names a job after the event it is for, so that an event seen twice starts one job: the second request gets 409 AlreadyExists.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"trigger": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Trigger, for a job a Trigger starts, records it in the job's spec.trigger: its type (Schedule, Image, Webhook or Slack), its name, which must be a Trigger of this pipeline in the namespace, and the event's detail. Unset: the job is Manual.",
+							Ref:         ref(v1alpha1.JobTrigger{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Param{}.OpenAPIModelName()},
+			v1alpha1.JobTrigger{}.OpenAPIModelName(), v1alpha1.Param{}.OpenAPIModelName()},
 	}
 }
 

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -23,6 +25,8 @@ type RunREST struct {
 	registry.JobAction
 	pipelines *REST
 	jobs      *pipelinejob.REST
+	// triggers reads the Trigger a request says the job is for.
+	triggers rest.Getter
 }
 
 var _ rest.NamedCreater = &RunREST{}
@@ -45,17 +49,47 @@ func (r *RunREST) Create(ctx context.Context, name string, obj runtime.Object, c
 	if errs := validation.ValidateParamValues(p.Spec.Params, req.Params, field.NewPath("params")); len(errs) > 0 {
 		return nil, registry.AdmitRequest(ctx, "RunRequest", name, req, errs, nil)
 	}
+	trigger := sluice.JobTrigger{Type: sluice.TriggerManual}
+	if req.Trigger != nil {
+		if err := r.checkTrigger(ctx, name, req); err != nil {
+			return nil, err
+		}
+		trigger = *req.Trigger
+	}
 	env := req.Environment
 	if env == "" {
 		env = p.Spec.Environment
 	}
+	meta := metav1.ObjectMeta{Name: req.Name, Namespace: p.Namespace}
+	if meta.Name == "" {
+		meta.GenerateName = name + "-"
+	}
 	return r.jobs.CreateForAction(ctx, &sluice.PipelineJob{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: name + "-", Namespace: p.Namespace},
+		ObjectMeta: meta,
 		Spec: sluice.PipelineJobSpec{
 			PipelineRef: &sluice.PipelineReference{Name: name},
 			Params:      req.Params,
 			Environment: env,
-			Trigger:     sluice.JobTrigger{Type: sluice.TriggerManual},
+			Trigger:     trigger,
 		},
 	}, options)
+}
+
+// checkTrigger refuses a request for a Trigger that does not exist or
+// starts another pipeline: a job's spec.trigger names what really
+// started it (and spec.startedBy who asked).
+func (r *RunREST) checkTrigger(ctx context.Context, pipeline string, req *sluice.RunRequest) error {
+	namePath := field.NewPath("trigger", "name")
+	obj, err := r.triggers.Get(ctx, req.Trigger.Name, &metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return registry.AdmitRequest(ctx, "RunRequest", pipeline, req, field.ErrorList{field.NotFound(namePath, req.Trigger.Name)}, nil)
+	case err != nil:
+		return err
+	}
+	if tr := obj.(*sluice.Trigger); tr.Spec.PipelineRef.Name != pipeline {
+		return registry.AdmitRequest(ctx, "RunRequest", pipeline, req, field.ErrorList{field.Invalid(namePath, req.Trigger.Name,
+			fmt.Sprintf("trigger %q starts pipeline %q, not %q", tr.Name, tr.Spec.PipelineRef.Name, pipeline))}, nil)
+	}
+	return nil
 }

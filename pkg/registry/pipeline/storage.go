@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/registry"
@@ -41,9 +42,10 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 	return &REST{store}, statusREST, nil
 }
 
-// NewRunREST returns the storage of pipelines/run, which creates jobs in jobs.
-func NewRunREST(pipelines *REST, jobs *pipelinejob.REST) *RunREST {
-	return &RunREST{pipelines: pipelines, jobs: jobs}
+// NewRunREST returns the storage of pipelines/run, which creates jobs in
+// jobs; triggers reads the Triggers that requests name.
+func NewRunREST(pipelines *REST, jobs *pipelinejob.REST, triggers rest.Getter) *RunREST {
+	return &RunREST{pipelines: pipelines, jobs: jobs, triggers: triggers}
 }
 
 // NewRollbackREST returns the storage of pipelines/rollback, which creates

@@ -839,6 +839,18 @@ type RunRequest struct {
 	// Environment of the job; defaults to the pipeline's.
 	// +optional
 	Environment string `json:"environment,omitempty"`
+	// Name is the job's name, a DNS-1123 label; the server makes one up
+	// from the pipeline's when empty. A trigger names a job after the
+	// event it is for, so that an event seen twice starts one job: the
+	// second request gets 409 AlreadyExists.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Trigger, for a job a Trigger starts, records it in the job's
+	// spec.trigger: its type (Schedule, Image, Webhook or Slack), its
+	// name, which must be a Trigger of this pipeline in the namespace, and
+	// the event's detail. Unset: the job is Manual.
+	// +optional
+	Trigger *JobTrigger `json:"trigger,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

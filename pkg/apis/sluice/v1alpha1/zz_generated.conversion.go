@@ -1487,6 +1487,8 @@ func Convert_sluice_RollbackRequest_To_v1alpha1_RollbackRequest(in *sluice.Rollb
 func autoConvert_v1alpha1_RunRequest_To_sluice_RunRequest(in *RunRequest, out *sluice.RunRequest, s conversion.Scope) error {
 	out.Params = *(*[]sluice.Param)(unsafe.Pointer(&in.Params))
 	out.Environment = in.Environment
+	out.Name = in.Name
+	out.Trigger = (*sluice.JobTrigger)(unsafe.Pointer(in.Trigger))
 	return nil
 }
 
@@ -1498,6 +1500,8 @@ func Convert_v1alpha1_RunRequest_To_sluice_RunRequest(in *RunRequest, out *sluic
 func autoConvert_sluice_RunRequest_To_v1alpha1_RunRequest(in *sluice.RunRequest, out *RunRequest, s conversion.Scope) error {
 	out.Params = *(*[]Param)(unsafe.Pointer(&in.Params))
 	out.Environment = in.Environment
+	out.Name = in.Name
+	out.Trigger = (*JobTrigger)(unsafe.Pointer(in.Trigger))
 	return nil
 }
 

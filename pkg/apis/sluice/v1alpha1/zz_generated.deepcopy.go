@@ -959,6 +959,11 @@ func (in *RunRequest) DeepCopyInto(out *RunRequest) {
 		*out = make([]Param, len(*in))
 		copy(*out, *in)
 	}
+	if in.Trigger != nil {
+		in, out := &in.Trigger, &out.Trigger
+		*out = new(JobTrigger)
+		**out = **in
+	}
 	return
 }
 

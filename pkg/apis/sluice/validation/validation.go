@@ -775,8 +775,25 @@ func validateMessage(msg string, fldPath *field.Path) field.ErrorList {
 // checked against the pipeline by the handler.
 func ValidateRunRequest(r *sluice.RunRequest) field.ErrorList {
 	allErrs := validateEnvironment(r.Environment, field.NewPath("environment"))
-	return append(allErrs, validateParamValueNames(r.Params, field.NewPath("params"))...)
+	allErrs = append(allErrs, validateParamValueNames(r.Params, field.NewPath("params"))...)
+	if r.Name != "" {
+		allErrs = append(allErrs, validateDNSLabel(r.Name, field.NewPath("name"))...)
+	}
+	if tr := r.Trigger; tr != nil {
+		p := field.NewPath("trigger")
+		if !triggerFiredTypes.Has(tr.Type) {
+			allErrs = append(allErrs, field.NotSupported(p.Child("type"), tr.Type, sortedStrings(triggerFiredTypes)))
+		}
+		allErrs = append(allErrs, validateDNSLabel(tr.Name, p.Child("name"))...)
+		if len(tr.Detail) > MaxTriggerDetail {
+			allErrs = append(allErrs, field.TooLong(p.Child("detail"), "", MaxTriggerDetail))
+		}
+	}
+	return allErrs
 }
+
+// triggerFiredTypes are the trigger types of the jobs a Trigger starts.
+var triggerFiredTypes = sets.New(sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerSlack)
 
 // validateParamValueNames checks the names of param values: C identifiers,
 // each given once.
