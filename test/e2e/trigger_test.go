@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -58,6 +59,29 @@ spec:
 	for _, want := range []string{"spec.slack: Forbidden", "spec.schedule.timeZone: Invalid value", "spec.params[0].value: Invalid value"} {
 		require.ErrorContains(t, err, want)
 	}
+
+	// A job for a trigger's event: named after it, so that the event seen
+	// again starts nothing; recorded and labelled with the trigger, which
+	// must start that pipeline.
+	ctx := testContext(t)
+	pipelines := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns)
+	_, err = pipelines.Create(ctx, deployPipeline("release", ""), metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = pipelines.Create(ctx, deployPipeline("other", ""), metav1.CreateOptions{})
+	require.NoError(t, err)
+	fired := &v1alpha1.RunRequest{Name: "nightly-1764730800", Params: []v1alpha1.Param{param("version", "nightly")},
+		Trigger: &v1alpha1.JobTrigger{Type: v1alpha1.TriggerSchedule, Name: "nightly", Detail: "schedule 0 3 * * 1-5 slot 2026-12-03T04:00:00+01:00"}}
+	job, err := pipelines.Run(ctx, "release", fired, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "nightly-1764730800", job.Name)
+	require.Equal(t, *fired.Trigger, job.Spec.Trigger)
+	require.Equal(t, "nightly", job.Labels[v1alpha1.LabelTrigger])
+	_, err = pipelines.Run(ctx, "release", fired, metav1.CreateOptions{})
+	require.True(t, apierrors.IsAlreadyExists(err), "the same event again: %v", err)
+	_, err = pipelines.Run(ctx, "other", &v1alpha1.RunRequest{Params: fired.Params, Trigger: fired.Trigger}, metav1.CreateOptions{})
+	status := requireStatus(t, 422, err, "a trigger of another pipeline")
+	require.Equal(t, "trigger.name", status.ErrStatus.Details.Causes[0].Field)
+	require.Contains(t, kubectl(t, "-n", ns, "get", "pipelinejobs", "-l", v1alpha1.LabelTrigger+"=nightly", "-o", "name"), "nightly-1764730800")
 
 	bindRole(t, ns, "tess", "sluice-view")
 	triggers := sluiceAs(t, "tess").Triggers(ns)
