@@ -7,9 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,10 +91,30 @@ type deliveryKey struct {
 
 type delivery struct {
 	namespace string
-	secret    v1alpha1.SecretKeyRef
-	body      []byte
-	id        string
-	result    v1alpha1.NotificationStatus
+	// secret is the webhook's signing key, or the Slack URL's key.
+	secret v1alpha1.SecretKeyRef
+	// slack posts an unsigned message to the URL in secret.
+	slack  bool
+	body   []byte
+	id     string
+	result v1alpha1.NotificationStatus
+}
+
+// slackTargetPrefix starts the target of a Slack notification in
+// status.notifications[].url: the Secret that holds its URL, never the URL,
+// which carries a token.
+const slackTargetPrefix = "slack:"
+
+// notificationTarget is how status.notifications names n's target: the
+// webhook's URL, or slack:<secret>/<key>; "" for neither.
+func notificationTarget(n v1alpha1.Notification) string {
+	switch {
+	case n.Webhook != nil:
+		return n.Webhook.URL
+	case n.Slack != nil:
+		return slackTargetPrefix + n.Slack.URLSecretRef.Name + "/" + n.Slack.URLSecretRef.Key
+	}
+	return ""
 }
 
 // Notifier delivers webhook notifications off the reconcile loop. It keeps
@@ -187,21 +211,41 @@ func (n *Notifier) Dispatch(job *v1alpha1.PipelineJob) {
 			// Written as Delivered or Failed: done.
 			delete(n.deliveries, k)
 		case !known:
-			hook := webhookFor(job, ns.Event, ns.URL)
-			if hook == nil || hook.SecretRef == nil {
+			d = newDelivery(job, ns)
+			if d == nil {
 				continue
 			}
-			body, err := json.Marshal(payload(job, ns.Event))
-			if err != nil {
-				klog.ErrorS(err, "encoding a notification", "job", key)
-				continue
-			}
-			d = &delivery{namespace: job.Namespace, secret: *hook.SecretRef, body: body,
-				id: fmt.Sprintf("%s-%s-%x", job.UID, ns.Event, sha256.Sum256([]byte(ns.URL)))[:64], result: ns}
 			n.deliveries[k] = d
 			n.queue.Add(k)
 		}
 	}
+}
+
+// newDelivery builds the delivery of a notification of the job, or nil
+// when the job's snapshot has no such notification.
+func newDelivery(job *v1alpha1.PipelineJob, ns v1alpha1.NotificationStatus) *delivery {
+	target := notificationFor(job, ns.Event, ns.URL)
+	if target == nil {
+		return nil
+	}
+	d := &delivery{namespace: job.Namespace, result: ns,
+		id: fmt.Sprintf("%s-%s-%x", job.UID, ns.Event, sha256.Sum256([]byte(ns.URL)))[:64]}
+	var err error
+	switch {
+	case target.Webhook != nil && target.Webhook.SecretRef != nil:
+		d.secret = *target.Webhook.SecretRef
+		d.body, err = json.Marshal(payload(job, ns.Event))
+	case target.Slack != nil:
+		d.secret, d.slack = target.Slack.URLSecretRef, true
+		d.body, err = json.Marshal(slackMessage(payload(job, ns.Event)))
+	default:
+		return nil
+	}
+	if err != nil {
+		klog.ErrorS(err, "encoding a notification", "job", klog.KObj(job))
+		return nil
+	}
+	return d
 }
 
 // Merge copies the latest delivery results into the job's notification statuses.
@@ -273,27 +317,44 @@ func (n *Notifier) attempt(ctx context.Context, k deliveryKey) {
 // post signs and sends one attempt; it fails unless the answer is 2xx.
 func (n *Notifier) post(ctx context.Context, url string, d *delivery) (int, error) {
 	secret, err := n.kube.CoreV1().Secrets(d.namespace).Get(ctx, d.secret.Name, metav1.GetOptions{})
+	what := "the signing key"
+	if d.slack {
+		what = "the Slack webhook URL"
+	}
 	if err != nil {
-		return 0, fmt.Errorf("reading the signing key: %w", err)
+		return 0, fmt.Errorf("reading %s: %w", what, err)
 	}
 	key, ok := secret.Data[d.secret.Key]
 	if !ok {
-		return 0, fmt.Errorf("secret %s/%s has no key %q", d.namespace, d.secret.Name, d.secret.Key)
+		return 0, fmt.Errorf("secret %s/%s has no key %q (%s)", d.namespace, d.secret.Name, d.secret.Key, what)
+	}
+	if d.slack {
+		// The URL is the secret; the target is named for it in status.
+		url = strings.TrimSpace(string(key))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.body))
 	if err != nil {
+		if d.slack {
+			return 0, fmt.Errorf("the Slack webhook URL in secret %s/%s is not a URL", d.namespace, d.secret.Name)
+		}
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sluice-controller")
-	req.Header.Set(HeaderSignature, Sign(key, d.body))
-	var p struct {
-		Event string `json:"event"`
+	if !d.slack {
+		req.Header.Set(HeaderSignature, Sign(key, d.body))
+		var p struct {
+			Event string `json:"event"`
+		}
+		_ = json.Unmarshal(d.body, &p)
+		req.Header.Set(HeaderEvent, p.Event)
+		req.Header.Set(HeaderDelivery, d.id)
 	}
-	_ = json.Unmarshal(d.body, &p)
-	req.Header.Set(HeaderEvent, p.Event)
-	req.Header.Set(HeaderDelivery, d.id)
 	resp, err := n.client.Do(req)
+	if err != nil && d.slack {
+		// A *url.Error quotes the URL, and with it the token.
+		return 0, errors.New("posting to the Slack webhook failed: " + redactURL(err))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -305,18 +366,15 @@ func (n *Notifier) post(ctx context.Context, url string, d *delivery) (int, erro
 	return resp.StatusCode, nil
 }
 
-// webhookFor finds the webhook of a notification in the job's snapshot.
-func webhookFor(job *v1alpha1.PipelineJob, ev v1alpha1.NotifyEvent, url string) *v1alpha1.Webhook {
+// notificationFor finds the notification of event ev and target in the
+// job's snapshot.
+func notificationFor(job *v1alpha1.PipelineJob, ev v1alpha1.NotifyEvent, target string) *v1alpha1.Notification {
 	if job.Status.PipelineSpec == nil {
 		return nil
 	}
-	for _, n := range job.Status.PipelineSpec.Notify {
-		if n.Webhook != nil && n.Webhook.URL == url {
-			for _, on := range n.Events {
-				if on == ev {
-					return n.Webhook
-				}
-			}
+	for i, n := range job.Status.PipelineSpec.Notify {
+		if notificationTarget(n) == target && slices.Contains(n.Events, ev) {
+			return &job.Status.PipelineSpec.Notify[i]
 		}
 	}
 	return nil
@@ -360,4 +418,57 @@ func payload(job *v1alpha1.PipelineJob, ev v1alpha1.NotifyEvent) Payload {
 		}
 	}
 	return p
+}
+
+// slackMessage is the Slack message of a notification: what happened to
+// which job, where it failed, who started it and the command that shows
+// its output, in Slack's mrkdwn.
+func slackMessage(p Payload) map[string]string {
+	var b strings.Builder
+	icon := map[v1alpha1.NotifyEvent]string{
+		v1alpha1.NotifyStarted: ":arrow_forward:", v1alpha1.NotifySucceeded: ":white_check_mark:",
+		v1alpha1.NotifyFailed: ":x:", v1alpha1.NotifyCancelled: ":no_entry_sign:", v1alpha1.NotifyWaitingForApproval: ":raised_hand:",
+	}[p.Event]
+	what := map[v1alpha1.NotifyEvent]string{
+		v1alpha1.NotifyStarted: "started", v1alpha1.NotifySucceeded: "succeeded", v1alpha1.NotifyFailed: "failed",
+		v1alpha1.NotifyCancelled: "was cancelled", v1alpha1.NotifyWaitingForApproval: "is waiting for approval",
+	}[p.Event]
+	fmt.Fprintf(&b, "%s Job *%s/%s*", icon, p.Job.Namespace, p.Job.Name)
+	if p.Pipeline != "" {
+		fmt.Fprintf(&b, " of pipeline *%s*", p.Pipeline)
+	}
+	if p.Environment != "" {
+		fmt.Fprintf(&b, " in *%s*", p.Environment)
+	}
+	fmt.Fprintf(&b, " %s (phase %s).", what, p.Phase)
+	if p.FailedStep != "" {
+		fmt.Fprintf(&b, "\nFailed at step *%s*", p.FailedStep)
+		if p.FailedAction != "" && p.ExitCode != nil {
+			fmt.Fprintf(&b, ", action *%s*, exit code %d", p.FailedAction, *p.ExitCode)
+		}
+		b.WriteString(".")
+	} else if p.Message != "" {
+		fmt.Fprintf(&b, "\n%s", p.Message)
+	}
+	if p.Event == v1alpha1.NotifyWaitingForApproval && p.Step != "" {
+		var who []string
+		for _, a := range p.Approvers {
+			who = append(who, strings.ToLower(string(a.Kind))+" "+a.Name)
+		}
+		fmt.Fprintf(&b, "\nStep *%s* needs %d approval(s) from %s.", p.Step, p.Required, strings.Join(who, ", "))
+	}
+	if p.StartedBy != "" {
+		fmt.Fprintf(&b, "\nStarted by %s.", p.StartedBy)
+	}
+	fmt.Fprintf(&b, "\n`%s`", p.Logs)
+	return map[string]string{"text": b.String()}
+}
+
+// redactURL is err's message without the URL a *url.Error quotes.
+func redactURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return "request failed"
 }

@@ -866,14 +866,15 @@ func (r *reconciler) queueNotifications(before *v1alpha1.PipelineJobStatus) {
 	}
 	for _, ev := range events {
 		for _, n := range s.PipelineSpec.Notify {
-			if n.Webhook == nil || !slices.Contains(n.Events, ev) {
+			target := notificationTarget(n)
+			if target == "" || !slices.Contains(n.Events, ev) {
 				continue
 			}
 			exists := slices.ContainsFunc(s.Notifications, func(x v1alpha1.NotificationStatus) bool {
-				return x.Event == ev && x.URL == n.Webhook.URL
+				return x.Event == ev && x.URL == target
 			})
 			if !exists {
-				s.Notifications = append(s.Notifications, v1alpha1.NotificationStatus{Event: ev, URL: n.Webhook.URL, State: v1alpha1.NotificationPending})
+				s.Notifications = append(s.Notifications, v1alpha1.NotificationStatus{Event: ev, URL: target, State: v1alpha1.NotificationPending})
 			}
 		}
 	}

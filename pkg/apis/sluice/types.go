@@ -243,6 +243,14 @@ type Notification struct {
 	Events []NotifyEvent
 	// Webhook is where the notification is posted.
 	Webhook *Webhook
+	// Slack posts a message through an incoming webhook.
+	Slack *SlackNotification
+}
+
+// SlackNotification is a Slack incoming webhook whose URL is in a Secret.
+type SlackNotification struct {
+	// URLSecretRef is the key of the Secret that holds the URL.
+	URLSecretRef SecretKeyRef
 }
 
 // Webhook is an HTTP endpoint that receives a JSON POST. The body is signed

@@ -76,6 +76,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.ScheduleSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SecretKeyRef"):
 		return &sluicev1alpha1.SecretKeyRefApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SlackNotification"):
+		return &sluicev1alpha1.SlackNotificationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SlackSource"):
 		return &sluicev1alpha1.SlackSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Step"):

@@ -58,6 +58,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.RunRequest{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_RunRequest(ref),
 		v1alpha1.ScheduleSource{}.OpenAPIModelName():               schema_pkg_apis_sluice_v1alpha1_ScheduleSource(ref),
 		v1alpha1.SecretKeyRef{}.OpenAPIModelName():                 schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref),
+		v1alpha1.SlackNotification{}.OpenAPIModelName():            schema_pkg_apis_sluice_v1alpha1_SlackNotification(ref),
 		v1alpha1.SlackSource{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_SlackSource(ref),
 		v1alpha1.Step{}.OpenAPIModelName():                         schema_pkg_apis_sluice_v1alpha1_Step(ref),
 		v1alpha1.StepStatus{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_StepStatus(ref),
@@ -1097,16 +1098,21 @@ func schema_pkg_apis_sluice_v1alpha1_Notification(ref common.ReferenceCallback) 
 					},
 					"webhook": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Webhook is where the notification is posted.",
+							Description: "Webhook is where the notification is posted, signed. Exactly one of webhook and slack is set.",
 							Ref:         ref(v1alpha1.Webhook{}.OpenAPIModelName()),
 						},
 					},
+					"slack": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Slack posts a readable message to a Slack channel through an incoming webhook.",
+							Ref:         ref(v1alpha1.SlackNotification{}.OpenAPIModelName()),
+						},
+					},
 				},
-				Required: []string{"webhook"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Webhook{}.OpenAPIModelName()},
+			v1alpha1.SlackNotification{}.OpenAPIModelName(), v1alpha1.Webhook{}.OpenAPIModelName()},
 	}
 }
 
@@ -2369,6 +2375,29 @@ func schema_pkg_apis_sluice_v1alpha1_SecretKeyRef(ref common.ReferenceCallback) 
 				Required: []string{"name", "key"},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_sluice_v1alpha1_SlackNotification(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SlackNotification is a Slack incoming webhook. Its URL carries a token, so it is read from a Secret when the message is sent, and never shown: the job's status.notifications names it slack:<secret>/<key>.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"urlSecretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "URLSecretRef is the key of a Secret in the job's namespace that holds the incoming webhook's URL, https://hooks.slack.com/services/….",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SecretKeyRef{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"urlSecretRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SecretKeyRef{}.OpenAPIModelName()},
 	}
 }
 

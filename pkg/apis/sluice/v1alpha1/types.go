@@ -331,8 +331,23 @@ type Notification struct {
 	// +optional
 	// +listType=set
 	Events []NotifyEvent `json:"events,omitempty"`
-	// Webhook is where the notification is posted.
-	Webhook *Webhook `json:"webhook"`
+	// Webhook is where the notification is posted, signed. Exactly one of
+	// webhook and slack is set.
+	// +optional
+	Webhook *Webhook `json:"webhook,omitempty"`
+	// Slack posts a readable message to a Slack channel through an
+	// incoming webhook.
+	// +optional
+	Slack *SlackNotification `json:"slack,omitempty"`
+}
+
+// SlackNotification is a Slack incoming webhook. Its URL carries a token,
+// so it is read from a Secret when the message is sent, and never shown:
+// the job's status.notifications names it slack:<secret>/<key>.
+type SlackNotification struct {
+	// URLSecretRef is the key of a Secret in the job's namespace that holds
+	// the incoming webhook's URL, https://hooks.slack.com/services/….
+	URLSecretRef SecretKeyRef `json:"urlSecretRef"`
 }
 
 // Webhook is an HTTP endpoint that receives a JSON POST. The body is signed

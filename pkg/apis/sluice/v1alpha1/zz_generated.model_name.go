@@ -190,6 +190,11 @@ func (in SecretKeyRef) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SlackNotification) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackNotification"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in SlackSource) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackSource"
 }

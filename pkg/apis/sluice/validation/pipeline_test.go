@@ -299,7 +299,16 @@ func TestValidatePipeline(t *testing.T) {
 		{"notify on nothing", func(p *sluice.Pipeline) { p.Spec.Notify[0].Events = nil }, []string{"spec.notify[0].events: " + required}},
 		{"notify on unknown event", func(p *sluice.Pipeline) { p.Spec.Notify[0].Events[1] = "Retried" }, []string{"spec.notify[0].events[1]: " + notSupported}},
 		{"notify on duplicated event", func(p *sluice.Pipeline) { p.Spec.Notify[0].Events[1] = sluice.NotifyFailed }, []string{"spec.notify[0].events[1]: " + duplicate}},
-		{"notify without webhook", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook = nil }, []string{"spec.notify[0].webhook: " + required}},
+		{"notify without webhook", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook = nil }, []string{"spec.notify[0]: " + required}},
+		{"notify to slack", func(p *sluice.Pipeline) {
+			p.Spec.Notify[0] = sluice.Notification{Events: []sluice.NotifyEvent{sluice.NotifyFailed}, Slack: &sluice.SlackNotification{URLSecretRef: sluice.SecretKeyRef{Name: "chat", Key: "url"}}}
+		}, nil},
+		{"notify to slack without a key", func(p *sluice.Pipeline) {
+			p.Spec.Notify[0] = sluice.Notification{Events: []sluice.NotifyEvent{sluice.NotifyFailed}, Slack: &sluice.SlackNotification{URLSecretRef: sluice.SecretKeyRef{Name: "chat"}}}
+		}, []string{"spec.notify[0].slack.urlSecretRef.key: " + required}},
+		{"notify to slack and a webhook", func(p *sluice.Pipeline) {
+			p.Spec.Notify[0].Slack = &sluice.SlackNotification{URLSecretRef: sluice.SecretKeyRef{Name: "chat", Key: "url"}}
+		}, []string{"spec.notify[0].slack: " + forbidden}},
 		{"webhook http URL", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook.URL = "http://10.0.0.1:8080/hook" }, nil},
 		{"webhook without URL", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook.URL = "" }, []string{"spec.notify[0].webhook.url: " + required}},
 		{"webhook relative URL", func(p *sluice.Pipeline) { p.Spec.Notify[0].Webhook.URL = "/hook" }, []string{"spec.notify[0].webhook.url: " + invalid}},

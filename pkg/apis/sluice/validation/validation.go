@@ -468,8 +468,14 @@ func validateNotification(n *sluice.Notification, fldPath *field.Path) field.Err
 		seen.Insert(ev)
 	}
 	hookPath := fldPath.Child("webhook")
-	if n.Webhook == nil {
-		return append(allErrs, field.Required(hookPath, ""))
+	switch {
+	case n.Webhook != nil && n.Slack != nil:
+		return append(allErrs, field.Forbidden(fldPath.Child("slack"), "may not be set together with webhook"))
+	case n.Slack != nil:
+		ref := n.Slack.URLSecretRef
+		return append(allErrs, validateKeyRef(ref.Name, ref.Key, fldPath.Child("slack", "urlSecretRef"))...)
+	case n.Webhook == nil:
+		return append(allErrs, field.Required(fldPath, "one of webhook and slack is required"))
 	}
 	urlPath := hookPath.Child("url")
 	if n.Webhook.URL == "" {

@@ -258,6 +258,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             scalar: string
           elementRelationship: associative
+    - name: slack
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackNotification
     - name: webhook
       type:
         namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.Webhook
@@ -602,6 +605,13 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: ""
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackNotification
+  map:
+    fields:
+    - name: urlSecretRef
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef
+      default: {}
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SlackSource
   map:
     fields:

@@ -17,8 +17,12 @@ import (
 type NotificationApplyConfiguration struct {
 	// Events lists the events that trigger the webhook. Defaults to [Failed].
 	Events []sluicev1alpha1.NotifyEvent `json:"events,omitempty"`
-	// Webhook is where the notification is posted.
+	// Webhook is where the notification is posted, signed. Exactly one of
+	// webhook and slack is set.
 	Webhook *WebhookApplyConfiguration `json:"webhook,omitempty"`
+	// Slack posts a readable message to a Slack channel through an
+	// incoming webhook.
+	Slack *SlackNotificationApplyConfiguration `json:"slack,omitempty"`
 }
 
 // NotificationApplyConfiguration constructs a declarative configuration of the Notification type for use with
@@ -42,5 +46,13 @@ func (b *NotificationApplyConfiguration) WithEvents(values ...sluicev1alpha1.Not
 // If called multiple times, the Webhook field is set to the value of the last call.
 func (b *NotificationApplyConfiguration) WithWebhook(value *WebhookApplyConfiguration) *NotificationApplyConfiguration {
 	b.Webhook = value
+	return b
+}
+
+// WithSlack sets the Slack field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Slack field is set to the value of the last call.
+func (b *NotificationApplyConfiguration) WithSlack(value *SlackNotificationApplyConfiguration) *NotificationApplyConfiguration {
+	b.Slack = value
 	return b
 }
