@@ -52,7 +52,7 @@ var (
 	// for a schedule source an event is a slot.
 	triggerEvents = metrics.NewCounterVec(&metrics.CounterOpts{
 		Namespace: "sluice", Subsystem: "trigger", Name: "events_total",
-		Help: "Trigger events, by source and result: fired (a job started), skipped (missed beyond catchUp or the deadline, or suspended), refused (pipelines/run answered 422) or duplicate (the event's job already existed).",
+		Help:           "Trigger events, by source and result: fired (a job started), skipped (missed beyond catchUp or the deadline, or suspended), refused (pipelines/run answered 422) or duplicate (the event's job already existed).",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"source", "result"})
 	logsLost = metrics.NewCounter(&metrics.CounterOpts{
