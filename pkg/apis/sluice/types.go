@@ -407,11 +407,13 @@ const (
 type JobTrigger struct {
 	// Type is Manual (default), Schedule, Image, Webhook, Rerun or Rollback.
 	Type TriggerType
+	// Name is the Trigger that started the job. The fields are in the
+	// order of v1alpha1.JobTrigger: the generated conversions copy the
+	// struct's memory as it is.
+	Name string
 	// Detail is free text about the trigger: a schedule, an image digest, a
 	// webhook delivery id or the job being re-run.
 	Detail string
-	// Name is the Trigger that started the job.
-	Name string
 }
 
 // UserInfo identifies the user that made a request.

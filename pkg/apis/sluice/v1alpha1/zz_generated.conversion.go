@@ -901,8 +901,8 @@ func Convert_v1alpha1_JobTrigger_To_sluice_JobTrigger(in *JobTrigger, out *sluic
 
 func autoConvert_sluice_JobTrigger_To_v1alpha1_JobTrigger(in *sluice.JobTrigger, out *JobTrigger, s conversion.Scope) error {
 	out.Type = TriggerType(in.Type)
-	out.Detail = in.Detail
 	out.Name = in.Name
+	out.Detail = in.Detail
 	return nil
 }
 
