@@ -127,6 +127,13 @@ type Controller struct {
 	// history deletes the finished jobs beyond their pipelines' history
 	// limits (history.go).
 	history *historyCleaner
+
+	// The trigger loop (triggers.go): its own workqueue of Trigger keys.
+	triggers     sluicelisters.TriggerLister
+	triggerQueue workqueue.TypedRateLimitingInterface[string]
+	// triggersStarted is when Run started: schedule slots before it were
+	// missed while no controller ran.
+	triggersStarted time.Time
 }
 
 // New wires the controller to its informers. copier copies each action's
@@ -159,6 +166,7 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 			func(o *metav1.ListOptions) { o.LabelSelector = jobSelector })
 	})
 	pipelines := sluiceInformers.Sluice().V1alpha1().Pipelines()
+	triggers := sluiceInformers.Sluice().V1alpha1().Triggers()
 	pods := kubeInformers.Core().V1().Pods()
 	pvcs := kubeInformers.Core().V1().PersistentVolumeClaims()
 	c := &Controller{
@@ -168,9 +176,15 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		pipelines: pipelines.Lister(),
 		pods:      pods.Lister(),
 		pvcs:      pvcs.Lister(),
-		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced},
+		triggers:  triggers.Lister(),
+		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced,
+			triggers.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pipelinejobs"}),
+		// The trigger queue's clock is the one schedules are read with, so
+		// that a trigger wakes at its next slot by that clock.
+		triggerQueue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "triggers", Clock: opts.Clock}),
 		recorder: recorder,
 		notifier: notifier,
 		copier:   copier,
@@ -208,6 +222,15 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		return nil, err
 	}
 	if _, err := pvcs.Informer().AddEventHandler(owned); err != nil {
+		return nil, err
+	}
+	if _, err := triggers.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueueTrigger,
+		UpdateFunc: func(_, obj any) { c.enqueueTrigger(obj) },
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := pipelines.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: c.enqueueTriggersOf}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -283,12 +306,14 @@ func (c *Controller) jobDeleted(obj any) {
 	c.wakeWaiting(job)
 }
 
-// Run waits for the caches and runs workers, and the workers that copy
-// actions' output to the archive, until ctx ends.
+// Run waits for the caches and runs workers, the workers that copy
+// actions' output to the archive, and the trigger loop, until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) error {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
 	defer c.copies.queue.ShutDown()
+	defer c.triggerQueue.ShutDown()
+	c.triggersStarted = c.clock.Now()
 	klog.InfoS("starting the PipelineJob controller", "workers", workers, "logCopyWorkers", c.opts.LogCopyWorkers)
 	if !cache.WaitForCacheSync(ctx.Done(), c.hasSynced...) {
 		return fmt.Errorf("caches did not sync")
@@ -300,6 +325,9 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	for range c.opts.LogCopyWorkers {
 		go wait.UntilWithContext(ctx, c.copyWorker, time.Second)
 	}
+	// One trigger worker: a sync makes a few API calls, and a slot's
+	// job is started on time unless thousands of triggers share a slot.
+	go wait.UntilWithContext(ctx, c.triggerWorker, time.Second)
 	<-ctx.Done()
 	klog.InfoS("stopping the PipelineJob controller")
 	return nil

@@ -15,4 +15,10 @@
 // container ends; a step moves on only once the output of its attempt is
 // archived, and its Pods are deleted as the pipeline's podRetention says,
 // only after that.
+//
+// The trigger loop (triggers.go) runs in the same process, so only the
+// leader schedules: an informer on Triggers feeds a workqueue of trigger
+// keys, and one sync per key starts the jobs of a schedule trigger's due
+// slots through pipelines/run, under names derived from the slots, writes
+// the trigger's status once and wakes the trigger at its next slot.
 package controller

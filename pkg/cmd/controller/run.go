@@ -111,7 +111,7 @@ func NewCommand(ctx context.Context) *cobra.Command {
 	o := NewOptions()
 	cmd := &cobra.Command{
 		Use:          "sluice-controller",
-		Short:        "Run PipelineJobs as Pods: ordered steps, retries, timeouts, cancellation, status, Events and webhooks",
+		Short:        "Run PipelineJobs as Pods: ordered steps, retries, timeouts, cancellation, status, Events and webhooks; start the jobs of schedule Triggers",
 		SilenceUsage: true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return o.Run(c.Context())
