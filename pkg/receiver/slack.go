@@ -181,4 +181,3 @@ func currentStep(job *v1alpha1.PipelineJob) *v1alpha1.StepStatus {
 	}
 	return last
 }
-

@@ -27,10 +27,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/controller"
-	"github.com/sluice-dev/sluice/pkg/receiver"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluicescheme "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+	"github.com/sluice-dev/sluice/pkg/receiver"
 )
 
 // Options are the flags of sluice-controller.
