@@ -30,6 +30,7 @@ import (
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluicescheme "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+	"github.com/sluice-dev/sluice/pkg/receiver"
 )
 
 // Options are the flags of sluice-controller.
@@ -48,6 +49,7 @@ type Options struct {
 	NotifyBackoff     time.Duration
 	LogCopyWorkers    int
 	BindAddress       string
+	ReceiverAddress   string
 
 	LeaderElect         bool
 	LeaseNamespace      string
@@ -73,6 +75,7 @@ func NewOptions() *Options {
 		NotifyBackoff:     2 * time.Second,
 		LogCopyWorkers:    2,
 		BindAddress:       ":8080",
+		ReceiverAddress:   ":8090",
 		LeaderElect:       true,
 		LeaseNamespace:    "sluice-system",
 		LeaseDuration:     15 * time.Second,
@@ -97,6 +100,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.NotifyBackoff, "notify-backoff", o.NotifyBackoff, "Wait before the second delivery attempt; it doubles with each further attempt.")
 	fs.IntVar(&o.LogCopyWorkers, "log-copy-workers", o.LogCopyWorkers, "Actions' outputs copied to the log archive concurrently.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
+	fs.StringVar(&o.ReceiverAddress, "receiver-address", o.ReceiverAddress, "Address of the trigger receiver, POST /hooks/<namespace>/<trigger> and /readyz, served by every replica, leader or not. Plain HTTP: TLS ends at the Ingress. Empty: no receiver.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease, so that several replicas are safe.")
 	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the Lease.")
 	fs.StringVar(&o.LeaseName, "leader-elect-name", o.LeaseName, "Name of the Lease; sluice-controller, or sluice-controller-<instance> with --instance, when empty.")
@@ -188,6 +192,14 @@ func (o *Options) Run(ctx context.Context) error {
 	go func() { _ = server.Serve(l) }()
 	defer server.Close()
 
+	if o.ReceiverAddress != "" {
+		stop, err := o.startReceiver(ctx, kube, sluice)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	run := func(ctx context.Context) {
 		if err := o.runController(ctx, kube, sluice); err != nil && !errors.Is(err, context.Canceled) {
 			klog.ErrorS(err, "controller stopped")
@@ -232,6 +244,43 @@ func (o *Options) Run(ctx context.Context) error {
 		return errors.New("leadership lost")
 	}
 	return nil
+}
+
+// startReceiver serves the trigger receiver until stop is called. It runs
+// outside leader election, in every replica, with a Trigger informer of
+// its own: the leader's informers start only once it leads.
+func (o *Options) startReceiver(ctx context.Context, kube kubernetes.Interface, sluice sluiceclient.Interface) (stop func(), err error) {
+	if err := sluicescheme.AddToScheme(scheme.Scheme); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartStructuredLogging(2)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "sluice-receiver"})
+	informers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
+	rcv, err := receiver.New(informers.Sluice().V1alpha1().Triggers(), kube, sluice, recorder, receiver.DefaultOptions())
+	if err != nil {
+		cancel()
+		broadcaster.Shutdown()
+		return nil, err
+	}
+	l, err := net.Listen("tcp", o.ReceiverAddress)
+	if err != nil {
+		cancel()
+		broadcaster.Shutdown()
+		return nil, fmt.Errorf("listening on %s: %w", o.ReceiverAddress, err)
+	}
+	informers.Start(ctx.Done())
+	klog.InfoS("serving the trigger receiver", "address", l.Addr().String())
+	server := &http.Server{Handler: rcv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	go func() { _ = server.Serve(l) }()
+	return func() {
+		_ = server.Close()
+		cancel()
+		informers.Shutdown()
+		broadcaster.Shutdown()
+	}, nil
 }
 
 func (o *Options) runController(ctx context.Context, kube kubernetes.Interface, sluice sluiceclient.Interface) error {

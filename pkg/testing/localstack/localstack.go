@@ -93,6 +93,10 @@ type Controller struct {
 	Identity string
 	// MetricsURL is http://127.0.0.1:<port>, serving /healthz and /metrics.
 	MetricsURL string
+	// ReceiverURL is http://127.0.0.1:<port>, the trigger receiver:
+	// POST /hooks/<namespace>/<trigger>, and /readyz. Every replica
+	// serves it, leader or not.
+	ReceiverURL string
 }
 
 // APIServer is one sluice-apiserver process.
@@ -622,11 +626,16 @@ func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Cont
 	if err != nil {
 		return nil, err
 	}
+	receiverPort, err := testutil.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	s.controllerSeq++
 	id := fmt.Sprintf("sluice-controller-%d", s.controllerSeq)
 	args := append([]string{
 		"--kubeconfig=" + s.controllerKubeconfig,
 		"--bind-address=127.0.0.1:" + strconv.Itoa(port),
+		"--receiver-address=127.0.0.1:" + strconv.Itoa(receiverPort),
 		"--leader-elect-namespace=" + sluiceNamespace,
 		"--leader-elect-identity=" + id,
 		"--v=2",
@@ -636,12 +645,18 @@ func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Cont
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{Process: p, Identity: id, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	c := &Controller{Process: p, Identity: id, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		ReceiverURL: fmt.Sprintf("http://127.0.0.1:%d", receiverPort)}
 	s.Controllers = append(s.Controllers, c)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return c, p.WaitFor(ctx, "sluice-controller /healthz", func(ctx context.Context) error {
+	if err := p.WaitFor(ctx, "sluice-controller /healthz", func(ctx context.Context) error {
 		return testutil.GetOK(ctx, c.MetricsURL+"/healthz", "")
+	}); err != nil {
+		return c, err
+	}
+	return c, p.WaitFor(ctx, "the trigger receiver's /readyz", func(ctx context.Context) error {
+		return testutil.GetOK(ctx, c.ReceiverURL+"/readyz", "")
 	})
 }
 

@@ -1,0 +1,139 @@
+package receiver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/trigger/params"
+	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
+)
+
+// serveWebhook answers a GitHub, GitLab or Generic webhook whose body is
+// read and whose trigger's secret is known.
+func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
+	tr, src := q.trigger, q.trigger.Spec.Webhook
+	h := q.r.Header
+	var err error
+	switch src.Provider {
+	case v1alpha1.WebhookGitHub:
+		err = webhook.VerifyGitHub(h, body, secret)
+	case v1alpha1.WebhookGitLab:
+		err = webhook.VerifyGitLab(h, secret)
+	case v1alpha1.WebhookGeneric:
+		// The timestamp is required: without it a captured request could
+		// be replayed at any time later. Sluice's own notifications carry
+		// none, so they cannot call a Generic trigger directly.
+		err = webhook.VerifyGeneric(h, body, secret, r.opts.Clock.Now(), true)
+	default:
+		err = fmt.Errorf("unknown provider %q", src.Provider)
+	}
+	if err != nil {
+		// The check's errors say what is wrong with the request, never
+		// the secret or the expected signature.
+		r.recorder.Eventf(tr, corev1.EventTypeWarning, ReasonRejected, "a webhook request failed the signature check: %v", err)
+		r.reply(q, http.StatusUnauthorized, answer{Result: resultUnauthorized, Reason: err.Error()})
+		return
+	}
+	if tr.Spec.Suspend {
+		r.reply(q, http.StatusAccepted, answer{Result: resultIgnored, Reason: "suspended"})
+		return
+	}
+	var ev *webhook.Event
+	switch src.Provider {
+	case v1alpha1.WebhookGitHub:
+		ev, err = webhook.ParseGitHub(h, body)
+	case v1alpha1.WebhookGitLab:
+		ev, err = webhook.ParseGitLab(h, body)
+	default:
+		ev, err = webhook.ParseGeneric(h, body)
+	}
+	if reason, ok := webhook.IsIgnored(err); ok {
+		r.reply(q, http.StatusAccepted, answer{Result: resultIgnored, Reason: reason})
+		return
+	}
+	if err != nil {
+		r.reply(q, http.StatusBadRequest, answer{Result: resultRejected, Reason: err.Error()})
+		return
+	}
+	q.delivery = deliveryID(ev, h)
+	if ok, reason := filterOf(src).Match(ev); !ok {
+		r.reply(q, http.StatusAccepted, answer{Result: resultIgnored, Reason: reason})
+		return
+	}
+	given, err := params.Expand(givenParams(tr.Spec.Params), params.WebhookValues(ev))
+	if err != nil {
+		r.reply(q, http.StatusBadRequest, answer{Result: resultRejected, Reason: err.Error()})
+		return
+	}
+	run := &v1alpha1.RunRequest{
+		Params:      apiParams(given),
+		Environment: tr.Spec.Environment,
+		Name:        NameFor(tr.Name, q.delivery),
+		Trigger:     &v1alpha1.JobTrigger{Type: v1alpha1.TriggerWebhook, Name: tr.Name, Detail: detailOf(ev)},
+	}
+	result, err := r.start(q.r.Context(), tr, run)
+	switch result {
+	case resultStarted:
+		r.reply(q, http.StatusCreated, answer{Result: resultStarted, Job: run.Name})
+	case resultDuplicate:
+		r.reply(q, http.StatusOK, answer{Result: resultDuplicate, Job: run.Name, Reason: "this delivery has started its job already"})
+	case resultRejected:
+		r.reply(q, http.StatusUnprocessableEntity, answer{Result: resultRejected, Reason: err.Error()})
+	default:
+		klog.ErrorS(err, "starting a job", "trigger", klog.KObj(tr), "delivery", q.delivery, "job", run.Name)
+		r.reply(q, http.StatusServiceUnavailable, answer{Result: resultError, Reason: "the job could not be started; try again"})
+	}
+}
+
+// deliveryID identifies the event, to name its job: the provider's
+// delivery id, the same for a redelivery. Without one (an old GitLab, a
+// Generic sender without X-Sluice-Delivery) a Git event is its ref and
+// commit, and a Generic event its signature: it covers the timestamp and
+// the body, so a retry of the same signed request starts nothing twice,
+// and a request signed again later is a new event.
+func deliveryID(ev *webhook.Event, h http.Header) string {
+	switch {
+	case ev.DeliveryID != "":
+		return ev.DeliveryID
+	case ev.Ref != "":
+		return ev.Ref + "@" + ev.Commit
+	default:
+		return "signature:" + h.Get(webhook.HeaderSluiceSignature)
+	}
+}
+
+func filterOf(src *v1alpha1.WebhookSource) webhook.Filter {
+	f := webhook.Filter{}
+	for _, e := range src.Events {
+		f.Events = append(f.Events, webhook.Kind(e))
+	}
+	if src.Filter != nil {
+		f.Branches, f.Tags = src.Filter.Branches, src.Filter.Tags
+	}
+	return f
+}
+
+// detailOf describes ev for the job's spec.trigger.detail:
+// "github push to main by alice (abc1234)".
+func detailOf(ev *webhook.Event) string {
+	provider := strings.ToLower(string(ev.Provider))
+	commit := ev.Commit
+	if len(commit) > 7 {
+		commit = commit[:7]
+	}
+	switch ev.Kind {
+	case webhook.KindPush:
+		return fmt.Sprintf("%s push to %s by %s (%s)", provider, ev.Branch, ev.Sender, commit)
+	case webhook.KindTag:
+		return fmt.Sprintf("%s tag %s by %s (%s)", provider, ev.Tag, ev.Sender, commit)
+	}
+	if ev.DeliveryID != "" {
+		return fmt.Sprintf("%s webhook delivery %s", provider, ev.DeliveryID)
+	}
+	return provider + " webhook"
+}
