@@ -48,13 +48,6 @@ var (
 		Namespace: "sluice", Subsystem: "controller", Name: "log_archive_failures_total",
 		Help: "Copies of an action's output to the log archive that failed and are retried.", StabilityLevel: metrics.ALPHA,
 	})
-	// triggerEvents counts what the trigger loop did with each event;
-	// for a schedule source an event is a slot.
-	triggerEvents = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: "sluice", Subsystem: "trigger", Name: "events_total",
-		Help:           "Trigger events, by source and result: fired (a job started), skipped (missed beyond catchUp or the deadline, or suspended), refused (pipelines/run answered 422) or duplicate (the event's job already existed).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"source", "result"})
 	logsLost = metrics.NewCounter(&metrics.CounterOpts{
 		Namespace: "sluice", Subsystem: "controller", Name: "logs_lost_total",
 		Help: "Action outputs recorded Lost: their Pod went before they were archived.", StabilityLevel: metrics.ALPHA,
@@ -66,6 +59,6 @@ var registerOnce sync.Once
 func init() {
 	registerOnce.Do(func() {
 		legacyregistry.MustRegister(jobsStarted, jobsFinished, stepDuration, reconcileErrors, reconcileDuration, notificationAttempts,
-			logsArchived, logBytesArchived, logArchiveFailures, logsLost, triggerEvents)
+			logsArchived, logBytesArchived, logArchiveFailures, logsLost)
 	})
 }

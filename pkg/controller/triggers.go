@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
+
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,14 +47,6 @@ const (
 	EventFired = "Fired"
 	// EventRunRefused: pipelines/run refused a slot's job.
 	EventRunRefused = "RunRefused"
-)
-
-// Results of sluice_trigger_events_total.
-const (
-	triggerFired     = "fired"
-	triggerSkipped   = "skipped"
-	triggerRefused   = "refused"
-	triggerDuplicate = "duplicate"
 )
 
 // The trigger loop runs in the same process as the job controller, so only
@@ -186,7 +180,7 @@ func (c *Controller) syncTrigger(ctx context.Context, key string) error {
 
 	if tr.Spec.Suspend {
 		skipped += int64(len(fire))
-		triggerEvents.WithLabelValues("schedule", triggerSkipped).Add(float64(skipped))
+		triggermetrics.Events.WithLabelValues("schedule", triggermetrics.Skipped).Add(float64(skipped))
 		tr.Status.SkippedSlots += skipped
 		if !handled.IsZero() {
 			tr.Status.LastScheduleTime = &metav1.Time{Time: handled}
@@ -223,14 +217,14 @@ func (c *Controller) syncTrigger(ctx context.Context, key string) error {
 		_, err = c.sluice.SluiceV1alpha1().Pipelines(namespace).Run(ctx, tr.Spec.PipelineRef.Name, req, metav1.CreateOptions{})
 		switch {
 		case err == nil:
-			triggerEvents.WithLabelValues("schedule", triggerFired).Inc()
+			triggermetrics.Events.WithLabelValues("schedule", triggermetrics.Started).Inc()
 			c.recorder.Eventf(tr, corev1.EventTypeNormal, EventFired, "Started job %s for %s", job, detail)
 		case apierrors.IsAlreadyExists(err):
 			// A restart, or another replica, started this slot's job:
 			// the slot has fired.
-			triggerEvents.WithLabelValues("schedule", triggerDuplicate).Inc()
+			triggermetrics.Events.WithLabelValues("schedule", triggermetrics.Duplicate).Inc()
 		case apierrors.IsInvalid(err):
-			triggerEvents.WithLabelValues("schedule", triggerRefused).Inc()
+			triggermetrics.Events.WithLabelValues("schedule", triggermetrics.Refused).Inc()
 			c.recorder.Eventf(tr, corev1.EventTypeWarning, EventRunRefused, "pipelines/run refused job %s for %s: %v", job, detail, err)
 			refused++
 			refusal = err.Error()
@@ -242,7 +236,7 @@ func (c *Controller) syncTrigger(ctx context.Context, key string) error {
 		tr.Status.LastEvent = &v1alpha1.TriggerEvent{Time: metav1.NewTime(now), Detail: detail, Job: job}
 		refusal = ""
 	}
-	triggerEvents.WithLabelValues("schedule", triggerSkipped).Add(float64(skipped))
+	triggermetrics.Events.WithLabelValues("schedule", triggermetrics.Skipped).Add(float64(skipped))
 	tr.Status.SkippedSlots += skipped + refused
 	if !handled.IsZero() {
 		tr.Status.LastScheduleTime = &metav1.Time{Time: handled}

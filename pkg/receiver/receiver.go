@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
+
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -139,7 +141,7 @@ type answer struct {
 // notFound is the one answer to a path that names no trigger the receiver
 // serves, whether the trigger does not exist, exists in no such namespace,
 // or has another source: nothing in it tells them apart.
-var notFound = answer{Result: resultRejected, Reason: "no such trigger"}
+var notFound = answer{Result: triggermetrics.Rejected, Reason: "no such trigger"}
 
 // request is one request being answered.
 type request struct {
@@ -155,7 +157,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	q := &request{w: w, r: req, source: sourceNone}
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		r.reply(q, http.StatusMethodNotAllowed, answer{Result: resultRejected, Reason: "only POST is served"})
+		r.reply(q, http.StatusMethodNotAllowed, answer{Result: triggermetrics.Rejected, Reason: "only POST is served"})
 		return
 	}
 	tr := r.lookup(req.URL.Path)
@@ -171,17 +173,17 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if !r.limiter(tr).Allow() {
 		w.Header().Set("Retry-After", "1")
-		r.reply(q, http.StatusTooManyRequests, answer{Result: resultLimited, Reason: "too many requests for this trigger; try again later"})
+		r.reply(q, http.StatusTooManyRequests, answer{Result: triggermetrics.Limited, Reason: "too many requests for this trigger; try again later"})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			r.reply(q, http.StatusRequestEntityTooLarge, answer{Result: resultRejected, Reason: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)})
+			r.reply(q, http.StatusRequestEntityTooLarge, answer{Result: triggermetrics.Rejected, Reason: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)})
 			return
 		}
-		r.reply(q, http.StatusBadRequest, answer{Result: resultRejected, Reason: "the body could not be read"})
+		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: "the body could not be read"})
 		return
 	}
 	ref := secretRefOf(tr)
@@ -191,7 +193,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// owner; the caller, maybe anyone, learns only that it cannot work.
 		klog.InfoS("trigger not ready", "trigger", klog.KObj(tr), "reason", err.Error())
 		r.recorder.Eventf(tr, corev1.EventTypeWarning, ReasonNotReady, "cannot check the request's signature: %v", err)
-		r.reply(q, http.StatusServiceUnavailable, answer{Result: resultError, Reason: "trigger not ready"})
+		r.reply(q, http.StatusServiceUnavailable, answer{Result: triggermetrics.Error, Reason: "trigger not ready"})
 		return
 	}
 	if q.source == sourceSlack {
@@ -264,14 +266,14 @@ func (r *Receiver) start(ctx context.Context, tr *v1alpha1.Trigger, run *v1alpha
 	switch {
 	case err == nil:
 		r.recorder.Eventf(tr, corev1.EventTypeNormal, ReasonFired, "started job %s: %s", run.Name, run.Trigger.Detail)
-		return resultStarted, nil
+		return triggermetrics.Started, nil
 	case apierrors.IsAlreadyExists(err):
-		return resultDuplicate, nil
+		return triggermetrics.Duplicate, nil
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 		r.recorder.Eventf(tr, corev1.EventTypeWarning, ReasonRejected, "the job for %s was refused: %v", run.Trigger.Detail, err)
-		return resultRejected, err
+		return triggermetrics.Rejected, err
 	default:
-		return resultError, err
+		return triggermetrics.Error, err
 	}
 }
 
@@ -300,7 +302,7 @@ func (r *Receiver) reply(q *request, status int, a answer) {
 
 // write answers body (JSON) with status, counted as result.
 func (r *Receiver) write(q *request, status int, result, reason string, body any) {
-	triggerEvents.WithLabelValues(q.source, result).Inc()
+	triggermetrics.Events.WithLabelValues(q.source, result).Inc()
 	trigger := "-"
 	if q.trigger != nil {
 		trigger = q.trigger.Namespace + "/" + q.trigger.Name

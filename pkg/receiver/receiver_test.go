@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
+
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -180,7 +182,7 @@ func TestGitHubPushStartsOneJob(t *testing.T) {
 	code, resp := e.post("web", body, githubHeaders(body, secretKey, "d-1")...)
 	require.Equal(t, http.StatusCreated, code, resp)
 	want := NameFor("web", "d-1")
-	require.Equal(t, answer{Result: resultStarted, Job: want}, decodeAnswer(t, resp))
+	require.Equal(t, answer{Result: triggermetrics.Started, Job: want}, decodeAnswer(t, resp))
 	job := e.jobs[want]
 	require.NotNil(t, job)
 	require.Equal(t, []v1alpha1.Param{{Name: "revision", Value: commit}}, job.Spec.Params)
@@ -191,7 +193,7 @@ func TestGitHubPushStartsOneJob(t *testing.T) {
 
 	code, resp = e.post("web", body, githubHeaders(body, secretKey, "d-1")...)
 	require.Equal(t, http.StatusOK, code, resp)
-	require.Equal(t, resultDuplicate, decodeAnswer(t, resp).Result)
+	require.Equal(t, triggermetrics.Duplicate, decodeAnswer(t, resp).Result)
 	require.Equal(t, want, decodeAnswer(t, resp).Job)
 	require.Len(t, e.jobs, 1, "a redelivery creates nothing")
 
@@ -235,7 +237,7 @@ func TestBadSignaturesCreateNothing(t *testing.T) {
 			code, resp := e.post(tc.trigger, tc.body, tc.headers...)
 			require.Equal(t, http.StatusUnauthorized, code, resp)
 			a := decodeAnswer(t, resp)
-			require.Equal(t, resultUnauthorized, a.Result)
+			require.Equal(t, triggermetrics.Unauthorized, a.Result)
 			require.Contains(t, a.Reason, tc.want)
 			require.NotContains(t, resp, secretKey)
 		})
@@ -284,7 +286,7 @@ func TestMethodSizeAndRateLimit(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, resp)
 	code, resp = e.post("web", body, githubHeaders(body, secretKey, "d")...)
 	require.Equal(t, http.StatusTooManyRequests, code, "the fourth request, over the burst of 3: %s", resp)
-	require.Equal(t, resultLimited, decodeAnswer(t, resp).Result)
+	require.Equal(t, triggermetrics.Limited, decodeAnswer(t, resp).Result)
 	require.Equal(t, 2, e.runCount())
 }
 
@@ -312,7 +314,7 @@ func TestIgnoredEvents(t *testing.T) {
 			code, resp := e.post(tc.trigger, tc.body, tc.headers...)
 			require.Equal(t, http.StatusAccepted, code, resp)
 			a := decodeAnswer(t, resp)
-			require.Equal(t, resultIgnored, a.Result)
+			require.Equal(t, triggermetrics.Ignored, a.Result)
 			require.Contains(t, a.Reason, tc.reason)
 		})
 	}
@@ -355,7 +357,7 @@ func TestGitLabAndGeneric(t *testing.T) {
 	body := githubPush("refs/heads/main")
 	code, resp = e.post("nosecret", body, githubHeaders(body, secretKey, "d")...)
 	require.Equal(t, http.StatusServiceUnavailable, code, resp)
-	require.Equal(t, answer{Result: resultError, Reason: "trigger not ready"}, decodeAnswer(t, resp))
+	require.Equal(t, answer{Result: triggermetrics.Error, Reason: "trigger not ready"}, decodeAnswer(t, resp))
 	require.Len(t, e.jobs, 2)
 }
 

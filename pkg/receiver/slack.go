@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,23 +42,23 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 	tr := q.trigger
 	if err := webhook.VerifySlack(q.r.Header, body, secret, r.opts.Clock.Now()); err != nil {
 		r.recorder.Eventf(tr, corev1.EventTypeWarning, ReasonRejected, "a Slack request failed the signature check: %v", err)
-		r.reply(q, http.StatusUnauthorized, answer{Result: resultUnauthorized, Reason: err.Error()})
+		r.reply(q, http.StatusUnauthorized, answer{Result: triggermetrics.Unauthorized, Reason: err.Error()})
 		return
 	}
 	cmd, err := webhook.ParseSlashCommand(body)
 	if err != nil {
-		r.reply(q, http.StatusBadRequest, answer{Result: resultRejected, Reason: err.Error()})
+		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 		return
 	}
 	q.delivery = cmd.TriggerID
 	if !slices.Contains(tr.Spec.Slack.AllowedUsers, cmd.UserID) {
-		r.slackReply(q, resultUnauthorized, slackEphemeral,
+		r.slackReply(q, triggermetrics.Unauthorized, slackEphemeral,
 			fmt.Sprintf("You (%s) are not allowed to run commands of trigger %s; its allowedUsers lists who may.", cmd.UserID, tr.Name))
 		return
 	}
 	c, err := webhook.ParseCommand(cmd.Text)
 	if err != nil {
-		r.slackReply(q, resultRejected, slackEphemeral, err.Error())
+		r.slackReply(q, triggermetrics.Rejected, slackEphemeral, err.Error())
 		return
 	}
 	if c.Verb == webhook.VerbStatus {
@@ -65,17 +67,17 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 	}
 	pipeline := tr.Spec.PipelineRef.Name
 	if c.Pipeline != pipeline {
-		r.slackReply(q, resultRejected, slackEphemeral,
+		r.slackReply(q, triggermetrics.Rejected, slackEphemeral,
 			fmt.Sprintf("This command runs pipeline %s only: run %s [env=<environment>] [key=value ...]", pipeline, pipeline))
 		return
 	}
 	if tr.Spec.Suspend {
-		r.slackReply(q, resultIgnored, slackEphemeral, fmt.Sprintf("Trigger %s is suspended; nothing was started.", tr.Name))
+		r.slackReply(q, triggermetrics.Ignored, slackEphemeral, fmt.Sprintf("Trigger %s is suspended; nothing was started.", tr.Name))
 		return
 	}
 	given, err := params.Expand(givenParams(tr.Spec.Params), params.SlackValues(cmd.UserID, cmd.Text))
 	if err != nil {
-		r.slackReply(q, resultRejected, slackEphemeral, err.Error())
+		r.slackReply(q, triggermetrics.Rejected, slackEphemeral, err.Error())
 		return
 	}
 	env := tr.Spec.Environment
@@ -99,19 +101,19 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 	result, err := r.start(q.r.Context(), tr, run)
 	kubectl := fmt.Sprintf("kubectl get pipelinejob -n %s %s", tr.Namespace, run.Name)
 	switch result {
-	case resultStarted:
+	case triggermetrics.Started:
 		where := ""
 		if env != "" {
 			where = " in " + env
 		}
 		r.slackReply(q, result, slackInChannel, fmt.Sprintf("Started job %s of %s%s for <@%s>. %s", run.Name, pipeline, where, cmd.UserID, kubectl))
-	case resultDuplicate:
+	case triggermetrics.Duplicate:
 		r.slackReply(q, result, slackEphemeral, fmt.Sprintf("This command has started job %s already. %s", run.Name, kubectl))
-	case resultRejected:
+	case triggermetrics.Rejected:
 		r.slackReply(q, result, slackEphemeral, fmt.Sprintf("The job was refused: %v", err))
 	default:
 		klog.ErrorS(err, "starting a job", "trigger", klog.KObj(tr), "delivery", q.delivery, "job", run.Name)
-		r.reply(q, http.StatusServiceUnavailable, answer{Result: resultError, Reason: "the job could not be started; try again"})
+		r.reply(q, http.StatusServiceUnavailable, answer{Result: triggermetrics.Error, Reason: "the job could not be started; try again"})
 	}
 }
 
@@ -143,11 +145,11 @@ func (r *Receiver) slackStatus(q *request, name string) {
 	}
 	switch {
 	case apierrors.IsNotFound(err):
-		r.slackReply(q, resultAnswered, slackEphemeral, fmt.Sprintf("There is no job %s of pipeline %s.", name, pipeline))
+		r.slackReply(q, triggermetrics.Answered, slackEphemeral, fmt.Sprintf("There is no job %s of pipeline %s.", name, pipeline))
 		return
 	case err != nil:
 		klog.ErrorS(err, "reading a job for Slack", "trigger", klog.KObj(tr), "job", name)
-		r.reply(q, http.StatusServiceUnavailable, answer{Result: resultError, Reason: "the job could not be read; try again"})
+		r.reply(q, http.StatusServiceUnavailable, answer{Result: triggermetrics.Error, Reason: "the job could not be read; try again"})
 		return
 	}
 	phase := string(job.Status.Phase)
@@ -162,7 +164,7 @@ func (r *Receiver) slackStatus(q *request, name string) {
 		}
 	}
 	text += fmt.Sprintf(". kubectl get pipelinejob -n %s %s", tr.Namespace, job.Name)
-	r.slackReply(q, resultAnswered, slackEphemeral, text)
+	r.slackReply(q, triggermetrics.Answered, slackEphemeral, text)
 }
 
 // currentStep is the step running or waiting, else the last one that

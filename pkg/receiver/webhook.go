@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
@@ -36,11 +38,11 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 		// The check's errors say what is wrong with the request, never
 		// the secret or the expected signature.
 		r.recorder.Eventf(tr, corev1.EventTypeWarning, ReasonRejected, "a webhook request failed the signature check: %v", err)
-		r.reply(q, http.StatusUnauthorized, answer{Result: resultUnauthorized, Reason: err.Error()})
+		r.reply(q, http.StatusUnauthorized, answer{Result: triggermetrics.Unauthorized, Reason: err.Error()})
 		return
 	}
 	if tr.Spec.Suspend {
-		r.reply(q, http.StatusAccepted, answer{Result: resultIgnored, Reason: "suspended"})
+		r.reply(q, http.StatusAccepted, answer{Result: triggermetrics.Ignored, Reason: "suspended"})
 		return
 	}
 	var ev *webhook.Event
@@ -53,21 +55,21 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 		ev, err = webhook.ParseGeneric(h, body)
 	}
 	if reason, ok := webhook.IsIgnored(err); ok {
-		r.reply(q, http.StatusAccepted, answer{Result: resultIgnored, Reason: reason})
+		r.reply(q, http.StatusAccepted, answer{Result: triggermetrics.Ignored, Reason: reason})
 		return
 	}
 	if err != nil {
-		r.reply(q, http.StatusBadRequest, answer{Result: resultRejected, Reason: err.Error()})
+		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 		return
 	}
 	q.delivery = deliveryID(ev, h)
 	if ok, reason := filterOf(src).Match(ev); !ok {
-		r.reply(q, http.StatusAccepted, answer{Result: resultIgnored, Reason: reason})
+		r.reply(q, http.StatusAccepted, answer{Result: triggermetrics.Ignored, Reason: reason})
 		return
 	}
 	given, err := params.Expand(givenParams(tr.Spec.Params), params.WebhookValues(ev))
 	if err != nil {
-		r.reply(q, http.StatusBadRequest, answer{Result: resultRejected, Reason: err.Error()})
+		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 		return
 	}
 	run := &v1alpha1.RunRequest{
@@ -78,15 +80,15 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 	}
 	result, err := r.start(q.r.Context(), tr, run)
 	switch result {
-	case resultStarted:
-		r.reply(q, http.StatusCreated, answer{Result: resultStarted, Job: run.Name})
-	case resultDuplicate:
-		r.reply(q, http.StatusOK, answer{Result: resultDuplicate, Job: run.Name, Reason: "this delivery has started its job already"})
-	case resultRejected:
-		r.reply(q, http.StatusUnprocessableEntity, answer{Result: resultRejected, Reason: err.Error()})
+	case triggermetrics.Started:
+		r.reply(q, http.StatusCreated, answer{Result: triggermetrics.Started, Job: run.Name})
+	case triggermetrics.Duplicate:
+		r.reply(q, http.StatusOK, answer{Result: triggermetrics.Duplicate, Job: run.Name, Reason: "this delivery has started its job already"})
+	case triggermetrics.Rejected:
+		r.reply(q, http.StatusUnprocessableEntity, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 	default:
 		klog.ErrorS(err, "starting a job", "trigger", klog.KObj(tr), "delivery", q.delivery, "job", run.Name)
-		r.reply(q, http.StatusServiceUnavailable, answer{Result: resultError, Reason: "the job could not be started; try again"})
+		r.reply(q, http.StatusServiceUnavailable, answer{Result: triggermetrics.Error, Reason: "the job could not be started; try again"})
 	}
 }
 

@@ -98,7 +98,7 @@ func TestSchedule(t *testing.T) {
 	for i := 1; i < len(slots); i++ {
 		require.EqualValues(t, 2, slots[i]-slots[i-1], "consecutive slots of %v", names)
 	}
-	require.Positive(t, metric(t, second, `sluice_trigger_events_total{result="fired",source="schedule"}`), "the new leader fired slots")
+	require.Positive(t, metric(t, second, `sluice_trigger_events_total{result="started",source="schedule"}`), "the new leader fired slots")
 
 	eventually(t, time.Minute, "the trigger's status", func(ctx context.Context) error {
 		tr, err := sluiceAdmin(t).SluiceV1alpha1().Triggers(ns).Get(ctx, "tick", metav1.GetOptions{})
