@@ -46,7 +46,7 @@ func run(dir string) error {
 		fmt.Println(">> stopped")
 	}()
 	if _, err := stack.Kubectl(ctx, "apply", "-f", "artifacts/examples/deployer.yaml", "-f", "artifacts/examples/pipeline.yaml",
-		"-f", "artifacts/examples/gated-release.yaml"); err != nil {
+		"-f", "artifacts/examples/gated-release.yaml", "-f", "artifacts/examples/triggers.yaml"); err != nil {
 		return err
 	}
 	// No container runs on a kwok node; give the examples' actions
@@ -83,9 +83,13 @@ Try:
   kubectl get --raw /apis/sluice.dev/v1alpha1/namespaces/default/pipelinejobs/%s/log
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
   the gated release and rollback of README.md ("A gated release, and a rollback")
+  kubectl get triggers
+  curl -sS -X POST %s/hooks/default/on-push -H 'X-Gitlab-Event: Push Hook' \
+    -H 'X-Gitlab-Token: example-token-not-for-real-use' -H "X-Gitlab-Event-UUID: $(date +%%s%%N)" \
+    -d '{"object_kind":"push","ref":"refs/heads/main","checkout_sha":"4f2a9c1d","project":{"path_with_namespace":"team/web"},"user_username":"alice"}'
 
 Press Ctrl-C to stop everything.
-`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, jobName)
+`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, jobName, stack.Controllers[0].ReceiverURL)
 	<-ctx.Done()
 	return nil
 }
