@@ -12,6 +12,9 @@
 //     policy, and whether a new observation fires.
 //   - params: the $(image.*), $(schedule.*), $(webhook.*) and $(slack.*)
 //     references a trigger's params may use, their validation and expansion.
+//   - jobname: the deterministic name of the job of an event.
+//   - metrics: sluice_trigger_events_total, counted by the controller's
+//     trigger loop and the hook receiver alike.
 //
 // None of them talks to the network or knows the API types.
 package trigger
