@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
-
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +26,7 @@ import (
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/substitution"
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 )
 
 // MaxBodyBytes is the largest body the receiver reads; a larger one is

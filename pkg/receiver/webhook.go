@@ -5,12 +5,11 @@ import (
 	"net/http"
 	"strings"
 
-	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/params"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
 )
