@@ -131,6 +131,9 @@ type Controller struct {
 	// The trigger loop (triggers.go): its own workqueue of Trigger keys.
 	triggers     sluicelisters.TriggerLister
 	triggerQueue workqueue.TypedRateLimitingInterface[string]
+	// lastTriggered is the newest job each trigger started, by trigger
+	// key, as the job informer has seen them (see noteTriggeredJob).
+	lastTriggered keyedEvents
 	// triggersStarted is when Run started: schedule slots before it were
 	// missed while no controller ran.
 	triggersStarted time.Time
@@ -231,6 +234,10 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		return nil, err
 	}
 	if _, err := pipelines.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: c.enqueueTriggersOf}); err != nil {
+		return nil, err
+	}
+	// A job a trigger started is that trigger's last event.
+	if _, err := jobInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: c.noteTriggeredJob}); err != nil {
 		return nil, err
 	}
 	return c, nil

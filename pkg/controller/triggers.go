@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,14 @@ const (
 	// ReasonRunRefused: pipelines/run refused the last slot's job (422),
 	// e.g. a param the pipeline requires is missing.
 	ReasonRunRefused = "RunRefused"
+	// ReasonListening: a webhook or slack trigger whose pipeline and
+	// Secret are there; the message names its URL path.
+	ReasonListening = "Listening"
+	// ReasonSecretNotFound: the Secret, or its key, that a webhook or slack
+	// trigger verifies requests with is missing.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSourceNotSupported: the image source does not poll yet.
+	ReasonSourceNotSupported = "SourceNotSupported"
 	// ReasonPipelineNotFound (shared with jobs) and ReasonInvalidParams
 	// (shared with jobs) are the other reasons a Trigger is not Ready.
 )
@@ -52,8 +61,9 @@ const (
 // the leader schedules. It runs every Trigger of the cluster: Triggers have
 // no sluice.dev/controller-instance label, and a second instance's
 // controller would only find its jobs already there (AlreadyExists).
-// Only schedule sources are handled here; the other sources are left
-// alone, status included.
+// Schedule sources fire here; for the others, whose events the hook
+// receiver turns into jobs in every replica, the loop keeps the status:
+// Ready, and lastEvent from the jobs the informer sees them start.
 
 func (c *Controller) enqueueTrigger(obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
@@ -123,7 +133,7 @@ func (c *Controller) syncTrigger(ctx context.Context, key string) error {
 		return err
 	}
 	if cached.Spec.Schedule == nil {
-		return nil
+		return c.syncEventTrigger(ctx, cached)
 	}
 	tr := cached.DeepCopy()
 	tr.Status.ObservedGeneration = tr.Generation
@@ -301,4 +311,100 @@ func (c *Controller) updateTriggerStatus(ctx context.Context, cached, tr *v1alph
 	}
 	_, err := c.sluice.SluiceV1alpha1().Triggers(tr.Namespace).UpdateStatus(ctx, tr, metav1.UpdateOptions{})
 	return err
+}
+
+// keyedEvents holds the newest job started for each trigger key.
+type keyedEvents struct {
+	mu   sync.Mutex
+	jobs map[string]v1alpha1.TriggerEvent
+}
+
+// note records job as the trigger's event when it is newer than the one
+// held, and reports whether it was.
+func (k *keyedEvents) note(key string, ev v1alpha1.TriggerEvent) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if old, ok := k.jobs[key]; ok && !ev.Time.After(old.Time.Time) {
+		return false
+	}
+	if k.jobs == nil {
+		k.jobs = map[string]v1alpha1.TriggerEvent{}
+	}
+	k.jobs[key] = ev
+	return true
+}
+
+func (k *keyedEvents) get(key string) (v1alpha1.TriggerEvent, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ev, ok := k.jobs[key]
+	return ev, ok
+}
+
+// noteTriggeredJob, on a job the informer sees appear, records it as its
+// trigger's last event (the informer's first list replays every job, so a
+// new leader learns them all) and wakes the trigger. The schedule source
+// records its own events as it fires them.
+func (c *Controller) noteTriggeredJob(obj any) {
+	job, ok := obj.(*v1alpha1.PipelineJob)
+	if !ok || job.Labels[v1alpha1.LabelTrigger] == "" || job.Spec.Trigger.Type == v1alpha1.TriggerSchedule {
+		return
+	}
+	key := job.Namespace + "/" + job.Labels[v1alpha1.LabelTrigger]
+	ev := v1alpha1.TriggerEvent{Time: job.CreationTimestamp, Detail: job.Spec.Trigger.Detail, Job: job.Name}
+	if c.lastTriggered.note(key, ev) {
+		c.triggerQueue.Add(key)
+	}
+}
+
+// syncEventTrigger keeps the status of a trigger whose events come from
+// outside the loop: its newest job as lastEvent, and Ready, which says
+// whether the pipeline and the Secret requests are verified with are
+// there. A Secret is not watched: a change to one shows at the trigger's
+// next resync.
+func (c *Controller) syncEventTrigger(ctx context.Context, cached *v1alpha1.Trigger) error {
+	tr := cached.DeepCopy()
+	tr.Status.ObservedGeneration = tr.Generation
+	if ev, ok := c.lastTriggered.get(tr.Namespace + "/" + tr.Name); ok &&
+		(tr.Status.LastEvent == nil || ev.Time.After(tr.Status.LastEvent.Time.Time)) {
+		tr.Status.LastEvent = &ev
+	}
+	status, reason, msg, err := c.eventTriggerReady(ctx, tr)
+	if err != nil {
+		return err
+	}
+	c.setTriggerReady(tr, status, reason, msg)
+	return c.updateTriggerStatus(ctx, cached, tr)
+}
+
+// eventTriggerReady says whether a webhook, slack or image trigger can work.
+func (c *Controller) eventTriggerReady(ctx context.Context, tr *v1alpha1.Trigger) (metav1.ConditionStatus, string, string, error) {
+	if tr.Spec.Image != nil {
+		return metav1.ConditionFalse, ReasonSourceNotSupported, "the image source does not poll registries yet", nil
+	}
+	if _, err := c.pipelines.Pipelines(tr.Namespace).Get(tr.Spec.PipelineRef.Name); apierrors.IsNotFound(err) {
+		return metav1.ConditionFalse, ReasonPipelineNotFound, fmt.Sprintf("pipeline %q not found", tr.Spec.PipelineRef.Name), nil
+	} else if err != nil {
+		return "", "", "", err
+	}
+	var ref v1alpha1.SecretKeyRef
+	switch {
+	case tr.Spec.Webhook != nil:
+		ref = tr.Spec.Webhook.SecretRef
+	case tr.Spec.Slack != nil:
+		ref = tr.Spec.Slack.SigningSecretRef
+	default:
+		return metav1.ConditionFalse, ReasonSourceNotSupported, "the trigger has no source this controller knows", nil
+	}
+	secret, err := c.kube.CoreV1().Secrets(tr.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return metav1.ConditionFalse, ReasonSecretNotFound, fmt.Sprintf("secret %q not found", ref.Name), nil
+	case err != nil:
+		return "", "", "", err
+	}
+	if len(secret.Data[ref.Key]) == 0 {
+		return metav1.ConditionFalse, ReasonSecretNotFound, fmt.Sprintf("secret %q has no key %q", ref.Name, ref.Key), nil
+	}
+	return metav1.ConditionTrue, ReasonListening, fmt.Sprintf("receiving events at /hooks/%s/%s", tr.Namespace, tr.Name), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -381,16 +382,67 @@ func TestScheduleRunRefused(t *testing.T) {
 	assert.EqualValues(t, 1, tr.Status.SkippedSlots)
 }
 
-// TestScheduleOtherSourcesLeftAlone: the loop acts only on schedule
-// triggers; the other sources' status is theirs.
-func TestScheduleOtherSourcesLeftAlone(t *testing.T) {
+// TestEventTriggerStatus: the loop keeps the status of the triggers whose
+// events the receiver handles: Ready says whether the pipeline and the
+// Secret requests are verified with are there, and lastEvent is the newest
+// job the trigger started, learnt from the job informer. An image trigger
+// says its source does not poll yet.
+func TestEventTriggerStatus(t *testing.T) {
 	h := newTriggerHarness(t)
 	tr := h.createTrigger("hook", nil)
-	tr.Spec.Webhook = &v1alpha1.WebhookSource{Provider: v1alpha1.WebhookGitHub}
+	tr.Spec.Webhook = &v1alpha1.WebhookSource{Provider: v1alpha1.WebhookGitHub, SecretRef: v1alpha1.SecretKeyRef{Name: "hook", Key: "secret"}}
 	_, err := h.sluice.SluiceV1alpha1().Triggers(ns).Update(h.ctx, tr, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	h.waitTriggerCache("hook")
-	writes := len(h.sluice.Actions())
-	require.NoError(t, h.c.syncTrigger(h.ctx, ns+"/hook"))
-	assert.Len(t, h.sluice.Actions(), writes, fmt.Sprintf("no request: %v", h.sluice.Actions()[writes:]))
+	ready := func(tr *v1alpha1.Trigger) string {
+		c := meta.FindStatusCondition(tr.Status.Conditions, ConditionReady)
+		require.NotNil(t, c)
+		return string(c.Status) + " " + c.Reason + ": " + c.Message
+	}
+
+	assert.Equal(t, `False PipelineNotFound: pipeline "p" not found`, ready(h.syncTrigger("hook")))
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
+	h.eventually("pipeline in cache", func() bool { _, err := h.c.pipelines.Pipelines(ns).Get("p"); return err == nil })
+	assert.Equal(t, `False SecretNotFound: secret "hook" not found`, ready(h.syncTrigger("hook")))
+	_, err = h.kube.CoreV1().Secrets(ns).Create(h.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, Data: map[string][]byte{"other": []byte("x")}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, `False SecretNotFound: secret "hook" has no key "secret"`, ready(h.syncTrigger("hook")))
+	_, err = h.kube.CoreV1().Secrets(ns).Update(h.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, Data: map[string][]byte{"secret": []byte("s3cret")}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	got := h.syncTrigger("hook")
+	assert.Equal(t, "True Listening: receiving events at /hooks/team-a/hook", ready(got))
+	assert.Nil(t, got.Status.LastEvent)
+	assert.NotContains(t, fmt.Sprint(got.Status), "s3cret")
+
+	// Jobs the receiver started: the newest is the last event, whatever
+	// order the informer sees them in, and it wakes the trigger.
+	fired := func(name string, ago time.Duration) {
+		j := jobOf(name, "p")
+		j.CreationTimestamp = metav1.NewTime(h.clock.Now().Add(-ago))
+		j.Labels = map[string]string{v1alpha1.LabelTrigger: "hook"}
+		j.Spec.Trigger = v1alpha1.JobTrigger{Type: v1alpha1.TriggerWebhook, Name: "hook", Detail: "github push to main by alice (" + name + ")"}
+		h.createJob(j)
+	}
+	fired("hook-newer", time.Minute)
+	h.eventually("the informer notes the job", func() bool { _, ok := h.c.lastTriggered.get(ns + "/hook"); return ok })
+	fired("hook-older", time.Hour)
+	h.eventually("the informer saw both", func() bool {
+		_, err1 := h.c.jobs.PipelineJobs(ns).Get("hook-newer")
+		_, err2 := h.c.jobs.PipelineJobs(ns).Get("hook-older")
+		return err1 == nil && err2 == nil
+	})
+	got = h.syncTrigger("hook")
+	require.NotNil(t, got.Status.LastEvent)
+	assert.Equal(t, "hook-newer", got.Status.LastEvent.Job)
+	assert.Equal(t, "github push to main by alice (hook-newer)", got.Status.LastEvent.Detail)
+
+	image := h.createTrigger("images", nil)
+	image.Spec.Image = &v1alpha1.ImageSource{Repository: "registry.example.com/web", Policy: v1alpha1.ImagePolicy{Semver: ">=1"}}
+	_, err = h.sluice.SluiceV1alpha1().Triggers(ns).Update(h.ctx, image, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.eventually("image trigger in cache", func() bool {
+		c, err := h.c.triggers.Triggers(ns).Get("images")
+		return err == nil && c.Spec.Image != nil
+	})
+	assert.Equal(t, "False SourceNotSupported: the image source does not poll registries yet", ready(h.syncTrigger("images")))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -151,6 +152,22 @@ spec:
 		}
 		return nil
 	})
+	// The leader's trigger loop records the job as the trigger's last
+	// event, and says the trigger is ready.
+	eventually(t, time.Minute, "the trigger's status", func(ctx context.Context) error {
+		tr, err := sluiceAdmin(t).SluiceV1alpha1().Triggers(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ready := meta.FindStatusCondition(tr.Status.Conditions, "Ready")
+		if tr.Status.LastEvent == nil || tr.Status.LastEvent.Job != answer.Job || ready == nil || ready.Reason != "Listening" {
+			return fmt.Errorf("status %+v", tr.Status)
+		}
+		return nil
+	})
+	row := lines(kubectl(t, "-n", ns, "get", "trigger", "web"))[1]
+	require.Contains(t, row, answer.Job, "LAST-JOB")
+	require.Contains(t, row, "True", "READY")
 }
 
 // TestReceiverSlackCommand is scenario 4: a signed Slack command runs the
