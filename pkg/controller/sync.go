@@ -391,7 +391,7 @@ func (r *reconciler) runStep(ctx context.Context, res *resolved, i int, workspac
 	}
 	st.Phase = v1alpha1.StepRunning
 	if timedOut {
-		if err := r.deleteOwnPod(ctx, pod.Name); err != nil {
+		if err := r.deleteOwnPod(ctx, pod); err != nil {
 			return false, err
 		}
 		return false, r.attemptFailed(ctx, res, i, workspace, r.now, ReasonTimeout,
@@ -549,26 +549,14 @@ func describeController(obj metav1.Object) string {
 	return fmt.Sprintf("its controller is %s %s, uid %s", ref.Kind, ref.Name, ref.UID)
 }
 
-// deleteOwnPod deletes the named Pod if the job controls it, and only that
-// Pod: the UID precondition spares a Pod created under the same name after
-// it was read.
-func (r *reconciler) deleteOwnPod(ctx context.Context, name string) error {
-	pods := r.c.kube.CoreV1().Pods(r.job.Namespace)
-	pod, err := r.c.pods.Pods(r.job.Namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		// Perhaps created by the last sync and not in the cache yet.
-		pod, err = pods.Get(ctx, name, metav1.GetOptions{})
-	}
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// deleteOwnPod deletes pod, as read by this sync, if the job controls it,
+// and only that Pod: the UID precondition spares a Pod created under the
+// same name after it was read.
+func (r *reconciler) deleteOwnPod(ctx context.Context, pod *corev1.Pod) error {
 	if !metav1.IsControlledBy(pod, r.job) {
 		return nil
 	}
-	err = pods.Delete(ctx, name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(pod.UID))})
+	err := r.c.kube.CoreV1().Pods(r.job.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(pod.UID))})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // gone, or replaced by a Pod that is not ours
 	}
@@ -576,7 +564,7 @@ func (r *reconciler) deleteOwnPod(ctx context.Context, name string) error {
 		if r.deleted == nil {
 			r.deleted = map[string]bool{}
 		}
-		r.deleted[name] = true
+		r.deleted[pod.Name] = true
 	}
 	return err
 }
@@ -685,7 +673,7 @@ func (r *reconciler) stopPod(ctx context.Context, i int, why string) (bool, erro
 		r.waitForLogs(i, why, waiting, fmt.Sprintf(" before pod %s is deleted", name))
 		return false, nil
 	}
-	return true, r.deleteOwnPod(ctx, name)
+	return true, r.deleteOwnPod(ctx, pod)
 }
 
 func (r *reconciler) skipAfter(i int) {
