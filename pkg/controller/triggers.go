@@ -17,7 +17,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
-	"github.com/sluice-dev/sluice/pkg/substitution"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/params"
 	"github.com/sluice-dev/sluice/pkg/trigger/schedule"
@@ -199,29 +198,17 @@ func (c *Controller) syncTrigger(ctx context.Context, key string) error {
 		return c.finishTriggerSync(ctx, key, cached, tr, now, due.Next)
 	}
 
-	given := make([]substitution.Given, 0, len(tr.Spec.Params))
-	for _, p := range tr.Spec.Params {
-		given = append(given, substitution.Given{Name: p.Name, Value: p.Value})
-	}
 	var refused int64
 	var refusal string
 	for _, slot := range fire {
-		expanded, err := params.Expand(given, params.ScheduleValues(slot))
+		job := schedule.SlotName(tr.Name, slot)
+		detail := fmt.Sprintf("schedule %s slot %s", src.Cron, slot.In(sched.Location()).Format(time.RFC3339))
+		req, err := params.Run(tr, job, v1alpha1.TriggerSchedule, detail, params.ScheduleValues(slot))
 		if err != nil {
 			// Validation rejects unknown references: a spec change is what
 			// repairs this, and it wakes the trigger.
 			c.setTriggerReady(tr, metav1.ConditionFalse, ReasonInvalidParams, err.Error())
 			return c.updateTriggerStatus(ctx, cached, tr)
-		}
-		job := schedule.SlotName(tr.Name, slot)
-		detail := fmt.Sprintf("schedule %s slot %s", src.Cron, slot.In(sched.Location()).Format(time.RFC3339))
-		req := &v1alpha1.RunRequest{
-			Name:        job,
-			Environment: tr.Spec.Environment,
-			Trigger:     &v1alpha1.JobTrigger{Type: v1alpha1.TriggerSchedule, Name: tr.Name, Detail: detail},
-		}
-		for _, p := range expanded {
-			req.Params = append(req.Params, v1alpha1.Param{Name: p.Name, Value: p.Value})
 		}
 		_, err = c.sluice.SluiceV1alpha1().Pipelines(namespace).Run(ctx, tr.Spec.PipelineRef.Name, req, metav1.CreateOptions{})
 		switch {

@@ -25,7 +25,6 @@ import (
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
-	"github.com/sluice-dev/sluice/pkg/substitution"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 )
 
@@ -274,23 +273,6 @@ func (r *Receiver) start(ctx context.Context, tr *v1alpha1.Trigger, run *v1alpha
 	default:
 		return triggermetrics.Error, err
 	}
-}
-
-// givenParams are params as pkg/trigger/params takes them.
-func givenParams(ps []v1alpha1.Param) []substitution.Given {
-	out := make([]substitution.Given, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, substitution.Given{Name: p.Name, Value: p.Value})
-	}
-	return out
-}
-
-func apiParams(ps []substitution.Given) []v1alpha1.Param {
-	out := make([]v1alpha1.Param, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, v1alpha1.Param{Name: p.Name, Value: p.Value})
-	}
-	return out
 }
 
 // reply writes a, counts it and logs it. It never logs the body or a

@@ -12,7 +12,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
-	"github.com/sluice-dev/sluice/pkg/substitution"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/params"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
@@ -74,15 +73,6 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 		r.slackReply(q, triggermetrics.Ignored, slackEphemeral, fmt.Sprintf("Trigger %s is suspended; nothing was started.", tr.Name))
 		return
 	}
-	given, err := params.Expand(givenParams(tr.Spec.Params), params.SlackValues(cmd.UserID, cmd.Text))
-	if err != nil {
-		r.slackReply(q, triggermetrics.Rejected, slackEphemeral, err.Error())
-		return
-	}
-	env := tr.Spec.Environment
-	if c.Environment != "" {
-		env = c.Environment
-	}
 	// trigger_id is unique per invocation; Slack sends one with every
 	// command. Its absence falls back to the signature, which covers the
 	// timestamp and the body.
@@ -90,20 +80,23 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 	if cmd.TriggerID == "" {
 		eventID = "slack-signature:" + q.r.Header.Get(webhook.HeaderSlackSignature)
 	}
-	run := &v1alpha1.RunRequest{
-		Params:      apiParams(mergeParams(given, c.Params)),
-		Environment: env,
-		Name:        NameFor(tr.Name, eventID),
-		Trigger: &v1alpha1.JobTrigger{Type: v1alpha1.TriggerSlack, Name: tr.Name,
-			Detail: fmt.Sprintf("slack %s %s by %s (%s)", cmd.Command, strings.Join(strings.Fields(cmd.Text), " "), cmd.UserName, cmd.UserID)},
+	detail := fmt.Sprintf("slack %s %s by %s (%s)", cmd.Command, strings.Join(strings.Fields(cmd.Text), " "), cmd.UserName, cmd.UserID)
+	run, err := params.Run(tr, NameFor(tr.Name, eventID), v1alpha1.TriggerSlack, detail, params.SlackValues(cmd.UserID, cmd.Text))
+	if err != nil {
+		r.slackReply(q, triggermetrics.Rejected, slackEphemeral, err.Error())
+		return
 	}
+	if c.Environment != "" {
+		run.Environment = c.Environment
+	}
+	run.Params = mergeParams(run.Params, c.Params)
 	result, err := r.start(q.r.Context(), tr, run)
 	kubectl := fmt.Sprintf("kubectl get pipelinejob -n %s %s", tr.Namespace, run.Name)
 	switch result {
 	case triggermetrics.Started:
 		where := ""
-		if env != "" {
-			where = " in " + env
+		if run.Environment != "" {
+			where = " in " + run.Environment
 		}
 		r.slackReply(q, result, slackInChannel, fmt.Sprintf("Started job %s of %s%s for <@%s>. %s", run.Name, pipeline, where, cmd.UserID, kubectl))
 	case triggermetrics.Duplicate:
@@ -118,15 +111,15 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 
 // mergeParams returns base with the command's params over it: a name the
 // command gives replaces the trigger's value, a new one is added.
-func mergeParams(base []substitution.Given, command []webhook.Param) []substitution.Given {
-	out := append([]substitution.Given(nil), base...)
+func mergeParams(base []v1alpha1.Param, command []webhook.Param) []v1alpha1.Param {
+	out := append([]v1alpha1.Param(nil), base...)
 	for _, p := range command {
-		i := slices.IndexFunc(out, func(g substitution.Given) bool { return g.Name == p.Name })
+		i := slices.IndexFunc(out, func(g v1alpha1.Param) bool { return g.Name == p.Name })
 		if i >= 0 {
 			out[i].Value = p.Value
 			continue
 		}
-		out = append(out, substitution.Given{Name: p.Name, Value: p.Value})
+		out = append(out, v1alpha1.Param{Name: p.Name, Value: p.Value})
 	}
 	return out
 }

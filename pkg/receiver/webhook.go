@@ -66,16 +66,10 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 		r.reply(q, http.StatusAccepted, answer{Result: triggermetrics.Ignored, Reason: reason})
 		return
 	}
-	given, err := params.Expand(givenParams(tr.Spec.Params), params.WebhookValues(ev))
+	run, err := params.Run(tr, NameFor(tr.Name, q.delivery), v1alpha1.TriggerWebhook, detailOf(ev), params.WebhookValues(ev))
 	if err != nil {
 		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 		return
-	}
-	run := &v1alpha1.RunRequest{
-		Params:      apiParams(given),
-		Environment: tr.Spec.Environment,
-		Name:        NameFor(tr.Name, q.delivery),
-		Trigger:     &v1alpha1.JobTrigger{Type: v1alpha1.TriggerWebhook, Name: tr.Name, Detail: detailOf(ev)},
 	}
 	result, err := r.start(q.r.Context(), tr, run)
 	switch result {

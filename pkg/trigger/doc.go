@@ -11,10 +11,12 @@
 //   - imagepolicy: the newest tag of a repository under a semver or pattern
 //     policy, and whether a new observation fires.
 //   - params: the $(image.*), $(schedule.*), $(webhook.*) and $(slack.*)
-//     references a trigger's params may use, their validation and expansion.
+//     references a trigger's params may use, their validation and expansion,
+//     and the pipelines/run request of an event (Run), which the trigger
+//     loop and the receiver both send.
 //   - jobname: the deterministic name of the job of an event.
 //   - metrics: sluice_trigger_events_total, counted by the controller's
 //     trigger loop and the hook receiver alike.
 //
-// None of them talks to the network or knows the API types.
+// None of them talks to the network; only params.Run knows the API types.
 package trigger

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/substitution"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
 )
@@ -153,4 +154,28 @@ func Expand(params []substitution.Given, values Values) ([]substitution.Given, e
 		out = append(out, substitution.Given{Name: p.Name, Value: v})
 	}
 	return out, nil
+}
+
+// Run is the pipelines/run request of an event of tr: its job's name (from
+// the event, see pkg/trigger/jobname), tr's params with the event's values
+// filled in, tr's environment, and the record of the trigger in the job's
+// spec.trigger.
+func Run(tr *v1alpha1.Trigger, job string, typ v1alpha1.TriggerType, detail string, values Values) (*v1alpha1.RunRequest, error) {
+	given := make([]substitution.Given, 0, len(tr.Spec.Params))
+	for _, p := range tr.Spec.Params {
+		given = append(given, substitution.Given{Name: p.Name, Value: p.Value})
+	}
+	expanded, err := Expand(given, values)
+	if err != nil {
+		return nil, err
+	}
+	run := &v1alpha1.RunRequest{
+		Name:        job,
+		Environment: tr.Spec.Environment,
+		Trigger:     &v1alpha1.JobTrigger{Type: typ, Name: tr.Name, Detail: detail},
+	}
+	for _, p := range expanded {
+		run.Params = append(run.Params, v1alpha1.Param{Name: p.Name, Value: p.Value})
+	}
+	return run, nil
 }

@@ -7,8 +7,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/substitution"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
 )
@@ -103,4 +105,24 @@ func TestExpandWebhook(t *testing.T) {
 
 	_, err = Expand([]given{g("x", "$(webhook.body.head_commit.nope)")}, WebhookValues(e))
 	assert.ErrorContains(t, err, "param x: webhook.body.head_commit.nope")
+}
+
+func TestRun(t *testing.T) {
+	tr := &v1alpha1.Trigger{ObjectMeta: metav1.ObjectMeta{Name: "nightly"}, Spec: v1alpha1.TriggerSpec{
+		Environment: "staging",
+		Params:      []v1alpha1.Param{{Name: "when", Value: "at $(schedule.time)"}, {Name: "fixed", Value: "1"}},
+	}}
+	slot := time.Date(2026, 12, 3, 2, 0, 0, 0, time.UTC)
+	run, err := Run(tr, "nightly-1764727200", v1alpha1.TriggerSchedule, "schedule slot", ScheduleValues(slot))
+	require.NoError(t, err)
+	assert.Equal(t, &v1alpha1.RunRequest{
+		Name:        "nightly-1764727200",
+		Environment: "staging",
+		Params:      []v1alpha1.Param{{Name: "when", Value: "at 2026-12-03T02:00:00Z"}, {Name: "fixed", Value: "1"}},
+		Trigger:     &v1alpha1.JobTrigger{Type: v1alpha1.TriggerSchedule, Name: "nightly", Detail: "schedule slot"},
+	}, run)
+
+	tr.Spec.Params[0].Value = "$(image.tag)"
+	_, err = Run(tr, "x", v1alpha1.TriggerSchedule, "", ScheduleValues(slot))
+	assert.ErrorContains(t, err, "param when: no value for $(image.tag)")
 }
