@@ -587,12 +587,17 @@ func ValidateParamValues(declared []sluice.ParamSpec, values []sluice.Param, fld
 	for _, d := range declared {
 		decl = append(decl, substitution.Declared{Name: d.Name, Default: d.Default})
 	}
+	_, allErrs := substitution.ResolveParams(decl, givenParams(values), fldPath)
+	return allErrs
+}
+
+// givenParams are param values as pkg/substitution takes them.
+func givenParams(values []sluice.Param) []substitution.Given {
 	given := make([]substitution.Given, 0, len(values))
 	for _, v := range values {
 		given = append(given, substitution.Given{Name: v.Name, Value: v.Value})
 	}
-	_, allErrs := substitution.ResolveParams(decl, given, fldPath)
-	return allErrs
+	return given
 }
 
 // ValidatePipelineJobUpdate validates an update of a job's spec or metadata.
@@ -977,11 +982,7 @@ func ValidateTriggerSpec(spec *sluice.TriggerSpec, fldPath *field.Path) field.Er
 	if source == "" {
 		return allErrs
 	}
-	given := make([]substitution.Given, 0, len(spec.Params))
-	for _, p := range spec.Params {
-		given = append(given, substitution.Given{Name: p.Name, Value: p.Value})
-	}
-	return append(allErrs, params.Validate(params.Source(source), given, paramsPath)...)
+	return append(allErrs, params.Validate(params.Source(source), givenParams(spec.Params), paramsPath)...)
 }
 
 func validateScheduleSource(s *sluice.ScheduleSource, fldPath *field.Path) field.ErrorList {
