@@ -29,7 +29,6 @@ import (
 // gone: postgres.LogArchive.
 type LogArchive interface {
 	Write(ctx context.Context, key postgres.LogKey, namespace, job string, r io.Reader, maxBytes int64) (postgres.LogInfo, error)
-	Info(ctx context.Context, key postgres.LogKey) (postgres.LogInfo, error)
 	List(ctx context.Context, jobUID types.UID) ([]postgres.LogInfo, error)
 	Open(ctx context.Context, key postgres.LogKey) (io.ReadCloser, postgres.LogInfo, error)
 	DeleteJob(ctx context.Context, jobUID types.UID) error

@@ -289,9 +289,8 @@ func (s *logStream) followAction(ctx context.Context, w io.Writer, feed *jobFeed
 	if err != nil {
 		return err
 	}
-	if _, err := s.r.logs.Archive.Info(ctx, k); err == nil {
-		return s.copyArchive(ctx, w, k)
-	} else if !errors.Is(err, postgres.ErrLogNotFound) {
+	// copyArchive writes nothing for an output the archive does not have.
+	if err := s.copyArchive(ctx, w, k); !errors.Is(err, postgres.ErrLogNotFound) {
 		return err
 	}
 	st := stepAt(job, i)
