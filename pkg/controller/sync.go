@@ -218,13 +218,12 @@ func (r *reconciler) pipelineSpec(ctx context.Context) (*v1alpha1.PipelineSpec, 
 	if job.Spec.PipelineSpec != nil {
 		return job.Spec.PipelineSpec.DeepCopy(), nil
 	}
-	p, err := c.pipelines.Pipelines(job.Namespace).Get(job.Spec.PipelineRef.Name)
-	if apierrors.IsNotFound(err) {
-		// The job and pipeline caches fill independently: a job created
-		// right after its pipeline can arrive first. Failing a job is
-		// final, so ask the API before believing the cache.
-		p, err = c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
-	}
+	// The snapshot is final, like failing a job for a missing Pipeline,
+	// and the job and pipeline caches fill independently: a job created
+	// right after its Pipeline, or right after an edit of it, can arrive
+	// before the Pipeline's cache has it, and would run (or fail on) what
+	// the cache holds. So the Pipeline is read from the API, once per job.
+	p, err := c.sluice.SluiceV1alpha1().Pipelines(job.Namespace).Get(ctx, job.Spec.PipelineRef.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
