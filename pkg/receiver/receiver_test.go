@@ -31,6 +31,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluicefake "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
+	"github.com/sluice-dev/sluice/pkg/trigger/jobname"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
 )
@@ -180,7 +181,7 @@ func TestGitHubPushStartsOneJob(t *testing.T) {
 	body := githubPush("refs/heads/main")
 	code, resp := e.post("web", body, githubHeaders(body, secretKey, "d-1")...)
 	require.Equal(t, http.StatusCreated, code, resp)
-	want := NameFor("web", "d-1")
+	want := jobname.ForEvent("web", "d-1")
 	require.Equal(t, answer{Result: triggermetrics.Started, Job: want}, decodeAnswer(t, resp))
 	job := e.jobs[want]
 	require.NotNil(t, job)
@@ -337,7 +338,7 @@ func TestGitLabAndGeneric(t *testing.T) {
 	gl := fmt.Sprintf(`{"object_kind":"push","ref":"refs/heads/main","after":%q,"checkout_sha":%q,"user_username":"bob","project":{"path_with_namespace":"g/web"}}`, commit, commit)
 	code, resp := e.post("gl", gl, webhook.HeaderGitLabEvent, "Push Hook", webhook.HeaderGitLabToken, secretKey, webhook.HeaderGitLabEventUUID, "u-1")
 	require.Equal(t, http.StatusCreated, code, resp)
-	require.Equal(t, "gitlab push to main by bob (4f5e6d7)", e.jobs[NameFor("gl", "u-1")].Spec.Trigger.Detail)
+	require.Equal(t, "gitlab push to main by bob (4f5e6d7)", e.jobs[jobname.ForEvent("gl", "u-1")].Spec.Trigger.Detail)
 
 	ts := strconv.FormatInt(now.Unix(), 10)
 	gen := `{"release":{"version":"1.4.2"}}`
@@ -402,7 +403,7 @@ func TestSlackCommands(t *testing.T) {
 
 	code, a := e.slack("run release env=prod version=1.2.3 extra=x")
 	require.Equal(t, http.StatusOK, code)
-	name := NameFor("chat", "slack:t-run release env=prod version=1.2.3 extra=x")
+	name := jobname.ForEvent("chat", "slack:t-run release env=prod version=1.2.3 extra=x")
 	require.Equal(t, slackInChannel, a.ResponseType)
 	require.Contains(t, a.Text, "Started job "+name+" of release in prod")
 	require.Contains(t, a.Text, "kubectl get pipelinejob -n team "+name)
@@ -483,16 +484,4 @@ func TestLogsHoldNoSecretOrBody(t *testing.T) {
 	require.NotContains(t, log, secretKey)
 	require.NotContains(t, log, "BODY-NEVER-LOGGED")
 	require.NotContains(t, log, webhook.SignGeneric([]byte(secretKey), []byte(body), "")[7:])
-}
-
-func TestNameFor(t *testing.T) {
-	require.Equal(t, NameFor("web", "a"), NameFor("web", "a"))
-	require.NotEqual(t, NameFor("web", "a"), NameFor("web", "b"))
-	require.Regexp(t, `^web-[0-9a-f]{12}$`, NameFor("web", "a"))
-	for _, tr := range []string{"my.trigger", strings.Repeat("a", 63), "..."} {
-		n := NameFor(tr, "id")
-		require.LessOrEqual(t, len(n), 63, tr)
-		require.Regexp(t, `^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`, n, tr)
-	}
-	require.NotEqual(t, NameFor("my.trigger", "id"), NameFor("my-trigger", "id"))
 }

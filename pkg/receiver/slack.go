@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/trigger/jobname"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/params"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
@@ -81,7 +82,7 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 		eventID = "slack-signature:" + q.r.Header.Get(webhook.HeaderSlackSignature)
 	}
 	detail := fmt.Sprintf("slack %s %s by %s (%s)", cmd.Command, strings.Join(strings.Fields(cmd.Text), " "), cmd.UserName, cmd.UserID)
-	run, err := params.Run(tr, NameFor(tr.Name, eventID), v1alpha1.TriggerSlack, detail, params.SlackValues(cmd.UserID, cmd.Text))
+	run, err := params.Run(tr, jobname.ForEvent(tr.Name, eventID), v1alpha1.TriggerSlack, detail, params.SlackValues(cmd.UserID, cmd.Text))
 	if err != nil {
 		r.slackReply(q, triggermetrics.Rejected, slackEphemeral, err.Error())
 		return

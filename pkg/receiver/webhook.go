@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/trigger/jobname"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/params"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
@@ -66,7 +67,7 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 		r.reply(q, http.StatusAccepted, answer{Result: triggermetrics.Ignored, Reason: reason})
 		return
 	}
-	run, err := params.Run(tr, NameFor(tr.Name, q.delivery), v1alpha1.TriggerWebhook, detailOf(ev), params.WebhookValues(ev))
+	run, err := params.Run(tr, jobname.ForEvent(tr.Name, q.delivery), v1alpha1.TriggerWebhook, detailOf(ev), params.WebhookValues(ev))
 	if err != nil {
 		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 		return

@@ -14,9 +14,12 @@
 //     references a trigger's params may use, their validation and expansion,
 //     and the pipelines/run request of an event (Run), which the trigger
 //     loop and the receiver both send.
-//   - jobname: the deterministic name of the job of an event.
+//   - jobname: the deterministic name of the job of an event, from its id.
 //   - metrics: sluice_trigger_events_total, counted by the controller's
 //     trigger loop and the hook receiver alike.
+//   - imagewatch: reads an image source's registry (the newest tag its
+//     policy selects, and its digest) and decides whether an observation is
+//     a baseline or fires a job.
 //
-// None of them talks to the network; only params.Run knows the API types.
+// Only imagewatch talks to the network, through the transport it is given.
 package trigger

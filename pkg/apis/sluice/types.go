@@ -770,6 +770,31 @@ type ImageSource struct {
 	// PullSecretRef names a Secret of type kubernetes.io/dockerconfigjson
 	// in the trigger's namespace, for a private registry.
 	PullSecretRef *corev1.LocalObjectReference
+	// Push accepts a registry's notifications of pushes at the trigger's
+	// URL, /hooks/<namespace>/<trigger>, so a new image starts its job at
+	// once. A notification only prompts a read of the registry: what
+	// fires is decided, and its digest resolved, as a poll does.
+	Push *ImagePush
+}
+
+// ImagePushProvider is the format of a registry's push notifications.
+type ImagePushProvider string
+
+const (
+	// ImagePushRegistry: the CNCF distribution registry's notification
+	// envelope (application/vnd.docker.distribution.events.v1+json),
+	// with the token in an Authorization: Bearer header the registry's
+	// endpoint configuration sets.
+	ImagePushRegistry ImagePushProvider = "Registry"
+)
+
+// ImagePush says how a registry notifies the trigger of pushes.
+type ImagePush struct {
+	// Provider is the notification format: Registry.
+	Provider ImagePushProvider
+	// SecretRef is the key of a Secret in the trigger's namespace that
+	// holds the bearer token notifications carry.
+	SecretRef SecretKeyRef
 }
 
 // ImagePolicy selects tags: exactly one of semver and pattern.
@@ -868,7 +893,10 @@ type TriggerEvent struct {
 
 // ImageObservation is the tag and digest an image source follows.
 type ImageObservation struct {
-	// Tag is the newest tag the policy selects.
+	// Repository is the repository read, as spec.image.repository named
+	// it then: a different one makes the next read a new baseline.
+	Repository string
+	// Tag is the newest tag the policy selects; empty when none does.
 	Tag string
 	// Digest is that tag's digest.
 	Digest string

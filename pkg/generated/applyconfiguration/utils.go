@@ -40,6 +40,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &sluicev1alpha1.ImageObservationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ImagePolicy"):
 		return &sluicev1alpha1.ImagePolicyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ImagePush"):
+		return &sluicev1alpha1.ImagePushApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ImageSource"):
 		return &sluicev1alpha1.ImageSourceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobSummary"):

@@ -34,6 +34,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.HistoryPolicy{}.OpenAPIModelName():                schema_pkg_apis_sluice_v1alpha1_HistoryPolicy(ref),
 		v1alpha1.ImageObservation{}.OpenAPIModelName():             schema_pkg_apis_sluice_v1alpha1_ImageObservation(ref),
 		v1alpha1.ImagePolicy{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_ImagePolicy(ref),
+		v1alpha1.ImagePush{}.OpenAPIModelName():                    schema_pkg_apis_sluice_v1alpha1_ImagePush(ref),
 		v1alpha1.ImageSource{}.OpenAPIModelName():                  schema_pkg_apis_sluice_v1alpha1_ImageSource(ref),
 		v1alpha1.JobSummary{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobSummary(ref),
 		v1alpha1.JobTrigger{}.OpenAPIModelName():                   schema_pkg_apis_sluice_v1alpha1_JobTrigger(ref),
@@ -891,9 +892,16 @@ func schema_pkg_apis_sluice_v1alpha1_ImageObservation(ref common.ReferenceCallba
 				Description: "ImageObservation is the tag and digest an image source follows.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
+					"repository": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Repository is the repository read, as spec.image.repository named it then: a different one makes the next read a new baseline.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"tag": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Tag is the newest tag the policy selects.",
+							Description: "Tag is the newest tag the policy selects; empty when none does.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -946,6 +954,38 @@ func schema_pkg_apis_sluice_v1alpha1_ImagePolicy(ref common.ReferenceCallback) c
 	}
 }
 
+func schema_pkg_apis_sluice_v1alpha1_ImagePush(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ImagePush says how a registry notifies the trigger of pushes.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider is the notification format: Registry.\n\nPossible enum values:\n - `\"Registry\"` : the CNCF distribution registry's notification envelope (application/vnd.docker.distribution.events.v1+json), with the token in an Authorization: Bearer header the registry's endpoint configuration sets.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+							Enum:        []interface{}{"Registry"},
+						},
+					},
+					"secretRef": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretRef is the key of a Secret in the trigger's namespace that holds the bearer token notifications carry.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.SecretKeyRef{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"provider", "secretRef"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.SecretKeyRef{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_sluice_v1alpha1_ImageSource(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -980,12 +1020,18 @@ func schema_pkg_apis_sluice_v1alpha1_ImageSource(ref common.ReferenceCallback) c
 							Ref:         ref(v1.LocalObjectReference{}.OpenAPIModelName()),
 						},
 					},
+					"push": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Push accepts a registry's notifications of pushes at the trigger's URL, /hooks/<namespace>/<trigger>, so a new image starts its job at once. A notification only prompts a read of the registry: what fires is decided, and its digest resolved, as a poll does.",
+							Ref:         ref(v1alpha1.ImagePush{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"repository", "policy"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ImagePolicy{}.OpenAPIModelName(), v1.LocalObjectReference{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
+			v1alpha1.ImagePolicy{}.OpenAPIModelName(), v1alpha1.ImagePush{}.OpenAPIModelName(), v1.LocalObjectReference{}.OpenAPIModelName(), metav1.Duration{}.OpenAPIModelName()},
 	}
 }
 

@@ -4,19 +4,25 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	mathrand "math/rand"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrrandom "github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/crypto/bcrypt"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
@@ -48,6 +54,11 @@ type Options struct {
 	// reported as well as manifests, as a registry configured without
 	// ignoredmediatypes does.
 	Notify []Endpoint
+	// Users, when set, are the only accounts (name to password) the
+	// registry serves, with HTTP basic authentication from an htpasswd
+	// file; PushImage pushes as one of them. Without, anyone may push and
+	// pull.
+	Users map[string]string
 }
 
 // Registry is a distribution registry started by this package.
@@ -58,6 +69,9 @@ type Registry struct {
 	Port int
 	// Process is the running registry.
 	Process *controlplane.Process
+	// Auth is how PushImage authenticates: anonymous, or the first of
+	// Options.Users by name.
+	Auth authn.Authenticator
 
 	removeDir bool
 }
@@ -69,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the distribution registry (%s) is not installed: run hack/install-registry.sh: %w", Binary, err)
 	}
-	r := &Registry{Dir: opts.Dir}
+	r := &Registry{Dir: opts.Dir, Auth: authn.Anonymous}
 	if r.Dir == "" {
 		if r.Dir, err = os.MkdirTemp("", "sluice-registry-"); err != nil {
 			return nil, err
@@ -112,7 +126,11 @@ func (r *Registry) start(ctx context.Context, binary string, opts Options) error
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	err = r.Process.WaitFor(ctx, "GET /v2/", func(ctx context.Context) error {
-		return testutil.GetOK(ctx, r.URL()+"/v2/", "")
+		err := testutil.GetOK(ctx, r.URL()+"/v2/", "")
+		if err != nil && len(opts.Users) > 0 && strings.Contains(err.Error(), "401 Unauthorized") {
+			return nil // serving, and asking for credentials
+		}
+		return err
 	})
 	if err != nil && !r.Process.Exited() {
 		_ = r.Process.Kill()
@@ -167,6 +185,13 @@ func (r *Registry) config(opts Options) ([]byte, error) {
 			"secret": hex.EncodeToString(secret),
 		},
 	}
+	if len(opts.Users) > 0 {
+		htpasswd, err := r.htpasswd(opts.Users)
+		if err != nil {
+			return nil, err
+		}
+		config["auth"] = map[string]any{"htpasswd": map[string]any{"realm": "sluice-test", "path": htpasswd}}
+	}
 	if len(endpoints) > 0 {
 		config["notifications"] = map[string]any{
 			"events":    map[string]any{"includereferences": true},
@@ -174,6 +199,32 @@ func (r *Registry) config(opts Options) ([]byte, error) {
 		}
 	}
 	return yaml.Marshal(config)
+}
+
+// htpasswd writes the users' bcrypt hashes to Dir/htpasswd, returning its
+// path, and makes the first user by name the one PushImage pushes as.
+func (r *Registry) htpasswd(users map[string]string) (string, error) {
+	names := slices.Sorted(maps.Keys(users))
+	var b strings.Builder
+	for _, user := range names {
+		hash, err := bcrypt.GenerateFromPassword([]byte(users[user]), bcrypt.MinCost)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s:%s\n", user, hash)
+	}
+	r.Auth = &authn.Basic{Username: names[0], Password: users[names[0]]}
+	path := filepath.Join(r.Dir, "htpasswd")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// DockerConfigJSON is the .dockerconfigjson of a kubernetes.io/dockerconfigjson
+// Secret that logs in to this registry as user.
+func (r *Registry) DockerConfigJSON(user, password string) []byte {
+	b, _ := json.Marshal(map[string]any{"auths": map[string]any{
+		r.Host(): map[string]string{"username": user, "password": password},
+	}})
+	return b
 }
 
 // Host is the registry's host and port, "127.0.0.1:<port>", as it starts an
@@ -201,7 +252,7 @@ func (r *Registry) PushImage(ctx context.Context, path, tag string, seed int) (s
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuth(r.Auth)); err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
 	digest, err := img.Digest()

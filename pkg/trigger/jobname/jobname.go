@@ -5,6 +5,8 @@
 package jobname
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -48,4 +50,13 @@ func labelChars(s string) string {
 		}
 	}
 	return strings.Trim(string(b), "-")
+}
+
+// ForEvent is the name of the job a trigger starts for an event with an
+// opaque id (a delivery id, a Slack trigger_id, an image's repository, tag
+// and digest): "<trigger>-<12 hex digits of the SHA-256 of the id>", made
+// by For. The same id always gives the same name.
+func ForEvent(trigger, eventID string) string {
+	sum := sha256.Sum256([]byte(eventID))
+	return For(trigger, hex.EncodeToString(sum[:6]))
 }

@@ -19,3 +19,15 @@ func TestFor(t *testing.T) {
 	}
 	assert.NotEqual(t, For(long+"1", "e"), For(long+"2", "e"), "a cut prefix keeps a hash of the whole")
 }
+
+func TestForEvent(t *testing.T) {
+	assert.Equal(t, ForEvent("web", "a"), ForEvent("web", "a"))
+	assert.NotEqual(t, ForEvent("web", "a"), ForEvent("web", "b"))
+	assert.Regexp(t, `^web-[0-9a-f]{12}$`, ForEvent("web", "a"))
+	for _, tr := range []string{"my.trigger", strings.Repeat("a", 63), "..."} {
+		n := ForEvent(tr, "id")
+		assert.LessOrEqual(t, len(n), MaxLength, tr)
+		assert.Empty(t, validation.IsDNS1123Label(n), tr)
+	}
+	assert.NotEqual(t, ForEvent("my.trigger", "id"), ForEvent("my-trigger", "id"))
+}

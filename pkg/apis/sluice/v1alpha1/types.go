@@ -1025,6 +1025,33 @@ type ImageSource struct {
 	// in the trigger's namespace, for a private registry.
 	// +optional
 	PullSecretRef *corev1.LocalObjectReference `json:"pullSecretRef,omitempty"`
+	// Push accepts a registry's notifications of pushes at the trigger's
+	// URL, /hooks/<namespace>/<trigger>, so a new image starts its job at
+	// once. A notification only prompts a read of the registry: what
+	// fires is decided, and its digest resolved, as a poll does.
+	// +optional
+	Push *ImagePush `json:"push,omitempty"`
+}
+
+// ImagePushProvider is the format of a registry's push notifications.
+// +enum
+type ImagePushProvider string
+
+const (
+	// ImagePushRegistry: the CNCF distribution registry's notification
+	// envelope (application/vnd.docker.distribution.events.v1+json),
+	// with the token in an Authorization: Bearer header the registry's
+	// endpoint configuration sets.
+	ImagePushRegistry ImagePushProvider = "Registry"
+)
+
+// ImagePush says how a registry notifies the trigger of pushes.
+type ImagePush struct {
+	// Provider is the notification format: Registry.
+	Provider ImagePushProvider `json:"provider"`
+	// SecretRef is the key of a Secret in the trigger's namespace that
+	// holds the bearer token notifications carry.
+	SecretRef SecretKeyRef `json:"secretRef"`
 }
 
 // ImagePolicy selects tags: exactly one of semver and pattern.
@@ -1149,7 +1176,11 @@ type TriggerEvent struct {
 
 // ImageObservation is the tag and digest an image source follows.
 type ImageObservation struct {
-	// Tag is the newest tag the policy selects.
+	// Repository is the repository read, as spec.image.repository named
+	// it then: a different one makes the next read a new baseline.
+	// +optional
+	Repository string `json:"repository,omitempty"`
+	// Tag is the newest tag the policy selects; empty when none does.
 	// +optional
 	Tag string `json:"tag,omitempty"`
 	// Digest is that tag's digest.

@@ -70,6 +70,11 @@ func (in ImagePolicy) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePush) OpenAPIModelName() string {
+	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImagePush"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ImageSource) OpenAPIModelName() string {
 	return "com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageSource"
 }

@@ -94,6 +94,15 @@ func TestValidateTrigger(t *testing.T) {
 		{"image without policy", func(tr *sluice.Trigger) { image(tr); tr.Spec.Image.Policy = sluice.ImagePolicy{} }, []string{"spec.image.policy: " + required}},
 		{"image with both policies", func(tr *sluice.Trigger) { image(tr); tr.Spec.Image.Policy.Pattern = "^v" }, []string{"spec.image.policy.pattern: " + forbidden}},
 		{"image with a bad pattern", func(tr *sluice.Trigger) { image(tr); tr.Spec.Image.Policy = sluice.ImagePolicy{Pattern: "(["} }, []string{"spec.image.policy.pattern: " + invalid}},
+		{"image with upper case", func(tr *sluice.Trigger) { image(tr); tr.Spec.Image.Repository = "registry.example.com/Team/web" }, []string{"spec.image.repository: " + invalid}},
+		{"image with push notifications", func(tr *sluice.Trigger) {
+			image(tr)
+			tr.Spec.Image.Push = &sluice.ImagePush{Provider: sluice.ImagePushRegistry, SecretRef: sluice.SecretKeyRef{Name: "registry-token", Key: "token"}}
+		}, nil},
+		{"image push of an unknown provider, without a key", func(tr *sluice.Trigger) {
+			image(tr)
+			tr.Spec.Image.Push = &sluice.ImagePush{Provider: "Harbor", SecretRef: sluice.SecretKeyRef{Name: "registry-token"}}
+		}, []string{"spec.image.push.provider: " + notSupported, "spec.image.push.secretRef.key: " + required}},
 		{"image polled too often", func(tr *sluice.Trigger) { image(tr); tr.Spec.Image.Interval.Duration = time.Second }, []string{"spec.image.interval: " + invalid}},
 
 		{"webhook of an unknown provider", func(tr *sluice.Trigger) { github(tr); tr.Spec.Webhook.Provider = "Bitbucket" }, []string{"spec.webhook.provider: " + notSupported}},

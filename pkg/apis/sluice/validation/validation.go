@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -912,9 +914,10 @@ const MaxCatchUp = 100
 const MinImageInterval = 10 * time.Second
 
 var (
-	supportedWebhookProviders = sets.New(sluice.WebhookGitHub, sluice.WebhookGitLab, sluice.WebhookGeneric)
-	supportedWebhookEvents    = sets.New(sluice.WebhookPush, sluice.WebhookTag)
-	slackUserID               = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+	supportedImagePushProviders = sets.New(sluice.ImagePushRegistry)
+	supportedWebhookProviders   = sets.New(sluice.WebhookGitHub, sluice.WebhookGitLab, sluice.WebhookGeneric)
+	supportedWebhookEvents      = sets.New(sluice.WebhookPush, sluice.WebhookTag)
+	slackUserID                 = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 )
 
 // ValidateTrigger validates a Trigger on create.
@@ -1009,12 +1012,10 @@ func validateScheduleSource(s *sluice.ScheduleSource, fldPath *field.Path) field
 func validateImageSource(s *sluice.ImageSource, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	repoPath := fldPath.Child("repository")
-	last := s.Repository[strings.LastIndex(s.Repository, "/")+1:]
-	switch {
-	case s.Repository == "":
-		allErrs = append(allErrs, field.Required(repoPath, ""))
-	case strings.ContainsAny(s.Repository, "@ \t") || strings.Contains(last, ":") || strings.ToLower(s.Repository) != s.Repository && !strings.Contains(s.Repository, "/"):
-		allErrs = append(allErrs, field.Invalid(repoPath, s.Repository, "must be a repository without tag or digest, such as registry.example.com/team/web"))
+	if s.Repository == "" {
+		allErrs = append(allErrs, field.Required(repoPath, "such as registry.example.com/team/web"))
+	} else if _, err := name.NewRepository(s.Repository); err != nil {
+		allErrs = append(allErrs, field.Invalid(repoPath, s.Repository, "must be a repository without tag or digest, such as registry.example.com/team/web: "+err.Error()))
 	}
 	policyPath := fldPath.Child("policy")
 	switch {
@@ -1038,6 +1039,13 @@ func validateImageSource(s *sluice.ImageSource, fldPath *field.Path) field.Error
 		for _, msg := range apivalidation.NameIsDNSSubdomain(r.Name, false) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("pullSecretRef", "name"), r.Name, msg))
 		}
+	}
+	if p := s.Push; p != nil {
+		pushPath := fldPath.Child("push")
+		if !supportedImagePushProviders.Has(p.Provider) {
+			allErrs = append(allErrs, field.NotSupported(pushPath.Child("provider"), p.Provider, sortedStrings(supportedImagePushProviders)))
+		}
+		allErrs = append(allErrs, validateKeyRef(p.SecretRef.Name, p.SecretRef.Key, pushPath.Child("secretRef"))...)
 	}
 	return allErrs
 }

@@ -189,6 +189,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: digest
       type:
         scalar: string
+    - name: repository
+      type:
+        scalar: string
     - name: tag
       type:
         scalar: string
@@ -204,6 +207,17 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: semver
       type:
         scalar: string
+- name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImagePush
+  map:
+    fields:
+    - name: provider
+      type:
+        scalar: string
+      default: ""
+    - name: secretRef
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.SecretKeyRef
+      default: {}
 - name: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImageSource
   map:
     fields:
@@ -217,6 +231,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: pullSecretRef
       type:
         namedType: io.k8s.api.core.v1.LocalObjectReference
+    - name: push
+      type:
+        namedType: com.github.sluice-dev.sluice.pkg.apis.sluice.v1alpha1.ImagePush
     - name: repository
       type:
         scalar: string

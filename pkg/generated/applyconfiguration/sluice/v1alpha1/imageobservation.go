@@ -15,7 +15,10 @@ import (
 //
 // ImageObservation is the tag and digest an image source follows.
 type ImageObservationApplyConfiguration struct {
-	// Tag is the newest tag the policy selects.
+	// Repository is the repository read, as spec.image.repository named
+	// it then: a different one makes the next read a new baseline.
+	Repository *string `json:"repository,omitempty"`
+	// Tag is the newest tag the policy selects; empty when none does.
 	Tag *string `json:"tag,omitempty"`
 	// Digest is that tag's digest.
 	Digest *string `json:"digest,omitempty"`
@@ -27,6 +30,14 @@ type ImageObservationApplyConfiguration struct {
 // apply.
 func ImageObservation() *ImageObservationApplyConfiguration {
 	return &ImageObservationApplyConfiguration{}
+}
+
+// WithRepository sets the Repository field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Repository field is set to the value of the last call.
+func (b *ImageObservationApplyConfiguration) WithRepository(value string) *ImageObservationApplyConfiguration {
+	b.Repository = &value
+	return b
 }
 
 // WithTag sets the Tag field in the declarative configuration to the given value

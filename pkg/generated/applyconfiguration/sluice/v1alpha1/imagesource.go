@@ -28,6 +28,11 @@ type ImageSourceApplyConfiguration struct {
 	// PullSecretRef names a Secret of type kubernetes.io/dockerconfigjson
 	// in the trigger's namespace, for a private registry.
 	PullSecretRef *corev1.LocalObjectReference `json:"pullSecretRef,omitempty"`
+	// Push accepts a registry's notifications of pushes at the trigger's
+	// URL, /hooks/<namespace>/<trigger>, so a new image starts its job at
+	// once. A notification only prompts a read of the registry: what
+	// fires is decided, and its digest resolved, as a poll does.
+	Push *ImagePushApplyConfiguration `json:"push,omitempty"`
 }
 
 // ImageSourceApplyConfiguration constructs a declarative configuration of the ImageSource type for use with
@@ -65,5 +70,13 @@ func (b *ImageSourceApplyConfiguration) WithInterval(value v1.Duration) *ImageSo
 // If called multiple times, the PullSecretRef field is set to the value of the last call.
 func (b *ImageSourceApplyConfiguration) WithPullSecretRef(value corev1.LocalObjectReference) *ImageSourceApplyConfiguration {
 	b.PullSecretRef = &value
+	return b
+}
+
+// WithPush sets the Push field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Push field is set to the value of the last call.
+func (b *ImageSourceApplyConfiguration) WithPush(value *ImagePushApplyConfiguration) *ImageSourceApplyConfiguration {
+	b.Push = value
 	return b
 }
