@@ -25,6 +25,7 @@ import (
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
 	sluicev1alpha1informers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/trigger/imagewatch"
 )
 
 // Reasons in job and step conditions, status and Events.
@@ -137,6 +138,8 @@ type Controller struct {
 	// triggersStarted is when Run started: schedule slots before it were
 	// missed while no controller ran.
 	triggersStarted time.Time
+	// images reads image triggers' registries (images.go).
+	images *imagewatch.Reader
 }
 
 // New wires the controller to its informers. copier copies each action's
@@ -191,6 +194,7 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		recorder: recorder,
 		notifier: notifier,
 		copier:   copier,
+		images:   &imagewatch.Reader{Kube: kube},
 		copies: copyQueue{
 			queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 				workqueue.NewTypedItemExponentialFailureRateLimiter[LogCopy](copyRetryBase, copyRetryMax),

@@ -42,8 +42,14 @@ const (
 	// ReasonSecretNotFound: the Secret, or its key, that a webhook or slack
 	// trigger verifies requests with is missing.
 	ReasonSecretNotFound = "SecretNotFound"
-	// ReasonSourceNotSupported: the image source does not poll yet.
+	// ReasonSourceNotSupported: the trigger has no source this controller
+	// knows (one a newer server added).
 	ReasonSourceNotSupported = "SourceNotSupported"
+	// ReasonPolling: an image trigger reads its registry; the message
+	// names the repository and the interval. Its other reasons are
+	// imagewatch's: SecretNotFound, RegistryUnauthorized,
+	// RegistryUnreachable.
+	ReasonPolling = "Polling"
 	// ReasonPipelineNotFound (shared with jobs) and ReasonInvalidParams
 	// (shared with jobs) are the other reasons a Trigger is not Ready.
 )
@@ -60,9 +66,12 @@ const (
 // the leader schedules. It runs every Trigger of the cluster: Triggers have
 // no sluice.dev/controller-instance label, and a second instance's
 // controller would only find its jobs already there (AlreadyExists).
-// Schedule sources fire here; for the others, whose events the hook
-// receiver turns into jobs in every replica, the loop keeps the status:
-// Ready, and lastEvent from the jobs the informer sees them start.
+// Schedule sources fire here, and image sources are polled here (a
+// registry's notification makes the hook receiver of any replica read the
+// registry too: both name the image's job alike). For webhook and slack
+// sources, whose events the receiver turns into jobs in every replica, the
+// loop keeps the status: Ready, and lastEvent from the jobs the informer
+// sees them start.
 
 func (c *Controller) enqueueTrigger(obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
@@ -131,7 +140,10 @@ func (c *Controller) syncTrigger(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if cached.Spec.Schedule == nil {
+	switch {
+	case cached.Spec.Image != nil:
+		return c.syncImageTrigger(ctx, key, cached)
+	case cached.Spec.Schedule == nil:
 		return c.syncEventTrigger(ctx, cached)
 	}
 	tr := cached.DeepCopy()
@@ -352,10 +364,7 @@ func (c *Controller) noteTriggeredJob(obj any) {
 func (c *Controller) syncEventTrigger(ctx context.Context, cached *v1alpha1.Trigger) error {
 	tr := cached.DeepCopy()
 	tr.Status.ObservedGeneration = tr.Generation
-	if ev, ok := c.lastTriggered.get(tr.Namespace + "/" + tr.Name); ok &&
-		(tr.Status.LastEvent == nil || ev.Time.After(tr.Status.LastEvent.Time.Time)) {
-		tr.Status.LastEvent = &ev
-	}
+	c.noteLastEvent(tr)
 	status, reason, msg, err := c.eventTriggerReady(ctx, tr)
 	if err != nil {
 		return err
@@ -364,11 +373,20 @@ func (c *Controller) syncEventTrigger(ctx context.Context, cached *v1alpha1.Trig
 	return c.updateTriggerStatus(ctx, cached, tr)
 }
 
-// eventTriggerReady says whether a webhook, slack or image trigger can work.
-func (c *Controller) eventTriggerReady(ctx context.Context, tr *v1alpha1.Trigger) (metav1.ConditionStatus, string, string, error) {
-	if tr.Spec.Image != nil {
-		return metav1.ConditionFalse, ReasonSourceNotSupported, "the image source does not poll registries yet", nil
+// noteLastEvent sets tr's lastEvent to the newest job the informer saw it
+// start, when that is another job than the one status holds, and reports
+// whether it did.
+func (c *Controller) noteLastEvent(tr *v1alpha1.Trigger) bool {
+	ev, ok := c.lastTriggered.get(tr.Namespace + "/" + tr.Name)
+	if !ok || tr.Status.LastEvent != nil && (ev.Job == tr.Status.LastEvent.Job || ev.Time.Before(&tr.Status.LastEvent.Time)) {
+		return false
 	}
+	tr.Status.LastEvent = &ev
+	return true
+}
+
+// eventTriggerReady says whether a webhook or slack trigger can work.
+func (c *Controller) eventTriggerReady(ctx context.Context, tr *v1alpha1.Trigger) (metav1.ConditionStatus, string, string, error) {
 	if _, err := c.pipelines.Pipelines(tr.Namespace).Get(tr.Spec.PipelineRef.Name); apierrors.IsNotFound(err) {
 		return metav1.ConditionFalse, ReasonPipelineNotFound, fmt.Sprintf("pipeline %q not found", tr.Spec.PipelineRef.Name), nil
 	} else if err != nil {

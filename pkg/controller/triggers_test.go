@@ -436,13 +436,4 @@ func TestEventTriggerStatus(t *testing.T) {
 	assert.Equal(t, "hook-newer", got.Status.LastEvent.Job)
 	assert.Equal(t, "github push to main by alice (hook-newer)", got.Status.LastEvent.Detail)
 
-	image := h.createTrigger("images", nil)
-	image.Spec.Image = &v1alpha1.ImageSource{Repository: "registry.example.com/web", Policy: v1alpha1.ImagePolicy{Semver: ">=1"}}
-	_, err = h.sluice.SluiceV1alpha1().Triggers(ns).Update(h.ctx, image, metav1.UpdateOptions{})
-	require.NoError(t, err)
-	h.eventually("image trigger in cache", func() bool {
-		c, err := h.c.triggers.Triggers(ns).Get("images")
-		return err == nil && c.Spec.Image != nil
-	})
-	assert.Equal(t, "False SourceNotSupported: the image source does not poll registries yet", ready(h.syncTrigger("images")))
 }
