@@ -5,5 +5,6 @@ package receiver
 const (
 	sourceWebhook = "webhook"
 	sourceSlack   = "slack"
+	sourceImage   = "image"
 	sourceNone    = "none"
 )

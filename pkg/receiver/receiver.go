@@ -25,6 +25,7 @@ import (
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/trigger/imagewatch"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 )
 
@@ -51,6 +52,10 @@ type Options struct {
 	Burst     int
 	// Clock is the time signatures' timestamps are checked against.
 	Clock clock.PassiveClock
+	// RegistryTransport carries the reads of an image trigger's registry
+	// that a push notification prompts; the controller gives it its
+	// egress policy's. Nil is http.DefaultTransport.
+	RegistryTransport http.RoundTripper
 }
 
 // DefaultOptions: 10 requests per second per trigger, 20 at once, far
@@ -66,6 +71,7 @@ type Receiver struct {
 	kube     kubernetes.Interface
 	sluice   sluiceclient.Interface
 	recorder record.EventRecorder
+	images   *imagewatch.Reader
 	opts     Options
 
 	mu       sync.Mutex
@@ -86,6 +92,7 @@ func New(informer sluiceinformers.TriggerInformer, kube kubernetes.Interface, sl
 		kube:     kube,
 		sluice:   sluice,
 		recorder: recorder,
+		images:   &imagewatch.Reader{Kube: kube, Transport: opts.RegistryTransport},
 		opts:     opts,
 		limiters: map[types.NamespacedName]*rate.Limiter{},
 	}
@@ -164,9 +171,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	q.trigger = tr
-	if tr.Spec.Slack != nil {
+	switch {
+	case tr.Spec.Slack != nil:
 		q.source = sourceSlack
-	} else {
+	case tr.Spec.Image != nil:
+		q.source = sourceImage
+	default:
 		q.source = sourceWebhook
 	}
 	if !r.limiter(tr).Allow() {
@@ -194,11 +204,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.reply(q, http.StatusServiceUnavailable, answer{Result: triggermetrics.Error, Reason: "trigger not ready"})
 		return
 	}
-	if q.source == sourceSlack {
+	switch q.source {
+	case sourceSlack:
 		r.serveSlack(q, body, secret)
-		return
+	case sourceImage:
+		r.serveRegistry(q, body, secret)
+	default:
+		r.serveWebhook(q, body, secret)
 	}
-	r.serveWebhook(q, body, secret)
 }
 
 // lookup returns the trigger path names, if it has a source the receiver
@@ -213,7 +226,7 @@ func (r *Receiver) lookup(path string) *v1alpha1.Trigger {
 		return nil
 	}
 	tr, err := r.triggers.Triggers(ns).Get(name)
-	if err != nil || (tr.Spec.Webhook == nil && tr.Spec.Slack == nil) {
+	if err != nil || (tr.Spec.Webhook == nil && tr.Spec.Slack == nil && (tr.Spec.Image == nil || tr.Spec.Image.Push == nil)) {
 		return nil
 	}
 	return tr
@@ -233,8 +246,11 @@ func (r *Receiver) limiter(tr *v1alpha1.Trigger) *rate.Limiter {
 }
 
 func secretRefOf(tr *v1alpha1.Trigger) v1alpha1.SecretKeyRef {
-	if tr.Spec.Slack != nil {
+	switch {
+	case tr.Spec.Slack != nil:
 		return tr.Spec.Slack.SigningSecretRef
+	case tr.Spec.Image != nil:
+		return tr.Spec.Image.Push.SecretRef
 	}
 	return tr.Spec.Webhook.SecretRef
 }

@@ -72,12 +72,20 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 		r.reply(q, http.StatusBadRequest, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 		return
 	}
+	r.answerStart(q, run)
+}
+
+// answerStart starts run's job and answers with the outcome: 201 started,
+// 200 when the event's job exists already, 422 refused, 503 when the API
+// could not be reached (the sender retries).
+func (r *Receiver) answerStart(q *request, run *v1alpha1.RunRequest) {
+	tr := q.trigger
 	result, err := r.start(q.r.Context(), tr, run)
 	switch result {
 	case triggermetrics.Started:
 		r.reply(q, http.StatusCreated, answer{Result: triggermetrics.Started, Job: run.Name})
 	case triggermetrics.Duplicate:
-		r.reply(q, http.StatusOK, answer{Result: triggermetrics.Duplicate, Job: run.Name, Reason: "this delivery has started its job already"})
+		r.reply(q, http.StatusOK, answer{Result: triggermetrics.Duplicate, Job: run.Name, Reason: "this event has started its job already"})
 	case triggermetrics.Rejected:
 		r.reply(q, http.StatusUnprocessableEntity, answer{Result: triggermetrics.Rejected, Reason: err.Error()})
 	default:

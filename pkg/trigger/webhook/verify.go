@@ -71,6 +71,24 @@ func VerifyGitLab(h http.Header, secret []byte) error {
 	return nil
 }
 
+// VerifyBearer checks an "Authorization: Bearer <token>" header, the
+// token a distribution registry's notification endpoint is configured to
+// send, against secret, in constant time.
+func VerifyBearer(h http.Header, secret []byte) error {
+	if len(secret) == 0 {
+		return errNoSecret
+	}
+	token, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return errors.New("missing Authorization: Bearer header")
+	}
+	got, want := sha256.Sum256([]byte(token)), sha256.Sum256(secret)
+	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		return errors.New("the bearer token does not match the trigger's secret")
+	}
+	return nil
+}
+
 // VerifyGeneric checks X-Sluice-Signature: over "<timestamp>.<body>" when
 // X-Sluice-Timestamp is set, and then the timestamp within MaxSkew of now;
 // over the body alone, as Sluice's notifications sign, when it is not set
