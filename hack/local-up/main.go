@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/pkg/testing/localstack"
+	"github.com/sluice-dev/sluice/pkg/testing/registry"
 )
 
 func main() {
@@ -49,6 +51,11 @@ func run(dir string) error {
 		"-f", "artifacts/examples/gated-release.yaml", "-f", "artifacts/examples/triggers.yaml"); err != nil {
 		return err
 	}
+	images, err := startRegistry(ctx, stack, filepath.Join(abs, "registry"))
+	if err != nil {
+		return err
+	}
+	defer images.Stop()
 	// No container runs on a kwok node; give the examples' actions
 	// something to show in pipelinejobs/log and `kubectl logs`.
 	if err := stack.SetContainerLogs(ctx, "default", exampleOutput); err != nil {
@@ -87,11 +94,43 @@ Try:
   curl -sS -X POST %s/hooks/default/on-push -H 'X-Gitlab-Event: Push Hook' \
     -H 'X-Gitlab-Token: example-token-not-for-real-use' -H "X-Gitlab-Event-UUID: $(date +%%s%%N)" \
     -d '{"object_kind":"push","ref":"refs/heads/main","checkout_sha":"4f2a9c1d","project":{"path_with_namespace":"team/web"},"user_username":"alice"}'
+  go run ./hack/push-image %s:1.3.0   # web-images releases it at once
+  kubectl get trigger web-images -o jsonpath='{.status.image}'
 
 Press Ctrl-C to stop everything.
-`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, jobName, stack.Controllers[0].ReceiverURL)
+`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, jobName, stack.Controllers[0].ReceiverURL, images.Repository(exampleImagePath))
 	<-ctx.Done()
 	return nil
+}
+
+// exampleImagePath is the repository the web-images example trigger
+// follows, in the registry make run starts.
+const exampleImagePath = "team/web"
+
+// startRegistry starts Debian's distribution registry beside the stack,
+// notifying the web-images example trigger of pushes with the token of
+// its Secret, pushes a first image (1.2.0, the trigger's baseline), and
+// points the trigger at it.
+func startRegistry(ctx context.Context, stack *localstack.Stack, dir string) (*registry.Registry, error) {
+	const token = "example-registry-token-not-for-real-use" // artifacts/examples/triggers.yaml
+	reg, err := registry.Start(ctx, registry.Options{Dir: dir, Notify: []registry.Endpoint{{
+		Name:    "sluice",
+		URL:     stack.Controllers[0].ReceiverURL + "/hooks/default/web-images",
+		Headers: http.Header{"Authorization": {"Bearer " + token}},
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := reg.PushImage(ctx, exampleImagePath, "1.2.0", 1); err != nil {
+		reg.Stop()
+		return nil, err
+	}
+	patch := fmt.Sprintf(`{"spec":{"image":{"repository":%q}}}`, reg.Repository(exampleImagePath))
+	if _, err := stack.Kubectl(ctx, "patch", "trigger", "web-images", "-n", "default", "--type=merge", "-p", patch); err != nil {
+		reg.Stop()
+		return nil, err
+	}
+	return reg, nil
 }
 
 // exampleOutput is what the actions of the example pipelines

@@ -244,7 +244,14 @@ func (r *Registry) Repository(path string) string { return r.Host() + "/" + path
 // seed gives the same image, hence the same digest, so a test can move a tag
 // to new content with a new seed, or give two tags the same content.
 func (r *Registry) PushImage(ctx context.Context, path, tag string, seed int) (string, error) {
-	ref, err := name.NewTag(r.Repository(path)+":"+tag, name.Insecure, name.StrictValidation)
+	return Push(ctx, r.Repository(path)+":"+tag, seed, r.Auth)
+}
+
+// Push builds a small image of one random layer from seed and pushes it to
+// ref ("127.0.0.1:5000/team/web:1.3.0"; plain HTTP for a loopback
+// registry) as auth, returning its manifest digest.
+func Push(ctx context.Context, ref string, seed int, auth authn.Authenticator) (string, error) {
+	tag, err := name.NewTag(ref, name.StrictValidation)
 	if err != nil {
 		return "", err
 	}
@@ -252,8 +259,8 @@ func (r *Registry) PushImage(ctx context.Context, path, tag string, seed int) (s
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuth(r.Auth)); err != nil {
-		return "", fmt.Errorf("push %s: %w", ref, err)
+	if err := remote.Write(tag, img, remote.WithContext(ctx), remote.WithAuth(auth)); err != nil {
+		return "", fmt.Errorf("push %s: %w", tag, err)
 	}
 	digest, err := img.Digest()
 	if err != nil {
