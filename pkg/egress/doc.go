@@ -1,7 +1,7 @@
 // Package egress decides which addresses Sluice connects to on a user's
-// behalf: notification webhooks, Slack incoming webhooks and responses,
-// image registries. Their URLs come from anyone who may edit a Pipeline or
-// a Trigger, and the request leaves from inside the cluster, so without a
+// behalf, such as a Pipeline's notification webhooks and Slack incoming
+// webhooks. Their URLs come from anyone who may edit a Pipeline or a
+// Trigger, and the request leaves from inside the cluster, so without a
 // policy a URL could reach the cloud metadata service, the node, or any
 // in-cluster Service (server-side request forgery).
 //
