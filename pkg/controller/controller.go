@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/egress"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
 	sluicev1alpha1informers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
@@ -98,6 +99,11 @@ type Options struct {
 	LogCopyWorkers int
 	// Clock is the clock; the real one when nil.
 	Clock clock.WithTicker
+	// Egress decides which addresses the controller connects to on a
+	// user's behalf, such as the image registries of Triggers; the
+	// Notifier has its own (NotifierOptions.Egress). Default
+	// egress.Default().
+	Egress *egress.Policy
 }
 
 // Controller runs PipelineJobs: informers feed a rate-limited workqueue of
@@ -160,6 +166,9 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Egress == nil {
+		opts.Egress = egress.Default()
+	}
 	// The job informer lists and watches only this instance's jobs: the
 	// selector is answered by the server's label index.
 	jobSelector := "!" + v1alpha1.LabelControllerInstance
@@ -194,7 +203,7 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		recorder: recorder,
 		notifier: notifier,
 		copier:   copier,
-		images:   &imagewatch.Reader{Kube: kube},
+		images:   &imagewatch.Reader{Kube: kube, Transport: opts.Egress.Transport()},
 		copies: copyQueue{
 			queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 				workqueue.NewTypedItemExponentialFailureRateLimiter[LogCopy](copyRetryBase, copyRetryMax),

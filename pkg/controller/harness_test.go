@@ -23,6 +23,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/egress"
 	sluicefake "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
 	"github.com/sluice-dev/sluice/pkg/testing/testutil"
@@ -105,11 +106,12 @@ func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.C
 		return false, nil, nil
 	})
 	h.copier = &fakeCopier{t: t, kube: kube, sluice: sluice, timeline: h.timeline}
-	h.notifier = NewNotifier(kube, NotifierOptions{Clock: h.clock, Backoff: time.Millisecond, MaxAttempts: 3, Timeout: 5 * time.Second})
+	h.notifier = NewNotifier(kube, NotifierOptions{Clock: h.clock, Backoff: time.Millisecond, MaxAttempts: 3, Timeout: 5 * time.Second,
+		Egress: loopbackEgress(t)})
 	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithTweakListOptions(InformerTweak))
 	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, 0)
 	c, err := New(kube, sluice, kubeInformers, sluiceInformers, h.recorder, h.notifier, h.copier,
-		Options{RetryBackoff: 10 * time.Second, MaxRetryBackoff: time.Minute, Clock: h.clock})
+		Options{RetryBackoff: 10 * time.Second, MaxRetryBackoff: time.Minute, Clock: h.clock, Egress: loopbackEgress(t)})
 	require.NoError(t, err)
 	// Count what is added to the workqueue; the informers are not started
 	// yet, so every Add goes through the counter.
@@ -122,6 +124,23 @@ func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.C
 		require.Eventually(t, synced, 10*time.Second, time.Millisecond)
 	}
 	return h
+}
+
+// loopbackEgress is an egress policy that allows the loopback addresses
+// the tests' httptest servers listen on, which egress.Default() refuses.
+func loopbackEgress(t *testing.T) *egress.Policy {
+	p, err := egress.Parse([]string{"127.0.0.0/8", "::1/128"}, nil)
+	require.NoError(t, err)
+	return p
+}
+
+// replaceNotifier gives the controller a new Notifier with options o, as
+// the controller's command would build it.
+func (h *harness) replaceNotifier(o NotifierOptions) *Notifier {
+	n := NewNotifier(h.kube, o)
+	n.onResult = h.c.enqueueKey
+	h.c.notifier, h.notifier = n, n
+	return n
 }
 
 // eventually waits for cond, for informer caches to catch up.

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/egress"
 	"github.com/sluice-dev/sluice/pkg/testing/registry"
 	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 	"github.com/sluice-dev/sluice/pkg/trigger/imagepolicy"
@@ -216,4 +217,21 @@ func TestImageTriggerNotReady(t *testing.T) {
 	assert.Equal(t, "True Polling: reading "+repo+" every 1m0s", readyOf(tr))
 	assert.Equal(t, "1.2.0", tr.Status.Image.Tag)
 	assert.NotContains(t, strings.Join(h.events(), "\n"), "pull-pass")
+}
+
+// TestImageTriggerEgressRefused: a registry at an address the egress policy
+// refuses is not read, and the trigger says why.
+func TestImageTriggerEgressRefused(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, registry.Options{})
+	h := newTriggerHarness(t)
+	h.c.images.Transport = egress.Default().Transport()
+	h.createPipeline(testutil.Pipeline("p", steps("deploy")...))
+	h.eventually("pipeline in cache", func() bool { _, err := h.c.pipelines.Pipelines(ns).Get("p"); return err == nil })
+	h.push(reg, "1.2.0", 1)
+	h.createImageTrigger("web", reg.Repository("team/web"), ">=1", nil)
+	tr := h.syncTrigger("web")
+	assert.Equal(t, "RegistryUnreachable", ready(tr).Reason)
+	assert.Contains(t, ready(tr).Message, "egress policy refuses 127.0.0.1 (loopback)")
+	assert.Nil(t, tr.Status.Image)
 }

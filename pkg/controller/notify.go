@@ -25,6 +25,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/egress"
 )
 
 // Header names of a webhook notification.
@@ -152,6 +153,11 @@ type NotifierOptions struct {
 	// Backoff before the second attempt; it doubles after each. Default 2s.
 	Backoff time.Duration
 	Clock   clock.Clock
+	// Egress decides which addresses deliveries may connect to: the
+	// webhook URLs come from whoever may edit a pipeline. A delivery to a
+	// refused address fails at once, without retries. Default
+	// egress.Default().
+	Egress *egress.Policy
 }
 
 // NewNotifier returns a notifier that reads signing keys with kube.
@@ -168,9 +174,12 @@ func NewNotifier(kube kubernetes.Interface, o NotifierOptions) *Notifier {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	if o.Egress == nil {
+		o.Egress = egress.Default()
+	}
 	return &Notifier{
 		kube:        kube,
-		client:      &http.Client{Timeout: o.Timeout},
+		client:      &http.Client{Timeout: o.Timeout, Transport: o.Egress.Transport()},
 		clock:       o.Clock,
 		maxAttempts: o.MaxAttempts,
 		backoff:     o.Backoff,
@@ -287,10 +296,16 @@ func (n *Notifier) attempt(ctx context.Context, k deliveryKey) {
 	now := metav1.NewTime(n.clock.Now())
 	result := v1alpha1.NotificationStatus{Event: k.event, URL: k.url, Attempts: attempt, LastAttemptTime: &now, ResponseCode: int32(code)}
 	var retryIn time.Duration
+	var refused *egress.RefusedError
 	switch {
 	case err == nil:
 		result.State = v1alpha1.NotificationDelivered
 		result.Message = fmt.Sprintf("delivered (HTTP %d)", code)
+	case errors.As(err, &refused):
+		// The same URL would be refused again: only the operator's
+		// policy or the pipeline's notify can change that.
+		result.State = v1alpha1.NotificationFailed
+		result.Message = "not sent: " + refused.Error()
 	case attempt >= n.maxAttempts:
 		result.State = v1alpha1.NotificationFailed
 		result.Message = fmt.Sprintf("gave up after %d attempts: %v", attempt, err)
@@ -351,6 +366,12 @@ func (n *Notifier) post(ctx context.Context, url string, d *delivery) (int, erro
 		req.Header.Set(HeaderDelivery, d.id)
 	}
 	resp, err := n.client.Do(req)
+	var refused *egress.RefusedError
+	if errors.As(err, &refused) {
+		// The refusal alone: the *url.Error around it quotes the URL, and
+		// a Slack URL carries a token.
+		return 0, refused
+	}
 	if err != nil && d.slack {
 		// A *url.Error quotes the URL, and with it the token.
 		return 0, errors.New("posting to the Slack webhook failed: " + redactURL(err))

@@ -88,7 +88,7 @@ func TestSlackNotificationFailureHidesTheURL(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/services/T000/B000/XXXXSECRETTOKEN"
 	srv.Close() // nothing listens any more
-	n := NewNotifier(nil, NotifierOptions{})
+	n := NewNotifier(nil, NotifierOptions{Egress: loopbackEgress(t)})
 	h := newHarness(t)
 	n.kube = h.kube
 	_, err := h.kube.CoreV1().Secrets(ns).Create(h.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "chat"},

@@ -27,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/controller"
+	"github.com/sluice-dev/sluice/pkg/egress"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluicescheme "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions"
@@ -50,6 +51,11 @@ type Options struct {
 	LogCopyWorkers    int
 	BindAddress       string
 	ReceiverAddress   string
+	// EgressAllowCIDRs and EgressDenyCIDRs make the egress policy of the
+	// requests made for users (Egress, filled in by Validate).
+	EgressAllowCIDRs []string
+	EgressDenyCIDRs  []string
+	Egress           *egress.Policy
 
 	LeaderElect         bool
 	LeaseNamespace      string
@@ -101,6 +107,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.LogCopyWorkers, "log-copy-workers", o.LogCopyWorkers, "Actions' outputs copied to the log archive concurrently.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
 	fs.StringVar(&o.ReceiverAddress, "receiver-address", o.ReceiverAddress, "Address of the trigger receiver, POST /hooks/<namespace>/<trigger> and /readyz, served by every replica, leader or not. Plain HTTP: TLS ends at the Ingress. Empty: no receiver.")
+	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs, "CIDRs that notifications and other requests made for users may connect to although the egress policy refuses them by default (loopback, link-local, private, CGNAT, multicast, broadcast, unspecified), e.g. an in-cluster webhook's Service range.")
+	fs.StringSliceVar(&o.EgressDenyCIDRs, "egress-deny-cidrs", o.EgressDenyCIDRs, "CIDRs that requests made for users may never connect to, even when --egress-allow-cidrs holds them.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease, so that several replicas are safe.")
 	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the Lease.")
 	fs.StringVar(&o.LeaseName, "leader-elect-name", o.LeaseName, "Name of the Lease; sluice-controller, or sluice-controller-<instance> with --instance, when empty.")
@@ -143,6 +151,11 @@ func (o *Options) Validate() error {
 	if o.RetryBackoff <= 0 || o.MaxRetryBackoff < o.RetryBackoff {
 		errs = append(errs, errors.New("--retry-backoff must be positive and at most --max-retry-backoff"))
 	}
+	egressPolicy, err := egress.Parse(o.EgressAllowCIDRs, o.EgressDenyCIDRs)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--egress-allow-cidrs/--egress-deny-cidrs: %w", err))
+	}
+	o.Egress = egressPolicy
 	if o.LeaseName == "" {
 		o.LeaseName = "sluice-controller"
 		if o.Instance != "" {
@@ -157,6 +170,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	klog.InfoS("egress policy of requests made for users: loopback, link-local, private, CGNAT, multicast, broadcast and unspecified addresses refused",
+		"allowed", o.EgressAllowCIDRs, "denied", o.EgressDenyCIDRs)
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("client configuration: %w", err)
@@ -259,7 +274,9 @@ func (o *Options) startReceiver(ctx context.Context, kube kubernetes.Interface, 
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "sluice-receiver"})
 	informers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
-	rcv, err := receiver.New(informers.Sluice().V1alpha1().Triggers(), kube, sluice, recorder, receiver.DefaultOptions())
+	rcvOpts := receiver.DefaultOptions()
+	rcvOpts.RegistryTransport = o.Egress.Transport()
+	rcv, err := receiver.New(informers.Sluice().V1alpha1().Triggers(), kube, sluice, recorder, rcvOpts)
 	if err != nil {
 		cancel()
 		broadcaster.Shutdown()
@@ -295,9 +312,11 @@ func (o *Options) runController(ctx context.Context, kube kubernetes.Interface, 
 
 	kubeInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, o.Resync, kubeinformers.WithTweakListOptions(controller.InformerTweak))
 	sluiceInformers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
-	notifier := controller.NewNotifier(kube, controller.NotifierOptions{Timeout: o.NotifyTimeout, MaxAttempts: o.NotifyMaxAttempts, Backoff: o.NotifyBackoff})
+	notifier := controller.NewNotifier(kube, controller.NotifierOptions{Timeout: o.NotifyTimeout, MaxAttempts: o.NotifyMaxAttempts, Backoff: o.NotifyBackoff,
+		Egress: o.Egress})
 	c, err := controller.New(kube, sluice, kubeInformers, sluiceInformers, recorder, notifier, controller.NewLogCopier(kube, sluice),
-		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, Instance: o.Instance, LogCopyWorkers: o.LogCopyWorkers})
+		controller.Options{RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff, Instance: o.Instance, LogCopyWorkers: o.LogCopyWorkers,
+			Egress: o.Egress})
 	if err != nil {
 		return err
 	}

@@ -638,6 +638,9 @@ func (s *Stack) StartController(ctx context.Context, extraArgs ...string) (*Cont
 		"--receiver-address=127.0.0.1:" + strconv.Itoa(receiverPort),
 		"--leader-elect-namespace=" + sluiceNamespace,
 		"--leader-elect-identity=" + id,
+		// Tests' webhook and Slack servers, and the test registry,
+		// listen on 127.0.0.1, which the egress policy refuses by default.
+		"--egress-allow-cidrs=127.0.0.0/8",
 		"--v=2",
 	}, s.opts.ControllerArgs...)
 	args = append(args, extraArgs...)
