@@ -51,6 +51,10 @@ type Options struct {
 	Burst     int
 	// Clock is the time signatures' timestamps are checked against.
 	Clock clock.PassiveClock
+	// SlackReplies, when set, posts the result of a job a Slack command
+	// started to the command's response_url once the job ends; nil: the
+	// command is answered once, when the job starts.
+	SlackReplies *SlackReplies
 }
 
 // DefaultOptions: 10 requests per second per trigger, 20 at once, far
