@@ -268,14 +268,17 @@ func (o *Options) startReceiver(ctx context.Context, kube kubernetes.Interface, 
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "sluice-receiver"})
 	informers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
 	// The jobs whose results Slack commands are owed: only jobs Triggers
-	// started, so that a replica does not hold every job of the cluster.
+	// started, so that a replica does not hold every job of the cluster;
+	// none when no results are posted.
 	jobInformers := sluiceinformers.NewSharedInformerFactoryWithOptions(sluice, o.Resync,
 		sluiceinformers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = v1alpha1.LabelTrigger }))
 	opts := receiver.DefaultOptions()
-	opts.SlackReplies, err = receiver.NewSlackReplies(jobInformers.Sluice().V1alpha1().PipelineJobs(), receiver.SlackReplyOptions{
-		Client:        &http.Client{Timeout: 10 * time.Second},
-		ResponseHosts: o.SlackResponseHosts,
-	})
+	if len(o.SlackResponseHosts) > 0 {
+		opts.SlackReplies, err = receiver.NewSlackReplies(jobInformers.Sluice().V1alpha1().PipelineJobs(), receiver.SlackReplyOptions{
+			Client:        &http.Client{Timeout: 10 * time.Second},
+			ResponseHosts: o.SlackResponseHosts,
+		})
+	}
 	var rcv *receiver.Receiver
 	if err == nil {
 		rcv, err = receiver.New(informers.Sluice().V1alpha1().Triggers(), kube, sluice, recorder, opts)
