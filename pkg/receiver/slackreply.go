@@ -236,8 +236,8 @@ func (s *SlackReplies) Follow(job types.NamespacedName, pipeline, environment, u
 	}
 	p.elem = s.order.PushBack(p)
 	s.pending[job] = p
-	// The fake clock runs f while it holds its lock; f must not wait for
-	// the clock, so it only starts the work.
+	// f may run in the clock's own goroutine (a fake clock's, under its
+	// lock): it only starts the work.
 	p.timer = s.clock.AfterFunc(slackStillRunningAfter, func() { go s.expire(p) })
 	s.mu.Unlock()
 
@@ -249,8 +249,8 @@ func (s *SlackReplies) Follow(job types.NamespacedName, pipeline, environment, u
 	return nil
 }
 
-// Pending is how many replies are owed.
-func (s *SlackReplies) Pending() int {
+// owed is how many replies are pending.
+func (s *SlackReplies) owed() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pending)

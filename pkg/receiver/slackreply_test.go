@@ -166,7 +166,7 @@ func TestSlackReplyPostsTheResultOnce(t *testing.T) {
 	require.Equal(t, slackInChannel, a.ResponseType)
 	require.Contains(t, a.Text, "Started job "+job+" of release in prod")
 	require.Contains(t, a.Text, "Its result will follow here")
-	require.Equal(t, 1, e.rcv.opts.SlackReplies.Pending())
+	require.Equal(t, 1, e.rcv.opts.SlackReplies.owed())
 
 	// The same command again, as a retry, with another response_url: the
 	// first command is owed the result, and only it.
@@ -180,7 +180,7 @@ func TestSlackReplyPostsTheResultOnce(t *testing.T) {
 	require.Equal(t, "/commands/T0/first/"+responseToken, posts[0].Path)
 	require.Equal(t, slackReply{ResponseType: slackInChannel, Text: ":x: Job `" + job + "` of release in prod failed in 65s at step deploy (action apply, exit code 3) (for <@U1>).\n" +
 		"`kubectl get --raw '/apis/sluice.dev/v1alpha1/namespaces/team/pipelinejobs/" + job + "/log?step=deploy&action=apply'`"}, posts[0].Reply)
-	require.Zero(t, e.rcv.opts.SlackReplies.Pending())
+	require.Zero(t, e.rcv.opts.SlackReplies.owed())
 
 	// Another update of the ended job, then a second command's job ends:
 	// the informer delivers events in order, so once the second result is
@@ -208,12 +208,12 @@ func TestSlackReplyStillRunning(t *testing.T) {
 		return err == nil && j.Status.Phase == v1alpha1.JobRunning
 	})
 	clk.Step(28 * time.Minute)
-	require.Equal(t, 1, e.rcv.opts.SlackReplies.Pending(), "not yet")
+	require.Equal(t, 1, e.rcv.opts.SlackReplies.owed(), "not yet")
 	clk.Step(time.Minute)
 	posts := srv.waitPosts(t, 1)
 	require.Equal(t, ":hourglass_flowing_sand: Job `"+job+"` of release in staging is still running after 29m, at step deploy (Running) (for <@U1>). "+
 		"Slack takes no later answer to this command; follow it with `kubectl get pipelinejob -n team "+job+"`.", posts[0].Reply.Text)
-	require.Zero(t, e.rcv.opts.SlackReplies.Pending())
+	require.Zero(t, e.rcv.opts.SlackReplies.owed())
 
 	e.setStatus(job, succeeded())
 	_, other := e.slackCommand("run release version=2", srv.url("other"))
@@ -311,7 +311,7 @@ func TestSlackReplyResponseURLs(t *testing.T) {
 		require.Contains(t, a.Text, "Started job")
 		require.NotContains(t, a.Text, "will follow")
 	}
-	require.Zero(t, e.rcv.opts.SlackReplies.Pending())
+	require.Zero(t, e.rcv.opts.SlackReplies.owed())
 }
 
 // TestSlackReplyCap: past MaxPending, the oldest reply is dropped and its
@@ -324,7 +324,7 @@ func TestSlackReplyCap(t *testing.T) {
 		_, job := e.slackCommand(fmt.Sprintf("run release n=%d", i), srv.url(strconv.Itoa(i)))
 		jobs = append(jobs, job)
 	}
-	require.Equal(t, 2, e.rcv.opts.SlackReplies.Pending())
+	require.Equal(t, 2, e.rcv.opts.SlackReplies.owed())
 	for _, j := range jobs {
 		e.setStatus(j, succeeded())
 	}
@@ -359,7 +359,7 @@ func TestSlackReplyLogsNoResponseURL(t *testing.T) {
 	e.setStatus(expired, succeeded())
 	e.setStatus(unreachable, succeeded())
 	srv.waitPosts(t, 1)
-	waitFor(t, "both results taken", func() bool { return e.rcv.opts.SlackReplies.Pending() == 0 })
+	waitFor(t, "both results taken", func() bool { return e.rcv.opts.SlackReplies.owed() == 0 })
 	waitFor(t, "both failures logged", func() bool {
 		if clk.HasWaiters() {
 			clk.Step(time.Minute) // the backoffs of the unreachable one
