@@ -24,4 +24,11 @@
 // delivery and the result. The Trigger's status is the leader's to write;
 // the receiver records an Event on the Trigger instead (Normal Fired,
 // Warning Rejected).
+//
+// A Slack run command that starts a job is owed the job's result: the
+// replica that took it keeps the command's response_url in memory
+// (SlackReplies, never anywhere a reader of jobs could see it) and posts
+// the result there when an informer of jobs sees the job end, or that it
+// still runs when the URL's 30 minutes are nearly over. Best effort: a
+// restart loses what is owed.
 package receiver

@@ -56,6 +56,10 @@ type Options struct {
 	// that a push notification prompts; the controller gives it its
 	// egress policy's. Nil is http.DefaultTransport.
 	RegistryTransport http.RoundTripper
+	// SlackReplies, when set, posts the result of a job a Slack command
+	// started to the command's response_url once the job ends; nil: the
+	// command is answered once, when the job starts.
+	SlackReplies *SlackReplies
 }
 
 // DefaultOptions: 10 requests per second per trigger, 20 at once, far

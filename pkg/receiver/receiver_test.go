@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	testclock "k8s.io/utils/clock/testing"
@@ -50,6 +49,7 @@ type env struct {
 	rcv      *Receiver
 	server   *httptest.Server
 	recorder *record.FakeRecorder
+	sluice   *sluicefake.Clientset
 
 	mu   sync.Mutex
 	runs []*v1alpha1.RunRequest
@@ -57,6 +57,13 @@ type env struct {
 }
 
 func newEnv(t *testing.T, opts Options, objects ...runtime.Object) *env {
+	t.Helper()
+	return newEnvWithReplies(t, opts, nil, objects...)
+}
+
+// newEnvWithReplies is newEnv whose receiver posts Slack results with
+// replies, when not nil, following the jobs the fake clientset holds.
+func newEnvWithReplies(t *testing.T, opts Options, replies *SlackReplyOptions, objects ...runtime.Object) *env {
 	t.Helper()
 	e := &env{t: t, jobs: map[string]*v1alpha1.PipelineJob{}, recorder: record.NewFakeRecorder(100)}
 	var sluiceObjs, kubeObjs []runtime.Object
@@ -85,18 +92,28 @@ func newEnv(t *testing.T, opts Options, objects ...runtime.Object) *env {
 				PipelineRef: &v1alpha1.PipelineReference{Name: a.(clienttesting.CreateActionImpl).Name}},
 		}
 		e.jobs[req.Name] = job
+		// Into the tracker too, for the informer of jobs.
+		_ = e.sluice.Tracker().Add(job.DeepCopy())
 		return true, job, nil
 	})
+	e.sluice = sluice
 	if opts.Clock == nil {
 		opts.Clock = testclock.NewFakePassiveClock(now)
 	}
 	factory := sluiceinformers.NewSharedInformerFactory(sluice, 0)
+	if replies != nil {
+		var err error
+		opts.SlackReplies, err = NewSlackReplies(factory.Sluice().V1alpha1().PipelineJobs(), *replies)
+		require.NoError(t, err)
+	}
 	rcv, err := New(factory.Sluice().V1alpha1().Triggers(), kubefake.NewSimpleClientset(kubeObjs...), sluice, e.recorder, opts)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	factory.Start(ctx.Done())
-	require.True(t, cache.WaitForCacheSync(ctx.Done(), factory.Sluice().V1alpha1().Triggers().Informer().HasSynced))
+	for _, synced := range factory.WaitForCacheSync(ctx.Done()) {
+		require.True(t, synced)
+	}
 	e.rcv = rcv
 	e.server = httptest.NewServer(rcv.Handler())
 	t.Cleanup(e.server.Close)

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -99,8 +100,14 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 		if run.Environment != "" {
 			where = " in " + run.Environment
 		}
-		r.slackReply(q, result, slackInChannel, fmt.Sprintf("Started job %s of %s%s for <@%s>. %s", run.Name, pipeline, where, cmd.UserID, kubectl))
+		text := fmt.Sprintf("Started job %s of %s%s for <@%s>. %s", run.Name, pipeline, where, cmd.UserID, kubectl)
+		if r.followSlack(q, run, cmd) {
+			text += "\nIts result will follow here; or, if it runs longer than 29 minutes, that it is still running."
+		}
+		r.slackReply(q, result, slackInChannel, text)
 	case triggermetrics.Duplicate:
+		// A redelivery: the command that started the job is owed its
+		// result, by the replica that took it; nothing more is owed here.
 		r.slackReply(q, result, slackEphemeral, fmt.Sprintf("This command has started job %s already. %s", run.Name, kubectl))
 	case triggermetrics.Rejected:
 		r.slackReply(q, result, slackEphemeral, fmt.Sprintf("The job was refused: %v", err))
@@ -108,6 +115,22 @@ func (r *Receiver) serveSlack(q *request, body, secret []byte) {
 		klog.ErrorS(err, "starting a job", "trigger", klog.KObj(tr), "delivery", q.delivery, "job", run.Name)
 		r.reply(q, http.StatusServiceUnavailable, answer{Result: triggermetrics.Error, Reason: "the job could not be started; try again"})
 	}
+}
+
+// followSlack owes the result of the job run started to the command's
+// response_url, if the receiver posts results and the URL is allowed.
+// Why a URL is refused is logged with its scheme and host, never the
+// path, which is the secret.
+func (r *Receiver) followSlack(q *request, run *v1alpha1.RunRequest, cmd *webhook.SlashCommand) bool {
+	if r.opts.SlackReplies == nil {
+		return false
+	}
+	job := types.NamespacedName{Namespace: q.trigger.Namespace, Name: run.Name}
+	if err := r.opts.SlackReplies.Follow(job, q.trigger.Spec.PipelineRef.Name, run.Environment, cmd.UserID, cmd.ResponseURL); err != nil {
+		klog.InfoS("the result of a Slack command's job will not be posted", "trigger", klog.KObj(q.trigger), "job", run.Name, "reason", err.Error())
+		return false
+	}
+	return true
 }
 
 // mergeParams returns base with the command's params over it: a name the

@@ -62,6 +62,8 @@ func run(m *testing.M) int {
 		ControllerArgs: []string{
 			"--leader-elect-lease-duration=6s", "--leader-elect-renew-deadline=4s", "--leader-elect-retry-period=1s",
 			"--retry-backoff=1s", "--max-retry-backoff=5s", "--notify-backoff=500ms", "--workers=8",
+			// Slack commands' response_urls point at the tests' servers.
+			"--slack-response-hosts=http://127.0.0.1",
 		},
 		Log: os.Stderr,
 	})

@@ -3,12 +3,16 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,7 +175,9 @@ spec:
 }
 
 // TestReceiverSlackCommand is scenario 4: a signed Slack command runs the
-// pipeline and answers with the job; a replayed old timestamp gets 401.
+// pipeline and answers with the job, then posts the job's result to the
+// command's response_url, a server of the test's standing in for Slack;
+// a replayed old timestamp gets 401.
 func TestReceiverSlackCommand(t *testing.T) {
 	t.Parallel()
 	ensureControllers(t, 1)
@@ -192,8 +198,29 @@ spec:
     allowedUsers: [U024BE7LH]
 `, "-n", ns, "apply", "-f", "-")
 
+	const responseToken = "response-url-token"
+	var mu sync.Mutex
+	var replies []string
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ResponseType string `json:"response_type"`
+			Text         string `json:"text"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &m) != nil || m.ResponseType != "in_channel" || r.URL.Path != "/commands/T0/1/"+responseToken {
+			http.Error(w, "invalid_payload", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		replies = append(replies, m.Text)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(slack.Close)
+
 	form := url.Values{"command": {"/sluice"}, "text": {"run release env=prod version=2.1.0"}, "user_id": {"U024BE7LH"},
-		"user_name": {"alice"}, "trigger_id": {"13345224609.738474920.8088930838d88f008e0"}}.Encode()
+		"user_name": {"alice"}, "trigger_id": {"13345224609.738474920.8088930838d88f008e0"},
+		"response_url": {slack.URL + "/commands/T0/1/" + responseToken}}.Encode()
 	signed := func(ts time.Time) http.Header {
 		h := http.Header{}
 		stamp := strconv.FormatInt(ts.Unix(), 10)
@@ -215,6 +242,7 @@ spec:
 	require.Len(t, jobs, 1)
 	require.Contains(t, answer.Text, "Started job "+jobs[0]+" of release in prod")
 	require.Contains(t, answer.Text, "kubectl get pipelinejob -n "+ns+" "+jobs[0])
+	require.Contains(t, answer.Text, "Its result will follow here")
 	job := getJob(t, ns, jobs[0])
 	require.Equal(t, "prod", job.Spec.Environment)
 	require.Equal(t, []v1alpha1.Param{param("version", "2.1.0")}, job.Spec.Params)
@@ -229,4 +257,26 @@ spec:
 	got = postHookOnceKnown(t, c, ns, "chatops", form, signed(time.Now()))
 	require.Equal(t, http.StatusOK, got.Code, got.Body)
 	require.Contains(t, got.Body, "Job "+jobs[0]+" of release")
+
+	// The job ends; the replica that took the command posts its result.
+	waitJob(t, ns, jobs[0], v1alpha1.JobSucceeded, 2*time.Minute)
+	eventually(t, time.Minute, "the job's result at the response_url", func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(replies) == 0 {
+			return errors.New("no message yet")
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, replies, 1)
+	require.Contains(t, replies[0], "Job `"+jobs[0]+"` of release in prod succeeded in ")
+	require.Contains(t, replies[0], "(for <@U024BE7LH>)")
+	require.Contains(t, replies[0], "kubectl get --raw '/apis/sluice.dev/v1alpha1/namespaces/"+ns+"/pipelinejobs/"+jobs[0]+"/log'")
+	for _, ctrl := range liveControllers() {
+		log, err := os.ReadFile(ctrl.LogFile)
+		require.NoError(t, err)
+		require.NotContains(t, string(log), responseToken, "the response_url is never logged")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/controller"
 	"github.com/sluice-dev/sluice/pkg/egress"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
@@ -56,6 +58,9 @@ type Options struct {
 	EgressAllowCIDRs []string
 	EgressDenyCIDRs  []string
 	Egress           *egress.Policy
+	// SlackResponseHosts are where the receiver may post a Slack
+	// command's job result (receiver.SlackReplyOptions.ResponseHosts).
+	SlackResponseHosts []string
 
 	LeaderElect         bool
 	LeaseNamespace      string
@@ -87,6 +92,8 @@ func NewOptions() *Options {
 		LeaseDuration:     15 * time.Second,
 		RenewDeadline:     10 * time.Second,
 		RetryPeriod:       2 * time.Second,
+
+		SlackResponseHosts: slices.Clone(receiver.DefaultSlackResponseHosts),
 	}
 }
 
@@ -109,6 +116,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ReceiverAddress, "receiver-address", o.ReceiverAddress, "Address of the trigger receiver, POST /hooks/<namespace>/<trigger> and /readyz, served by every replica, leader or not. Plain HTTP: TLS ends at the Ingress. Empty: no receiver.")
 	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs, "CIDRs that notifications and other requests made for users may connect to although the egress policy refuses them by default (loopback, link-local, private, CGNAT, multicast, broadcast, unspecified), e.g. an in-cluster webhook's Service range.")
 	fs.StringSliceVar(&o.EgressDenyCIDRs, "egress-deny-cidrs", o.EgressDenyCIDRs, "CIDRs that requests made for users may never connect to, even when --egress-allow-cidrs holds them.")
+	fs.StringSliceVar(&o.SlackResponseHosts, "slack-response-hosts", o.SlackResponseHosts, "Where the receiver posts the result of a job a Slack command started: scheme://host[:port] entries that a command's response_url must match (any port when none is given). Empty: results are not posted.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run only while holding the Lease, so that several replicas are safe.")
 	fs.StringVar(&o.LeaseNamespace, "leader-elect-namespace", o.LeaseNamespace, "Namespace of the Lease.")
 	fs.StringVar(&o.LeaseName, "leader-elect-name", o.LeaseName, "Name of the Lease; sluice-controller, or sluice-controller-<instance> with --instance, when empty.")
@@ -274,9 +282,23 @@ func (o *Options) startReceiver(ctx context.Context, kube kubernetes.Interface, 
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "sluice-receiver"})
 	informers := sluiceinformers.NewSharedInformerFactory(sluice, o.Resync)
-	rcvOpts := receiver.DefaultOptions()
-	rcvOpts.RegistryTransport = o.Egress.Transport()
-	rcv, err := receiver.New(informers.Sluice().V1alpha1().Triggers(), kube, sluice, recorder, rcvOpts)
+	// The jobs whose results Slack commands are owed: only jobs Triggers
+	// started, so that a replica does not hold every job of the cluster;
+	// none when no results are posted.
+	jobInformers := sluiceinformers.NewSharedInformerFactoryWithOptions(sluice, o.Resync,
+		sluiceinformers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = v1alpha1.LabelTrigger }))
+	opts := receiver.DefaultOptions()
+	opts.RegistryTransport = o.Egress.Transport()
+	if len(o.SlackResponseHosts) > 0 {
+		opts.SlackReplies, err = receiver.NewSlackReplies(jobInformers.Sluice().V1alpha1().PipelineJobs(), receiver.SlackReplyOptions{
+			Client:        &http.Client{Timeout: 10 * time.Second, Transport: o.Egress.Transport()},
+			ResponseHosts: o.SlackResponseHosts,
+		})
+	}
+	var rcv *receiver.Receiver
+	if err == nil {
+		rcv, err = receiver.New(informers.Sluice().V1alpha1().Triggers(), kube, sluice, recorder, opts)
+	}
 	if err != nil {
 		cancel()
 		broadcaster.Shutdown()
@@ -289,6 +311,7 @@ func (o *Options) startReceiver(ctx context.Context, kube kubernetes.Interface, 
 		return nil, fmt.Errorf("listening on %s: %w", o.ReceiverAddress, err)
 	}
 	informers.Start(ctx.Done())
+	jobInformers.Start(ctx.Done())
 	klog.InfoS("serving the trigger receiver", "address", l.Addr().String())
 	server := &http.Server{Handler: rcv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() { _ = server.Serve(l) }()
@@ -296,6 +319,7 @@ func (o *Options) startReceiver(ctx context.Context, kube kubernetes.Interface, 
 		_ = server.Close()
 		cancel()
 		informers.Shutdown()
+		jobInformers.Shutdown()
 		broadcaster.Shutdown()
 	}, nil
 }
