@@ -28,8 +28,9 @@ registry: ## Install the CNCF distribution registry (Debian's docker-registry pa
 	hack/install-registry.sh
 
 .PHONY: build
-build: ## Build sluice-apiserver and sluice-controller into bin/.
+build: ## Build sluice-apiserver, sluice-controller and the kubectl plugin kubectl-sluice (with its completion) into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	install -m 0755 hack/kubectl_complete-sluice $(BIN)/
 
 .PHONY: generate
 generate: ## Regenerate deepcopy, conversion, defaults, OpenAPI, clientset, listers, informers.

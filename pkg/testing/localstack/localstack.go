@@ -603,6 +603,31 @@ func (s *Stack) KubectlAs(ctx context.Context, kubeconfig, stdin string, args ..
 	return stdout.String(), nil
 }
 
+// PluginResult is how a run of `kubectl sluice` ended.
+type PluginResult struct {
+	Stdout, Stderr string
+	// ExitCode is the plugin's exit code, which kubectl passes on.
+	ExitCode int
+}
+
+// KubectlSluice runs `kubectl sluice args...` as a user types it, with
+// kubeconfig: the pinned kubectl finds the plugin bin/kubectl-sluice,
+// bin/ being first on PATH. An exit code other than 0 is a result, not an
+// error; the error is for a command that could not run.
+func (s *Stack) KubectlSluice(ctx context.Context, kubeconfig string, args ...string) (PluginResult, error) {
+	cmd := exec.CommandContext(ctx, s.bin("kubectl"), append([]string{"sluice"}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+s.bin("")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := PluginResult{Stdout: stdout.String(), Stderr: stderr.String()}
+	if cmd.ProcessState == nil {
+		return res, fmt.Errorf("kubectl sluice %s: %w", strings.Join(args, " "), err)
+	}
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	return res, nil
+}
+
 func (s *Stack) startSluiceControllers(ctx context.Context) error {
 	var err error
 	if s.controllerKubeconfig, err = s.userKubeconfig("system:serviceaccount:sluice-system:sluice-controller",

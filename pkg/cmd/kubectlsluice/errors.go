@@ -1,0 +1,86 @@
+package kubectlsluice
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// usageError is a wrong flag or argument: exit code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// UsageErrorf is a usage error with the message, and the hint to see the
+// command's help.
+func UsageErrorf(cmd *cobra.Command, format string, args ...any) error {
+	return usageError{fmt.Errorf("%s\nSee '%s --help' for usage.", fmt.Sprintf(format, args...), cmd.CommandPath())}
+}
+
+// jobFailedError says the job a command waited for ended without
+// succeeding: exit code 1, after the command printed how it ended.
+type jobFailedError struct{ msg string }
+
+func (j jobFailedError) Error() string { return j.msg }
+
+// isCobraUsageError recognises cobra's own usage errors, which it returns
+// as plain errors: an unknown command or flag.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") || strings.HasPrefix(msg, "invalid argument ")
+}
+
+// ErrorMessage is err as one line for a person: the server's own message
+// for a refusal (a Kubernetes Status), never a Go stack trace or the raw
+// JSON of the Status.
+func ErrorMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		s := status.Status()
+		msg := s.Message
+		if msg == "" {
+			msg = string(s.Reason)
+		}
+		// Wrapped errors add what the command was doing.
+		if outer := err.Error(); outer != msg && strings.HasSuffix(outer, msg) {
+			msg = outer
+		}
+		return oneLine(msg)
+	}
+	return oneLine(err.Error())
+}
+
+// oneLine keeps a message on one line, but for a usage error's hint.
+func oneLine(s string) string {
+	first, rest, ok := strings.Cut(s, "\nSee '")
+	first = strings.Join(strings.Fields(first), " ")
+	if ok {
+		return first + "\nSee '" + rest
+	}
+	return first
+}
+
+// exactArgs wants exactly the named arguments.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != len(names) {
+			return UsageErrorf(cmd, "expected %s, got %d argument(s)", strings.Join(names, " "), len(args))
+		}
+		return nil
+	}
+}
+
+// maxArgs wants at most the named, optional, arguments.
+func maxArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > len(names) {
+			return UsageErrorf(cmd, "expected at most [%s], got %d arguments", strings.Join(names, " "), len(args))
+		}
+		return nil
+	}
+}
