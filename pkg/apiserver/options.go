@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceopenapi "github.com/sluice-dev/sluice/pkg/generated/openapi"
 	"github.com/sluice-dev/sluice/pkg/storage/postgres"
+	"github.com/sluice-dev/sluice/pkg/version"
 )
 
 // EnvDatabaseURL is read when --database-url is not given.
@@ -149,9 +150,15 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	cfg.Serializer = Serializer
 	namer := openapi.NewDefinitionNamer(Scheme)
 	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(sluiceopenapi.GetOpenAPIDefinitions, namer)
-	cfg.OpenAPIConfig.Info.Title, cfg.OpenAPIConfig.Info.Version = "Sluice", "v1alpha1"
+	// Info.Version is the build's version, as kube-apiserver's is: the
+	// aggregator serves the OpenAPI v3 document of sluice.dev/v1alpha1 as
+	// this server wrote it, so this is where a client (kubectl sluice
+	// version) reads which sluice-apiserver answers; /version through
+	// kube-apiserver is kube-apiserver's own.
+	build := version.Get().String()
+	cfg.OpenAPIConfig.Info.Title, cfg.OpenAPIConfig.Info.Version = "Sluice", build
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(sluiceopenapi.GetOpenAPIDefinitions, namer)
-	cfg.OpenAPIV3Config.Info.Title, cfg.OpenAPIV3Config.Info.Version = "Sluice", "v1alpha1"
+	cfg.OpenAPIV3Config.Info.Title, cfg.OpenAPIV3Config.Info.Version = "Sluice", build
 	cfg.FeatureGate = o.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	cfg.EffectiveVersion = o.ComponentGlobalsRegistry.EffectiveVersionFor(basecompatibility.DefaultKubeComponent)
 	// pipelinejobs/log streams for as long as a job runs when followed,

@@ -49,6 +49,13 @@ what RBAC lets you do.`,
 
 	root.AddCommand(
 		NewRunCommand(f, streams),
+		NewCancelCommand(f, streams),
+		NewRerunCommand(f, streams),
+		NewRollbackCommand(f, streams),
+		NewApproveCommand(f, streams),
+		NewRejectCommand(f, streams),
+		NewTriggerCommand(f, streams),
+		NewVersionCommand(f, streams),
 	)
 	return root
 }

@@ -2339,7 +2339,7 @@ func schema_pkg_apis_sluice_v1alpha1_RunRequest(ref common.ReferenceCallback) co
 					},
 					"trigger": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Trigger, for a job a Trigger starts, records it in the job's spec.trigger: its type (Schedule, Image, Webhook or Slack), its name, which must be a Trigger of this pipeline in the namespace, and the event's detail. Unset: the job is Manual.",
+							Description: "Trigger, for a job a Trigger starts, records it in the job's spec.trigger: its type (Schedule, Image, Webhook or Slack, or Manual when a person fires the Trigger by hand), its name, which must be a Trigger of this pipeline in the namespace, and the event's detail. Unset: the job is Manual and names no Trigger.",
 							Ref:         ref(v1alpha1.JobTrigger{}.OpenAPIModelName()),
 						},
 					},

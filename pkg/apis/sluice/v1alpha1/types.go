@@ -861,9 +861,10 @@ type RunRequest struct {
 	// +optional
 	Name string `json:"name,omitempty"`
 	// Trigger, for a job a Trigger starts, records it in the job's
-	// spec.trigger: its type (Schedule, Image, Webhook or Slack), its
-	// name, which must be a Trigger of this pipeline in the namespace, and
-	// the event's detail. Unset: the job is Manual.
+	// spec.trigger: its type (Schedule, Image, Webhook or Slack, or Manual
+	// when a person fires the Trigger by hand), its name, which must be a
+	// Trigger of this pipeline in the namespace, and the event's detail.
+	// Unset: the job is Manual and names no Trigger.
 	// +optional
 	Trigger *JobTrigger `json:"trigger,omitempty"`
 }

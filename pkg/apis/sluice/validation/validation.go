@@ -805,8 +805,10 @@ func ValidateRunRequest(r *sluice.RunRequest) field.ErrorList {
 	return allErrs
 }
 
-// triggerFiredTypes are the trigger types of the jobs a Trigger starts.
-var triggerFiredTypes = sets.New(sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerSlack)
+// triggerFiredTypes are the trigger types of the jobs a Trigger starts:
+// its source's, or Manual when a person fires it by hand with its params
+// (kubectl sluice trigger fire).
+var triggerFiredTypes = sets.New(sluice.TriggerManual, sluice.TriggerSchedule, sluice.TriggerImage, sluice.TriggerWebhook, sluice.TriggerSlack)
 
 // validateParamValueNames checks the names of param values: C identifiers,
 // each given once.

@@ -1,0 +1,29 @@
+package version
+
+import (
+	"runtime/debug"
+	"testing"
+)
+
+func TestFromBuildInfo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bi   debug.BuildInfo
+		want string
+	}{
+		{"a tagged module", debug.BuildInfo{Main: debug.Module{Version: "v0.3.0"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "3f2a9c1d0b7e55"}}}, "v0.3.0"},
+		{"a pseudo-version", debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261203163315-db835e38b319+dirty"}}, "v0.0.0-20261203163315-db835e38b319+dirty"},
+		{"a tree with VCS stamping", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "3f2a9c1d0b7e55aa"}, {Key: "vcs.modified", Value: "true"}}}, "(devel)+3f2a9c1d0b7e-dirty"},
+		{"a clean tree", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "3f2a9c1d0b7e55aa"}, {Key: "vcs.modified", Value: "false"}}}, "(devel)+3f2a9c1d0b7e"},
+		{"a tree without VCS stamping", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "(devel)"},
+		{"no main module version", debug.BuildInfo{}, "(devel)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FromBuildInfo(&tc.bi).String(); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
