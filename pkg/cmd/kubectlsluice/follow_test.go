@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -289,4 +290,26 @@ func TestIsHeader(t *testing.T) {
 	assert.True(t, isHeader([]byte("==> deploy (skipped)\n")))
 	assert.False(t, isHeader([]byte("==> not a header\n")))
 	assert.False(t, isHeader([]byte("==> a/b (attempt 1) and more\n")))
+}
+
+// TestLogsUsage: flags that need --step, or are out of range, are usage
+// errors, found before anything is asked of the server.
+func TestLogsUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"logs", "web-1", "--action", "unit"},
+		{"logs", "web-1", "--attempt", "2"},
+		{"logs", "web-1", "--step", "test", "--attempt", "-1"},
+		{"logs", "web-1", "--tail", "-2"},
+		{"logs", "web-1", "--since", "-5m"},
+		{"logs", "web-1", "--limit-bytes", "-1"},
+		{"logs"},
+	} {
+		var out, errOut bytes.Buffer
+		streams := genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut}
+		cmd := NewCommand(streams)
+		cmd.SetArgs(append([]string{"--server", "http://127.0.0.1:1"}, args...))
+		assert.Equal(t, ExitUsage, Execute(cmd, streams), "%v", args)
+		assert.Contains(t, errOut.String(), "See 'kubectl sluice logs --help' for usage.", "%v", args)
+		assert.Empty(t, out.String())
+	}
 }
