@@ -48,10 +48,13 @@ func (w *jobWatcher) Until(ctx context.Context, job *v1alpha1.PipelineJob, seen 
 			ResourceVersion:     job.ResourceVersion,
 			AllowWatchBookmarks: true,
 		})
+		progressed := false
 		if err == nil {
+			rv := job.ResourceVersion
 			job, err = w.consume(wi, job, seen)
 			wi.Stop()
-			if err == nil {
+			progressed = job.ResourceVersion != rv
+			if progressed {
 				delay = w.minBackoff
 			}
 		}
@@ -76,7 +79,7 @@ func (w *jobWatcher) Until(ctx context.Context, job *v1alpha1.PipelineJob, seen 
 			}
 		case err != nil && !retryable(err):
 			return job, err
-		case err == nil:
+		case err == nil && progressed:
 			continue // the server ended the watch: open it again
 		}
 		t := time.NewTimer(delay)

@@ -121,22 +121,28 @@ func (o *RunOptions) follow(ctx context.Context, job *v1alpha1.PipelineJob) erro
 	logsDone := make(chan error, 1)
 	go func() {
 		logs := newLogFollower(o.client, o.namespace, job.Name, v1alpha1.PipelineJobLogOptions{Follow: true}, o.Out, o.ErrOut)
-		logsDone <- logs.Run(ctx)
+		err := logs.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			// Following goes on with the lines of the steps.
+			fmt.Fprintf(o.ErrOut, "--> cannot read the job's output: %s\n", ErrorMessage(err))
+		}
+		logsDone <- err
 	}()
 	steps := newStepReporter(o.ErrOut, job.Name, o.namespaceFlag)
 	final, err := newJobWatcher(o.client, o.namespace).Until(ctx, job, steps.report)
+	stopped := func() error {
+		fmt.Fprintf(o.ErrOut, "--> stopped following; job %s goes on: kubectl sluice logs %s -f%s\n", job.Name, job.Name, o.namespaceFlag)
+		return ctx.Err()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintf(o.ErrOut, "--> stopped following; job %s goes on: kubectl sluice logs %s -f%s\n", job.Name, job.Name, o.namespaceFlag)
+			return stopped()
 		}
-		return err
+		return fmt.Errorf("following job %s: %w", job.Name, err)
 	}
 	// The output ends once the job has; all of it comes before the last line.
-	if err := <-logsDone; err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fmt.Fprintf(o.ErrOut, "--> could not read the job's output: %s\n", ErrorMessage(err))
+	if <-logsDone != nil && ctx.Err() != nil {
+		return stopped()
 	}
 	outcome := steps.jobOutcome(final)
 	fmt.Fprintf(o.ErrOut, "--> %s\n", outcome)
