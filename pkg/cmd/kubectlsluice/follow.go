@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"time"
 
@@ -30,7 +31,7 @@ import (
 // each a header "==> step/action (attempt n)" and that output's lines in
 // order, each line stamped by the kubelet. The follower remembers the
 // sections it finished, and of the one it was printing the last time
-// printed and how many lines with that time it printed. A new answer is
+// printed and the lines with that time it printed. A new answer is
 // the same sections in the same order: a finished section is skipped
 // whole, the interrupted one up to that line, and the rest is new.
 //
@@ -249,24 +250,25 @@ type logCursor struct {
 	// output of an answer without headers (one step, action and attempt).
 	current string
 	// lastTime is the time of the last line of current printed, and
-	// atLastTime how many of its lines with that time were printed.
+	// atLastTime the lines with that time printed, counted by what they
+	// say: lines of the same time are told apart by their text.
 	lastTime   time.Time
-	atLastTime int
+	atLastTime map[string]int
 	// markers are the lines without a time printed in current: the
 	// server's own lines, such as "[sluice] this output is lost: …".
 	markers map[string]bool
 
 	// The pass's position: skip drops a finished section; resuming is
 	// set in the section that was interrupted, until the pass is past
-	// what was printed of it; passTime and atPassTime count its lines.
-	skip       bool
-	resuming   bool
-	passTime   time.Time
-	atPassTime int
+	// what was printed of it; toMatch are the lines at lastTime printed
+	// that the pass has not met again.
+	skip     bool
+	resuming bool
+	toMatch  map[string]int
 }
 
 func newLogCursor(out io.Writer, timestamps bool) *logCursor {
-	return &logCursor{out: out, timestamps: timestamps, finished: map[string]bool{}, markers: map[string]bool{}}
+	return &logCursor{out: out, timestamps: timestamps, finished: map[string]bool{}, markers: map[string]bool{}, atLastTime: map[string]int{}}
 }
 
 // startPass starts reading an answer from its beginning: before any
@@ -279,7 +281,9 @@ func (c *logCursor) startPass() {
 func (c *logCursor) enter(section string) {
 	c.skip = c.finished[section]
 	c.resuming = section == c.current
-	c.passTime, c.atPassTime = time.Time{}, 0
+	if c.resuming {
+		c.toMatch = maps.Clone(c.atLastTime)
+	}
 }
 
 // line takes one line of an answer, with its newline.
@@ -294,7 +298,8 @@ func (c *logCursor) line(line []byte) error {
 		if c.current != "" {
 			c.finished[c.current] = true
 		}
-		c.current, c.lastTime, c.atLastTime = section, time.Time{}, 0
+		c.current, c.lastTime = section, time.Time{}
+		clear(c.atLastTime)
 		clear(c.markers)
 		c.resuming = false
 		return c.print(line)
@@ -309,22 +314,27 @@ func (c *logCursor) line(line []byte) error {
 		c.markers[string(line)] = true
 		return c.print(line)
 	}
-	if at.Equal(c.passTime) {
-		c.atPassTime++
-	} else {
-		c.passTime, c.atPassTime = at, 1
-	}
 	if c.resuming {
-		if at.Before(c.lastTime) || at.Equal(c.lastTime) && c.atPassTime <= c.atLastTime {
+		switch {
+		case at.Before(c.lastTime):
 			return nil
+		case at.Equal(c.lastTime):
+			// A line of the last time printed, or one that was not (an
+			// earlier one a --tail left out, or one written since with
+			// the very same time): printed once either way.
+			if c.toMatch[string(text)] > 0 {
+				c.toMatch[string(text)]--
+				return nil
+			}
+		default:
+			c.resuming = false // past what was printed: the rest is new
 		}
-		c.resuming = false // past what was printed: the rest is new
 	}
-	if at.Equal(c.lastTime) {
-		c.atLastTime++
-	} else {
-		c.lastTime, c.atLastTime = at, 1
+	if !at.Equal(c.lastTime) {
+		c.lastTime = at
+		clear(c.atLastTime)
 	}
+	c.atLastTime[string(text)]++
 	if c.timestamps {
 		return c.print(line)
 	}

@@ -313,3 +313,26 @@ func TestLogsUsage(t *testing.T) {
 		assert.Empty(t, out.String())
 	}
 }
+
+// TestFollowAfterATailOfLinesOfOneTime: the first answer's tail printed
+// the last of two lines written at the same time; after the break, the
+// whole output comes again. The line printed is not printed again: lines
+// of one time are told apart by their text, not by their count, which
+// the tail made wrong. (The line the tail left out is printed: it cannot
+// be told from one written since at the same time.)
+func TestFollowAfterATailOfLinesOfOneTime(t *testing.T) {
+	header := "==> test/unit (attempt 1)\n"
+	var s *logServer
+	var c sluiceclient.Interface
+	s, c = newLogServer(t,
+		dropAfter(header+stamped(5, "B")),
+		func(w http.ResponseWriter) {
+			s.setPhase(v1alpha1.JobSucceeded)
+			answer(header + stamped(5, "A") + stamped(5, "B") + stamped(6, "C"))(w)
+		},
+		answer(header+stamped(5, "A")+stamped(5, "B")+stamped(6, "C")),
+	)
+	var out, errOut bytes.Buffer
+	require.NoError(t, runFollower(t, follower(c, v1alpha1.PipelineJobLogOptions{Follow: true, TailLines: ptr.To[int64](1)}, &out, &errOut)))
+	assert.Equal(t, header+"B\nA\nC\n", out.String())
+}
