@@ -85,11 +85,9 @@ func (l *logFollower) Run(ctx context.Context) error {
 	if l.opts.SinceSeconds != nil {
 		since = l.now().Add(-time.Duration(*l.opts.SinceSeconds) * time.Second)
 	}
-	var limit *limitedWriter
 	var out io.Writer = l.out
 	if l.opts.LimitBytes != nil {
-		limit = &limitedWriter{w: l.out, n: *l.opts.LimitBytes}
-		out = limit
+		out = &limitedWriter{w: l.out, n: *l.opts.LimitBytes}
 	}
 	cur := newLogCursor(out, l.opts.Timestamps)
 	follow := l.opts.Follow
@@ -116,6 +114,10 @@ func (l *logFollower) Run(ctx context.Context) error {
 			// everything, and the cursor skips what was printed.
 			ended, gone, gerr := l.jobEnded(ctx)
 			switch {
+			case apierrors.IsForbidden(gerr):
+				// One who may read the log but not the job: the
+				// server's end is taken for the job's.
+				return nil
 			case gerr != nil:
 				err = gerr
 			case gone:

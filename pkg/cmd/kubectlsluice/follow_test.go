@@ -45,6 +45,9 @@ type logServer struct {
 	requests []url.Values
 	phase    v1alpha1.JobPhase
 	exists   bool
+	// forbidden refuses GET of the job, as RBAC does to one who may
+	// read its log only.
+	forbidden bool
 }
 
 func newLogServer(t *testing.T, answers ...func(w http.ResponseWriter)) (*logServer, sluiceclient.Interface) {
@@ -83,8 +86,12 @@ func (s *logServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "ci"},
 			Status:     v1alpha1.PipelineJobStatus{Phase: s.phase},
 		}
-		exists := s.exists
+		exists, forbidden := s.exists, s.forbidden
 		s.mu.Unlock()
+		if forbidden {
+			writeStatus(w, apierrors.NewForbidden(schema.GroupResource{Group: "sluice.dev", Resource: "pipelinejobs"}, "web-1", fmt.Errorf("RBAC: no")))
+			return
+		}
 		if !exists {
 			writeStatus(w, apierrors.NewNotFound(schema.GroupResource{Group: "sluice.dev", Resource: "pipelinejobs"}, "web-1"))
 			return
@@ -335,4 +342,17 @@ func TestFollowAfterATailOfLinesOfOneTime(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.NoError(t, runFollower(t, follower(c, v1alpha1.PipelineJobLogOptions{Follow: true, TailLines: ptr.To[int64](1)}, &out, &errOut)))
 	assert.Equal(t, header+"B\nA\nC\n", out.String())
+}
+
+// TestFollowMayNotReadTheJob: one who may read the job's log but not the
+// job takes the end of a followed answer for the job's.
+func TestFollowMayNotReadTheJob(t *testing.T) {
+	s, c := newLogServer(t, answer("==> build/compile (attempt 1)\n"+stamped(0, "one")))
+	s.mu.Lock()
+	s.forbidden = true
+	s.mu.Unlock()
+	var out, errOut bytes.Buffer
+	require.NoError(t, runFollower(t, follower(c, v1alpha1.PipelineJobLogOptions{Follow: true}, &out, &errOut)))
+	assert.Equal(t, "==> build/compile (attempt 1)\none\n", out.String())
+	assert.Len(t, s.requests, 1)
 }
