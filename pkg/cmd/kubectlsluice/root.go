@@ -49,6 +49,7 @@ what RBAC lets you do.`,
 
 	root.AddCommand(
 		NewRunCommand(f, streams),
+		NewLogsCommand(f, streams),
 		NewCancelCommand(f, streams),
 		NewRerunCommand(f, streams),
 		NewRollbackCommand(f, streams),

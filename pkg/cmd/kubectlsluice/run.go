@@ -1,6 +1,7 @@
 package kubectlsluice
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -34,9 +35,12 @@ type RunOptions struct {
 
 	pipeline  string
 	namespace string
-	request   *v1alpha1.RunRequest
-	client    sluiceclient.Interface
-	printer   printers.ResourcePrinter
+	// namespaceFlag is " -n <ns>" when -n was given, for the commands
+	// that following suggests.
+	namespaceFlag string
+	request       *v1alpha1.RunRequest
+	client        sluiceclient.Interface
+	printer       printers.ResourcePrinter
 	genericiooptions.IOStreams
 }
 
@@ -48,7 +52,13 @@ func NewRunCommand(f *Factory, streams genericiooptions.IOStreams) *cobra.Comman
 		Short: "Start a job of a pipeline",
 		Long: `Start a job of a pipeline through its pipelines/run subresource, with the checks of the
 server: its params must be declared and given, its environment known. The server records
-you as the job's starter.`,
+you as the job's starter.
+
+With -f, follow the job until it ends: its actions' output on stdout, as kubectl sluice
+logs -f prints it, and a line per step on stderr as it starts, ends, waits for an
+approval or waits to retry. The exit code is 0 when the job succeeded and 1 when not,
+with a line that names the step that failed. A broken stream or watch is opened again
+without printing a line twice. Ctrl-C stops following and leaves the job running.`,
 		Example:           runExample,
 		Args:              exactArgs("PIPELINE"),
 		ValidArgsFunction: completeNames(f, pipelineNames),
@@ -84,6 +94,9 @@ func (o *RunOptions) Complete(f *Factory, cmd *cobra.Command, args []string) err
 	if o.namespace, err = f.Namespace(); err != nil {
 		return err
 	}
+	if f.flags.Namespace != nil && *f.flags.Namespace != "" {
+		o.namespaceFlag = " -n " + o.namespace
+	}
 	o.client, err = f.Sluice()
 	return err
 }
@@ -94,5 +107,47 @@ func (o *RunOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("running pipeline %s: %w", o.pipeline, err)
 	}
-	return o.printer.PrintObj(job, o.Out)
+	if err := o.printer.PrintObj(job, o.Out); err != nil || !o.Follow {
+		return err
+	}
+	return o.follow(cmd.Context(), job)
+}
+
+// follow streams the job's output and a line per step until the job ends,
+// and returns jobFailedError unless it succeeded.
+func (o *RunOptions) follow(ctx context.Context, job *v1alpha1.PipelineJob) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logsDone := make(chan error, 1)
+	go func() {
+		logs := newLogFollower(o.client, o.namespace, job.Name, v1alpha1.PipelineJobLogOptions{Follow: true}, o.Out, o.ErrOut)
+		err := logs.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			// Following goes on with the lines of the steps.
+			fmt.Fprintf(o.ErrOut, "--> cannot read the job's output: %s\n", ErrorMessage(err))
+		}
+		logsDone <- err
+	}()
+	steps := newStepReporter(o.ErrOut, job.Name, o.namespaceFlag)
+	final, err := newJobWatcher(o.client, o.namespace).Until(ctx, job, steps.report)
+	stopped := func() error {
+		fmt.Fprintf(o.ErrOut, "--> stopped following; job %s goes on: kubectl sluice logs %s -f%s\n", job.Name, job.Name, o.namespaceFlag)
+		return ctx.Err()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return stopped()
+		}
+		return fmt.Errorf("following job %s: %w", job.Name, err)
+	}
+	// The output ends once the job has; all of it comes before the last line.
+	if <-logsDone != nil && ctx.Err() != nil {
+		return stopped()
+	}
+	outcome := steps.jobOutcome(final)
+	fmt.Fprintf(o.ErrOut, "--> %s\n", outcome)
+	if final.Status.Phase != v1alpha1.JobSucceeded {
+		return jobFailedError{outcome}
+	}
+	return nil
 }
