@@ -51,6 +51,12 @@ verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
 test: postgres registry tools build verify ## Every test: unit, integration and end-to-end.
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m); make test runs only their seeds.
+	hack/fuzz.sh $(FUZZTIME)
+
 .PHONY: run
 run: postgres registry tools build ## Start the local stack (state in .local/run/) and print a kubeconfig; Ctrl-C stops it.
 	$(GO) run ./hack/local-up
