@@ -49,6 +49,9 @@ what RBAC lets you do.`,
 
 	root.AddCommand(
 		NewRunCommand(f, streams),
+		NewListCommand(f, streams),
+		NewDescribeCommand(f, streams),
+		NewTriggerCommand(f, streams),
 	)
 	return root
 }
