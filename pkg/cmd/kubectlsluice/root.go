@@ -51,6 +51,7 @@ what RBAC lets you do.`,
 		NewRunCommand(f, streams),
 		NewListCommand(f, streams),
 		NewDescribeCommand(f, streams),
+		NewWatchCommand(f, streams),
 		NewTriggerCommand(f, streams),
 	)
 	return root
