@@ -52,6 +52,7 @@ what RBAC lets you do.`,
 		NewListCommand(f, streams),
 		NewDescribeCommand(f, streams),
 		NewWatchCommand(f, streams),
+		NewStatusCommand(f, streams),
 		NewTriggerCommand(f, streams),
 	)
 	return root
