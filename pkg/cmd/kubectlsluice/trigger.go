@@ -2,6 +2,7 @@ package kubectlsluice
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,9 +27,17 @@ func NewTriggerCommand(f *Factory, streams genericiooptions.IOStreams, more ...f
 		Long: `Triggers start jobs of a pipeline when an event happens: a schedule's time, a new
 image, a webhook, a Slack command. 'trigger list' shows them.`,
 		Example: triggerExample,
-		Args:    exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return UsageErrorf(cmd, "expected a subcommand")
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var subcommands []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					subcommands = append(subcommands, sub.Name())
+				}
+			}
+			if len(args) == 0 {
+				return UsageErrorf(cmd, "expected a subcommand: %s", strings.Join(subcommands, ", "))
+			}
+			return UsageErrorf(cmd, "unknown subcommand %q: expected %s", args[0], strings.Join(subcommands, ", "))
 		},
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
