@@ -155,6 +155,25 @@ func TestCLIReadJobs(t *testing.T) {
 	require.Contains(t, res.Stdout, "Phase:        Failed")
 	require.Regexp(t, `\n    └── run      exit 3`, res.Stdout)
 
+	// watch of a running job prints a new tree per change (stdout is not a
+	// terminal) until the job succeeds.
+	slow := deployPipeline("slow", "staging")
+	slow.Spec.Steps = []v1alpha1.Step{
+		runStep("first", "KWOK_DURATION", "1s"),
+		runStep("second", "KWOK_DURATION", "1s"),
+	}
+	_, err = c.Pipelines(ns).Create(ctx, slow, metav1.CreateOptions{})
+	require.NoError(t, err)
+	running, err := c.Pipelines(ns).Run(ctx, "slow", &v1alpha1.RunRequest{Params: []v1alpha1.Param{param("version", "1")}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	res = kubectlSluice(t, stack.Kubeconfig, "-n", ns, "watch", running.Name)
+	require.Equal(t, 0, res.ExitCode, "%+v", res)
+	trees := strings.Split(res.Stdout, "\n\nName: ")
+	require.Greater(t, len(trees), 2, "a tree per change:\n%s", res.Stdout)
+	require.NotContains(t, trees[0], "Phase:        Succeeded")
+	require.Contains(t, trees[len(trees)-1], "Phase:        Succeeded")
+	require.Regexp(t, `├── first  Succeeded .*\n(.*\n){2}└── second  Succeeded `, trees[len(trees)-1])
+
 	// watch of a finished job prints its tree once and exits with its result.
 	res = kubectlSluice(t, stack.Kubeconfig, "-n", ns, "watch", releases[1])
 	require.Equal(t, 0, res.ExitCode, "%+v", res)
