@@ -151,7 +151,7 @@ func printerFor(p *genericclioptions.PrintFlags) (printers.ResourcePrinter, bool
 
 // Run lists the jobs and prints the newest.
 func (o *ListOptions) Run(cmd *cobra.Command) error {
-	jobs, err := newestJobs(cmd.Context(), o.client.SluiceV1alpha1().RESTClient(), o.namespace, o.selector, o.Limit)
+	jobs, err := newestJobs(cmd.Context(), o.client.SluiceV1alpha1().RESTClient(), o.namespace, o.selector, o.Limit, o.printer != nil)
 	if err != nil {
 		return fmt.Errorf("listing jobs: %w", err)
 	}
@@ -206,8 +206,11 @@ func asList(items []runtime.Object, kind string) (*unstructured.UnstructuredList
 // server's table, in pages of listPageSize, and keeps the newest limit of
 // them (all when limit is 0), newest first. The server lists in name
 // order, which says nothing of age, so newest first needs the whole
-// selection read; at most limit rows and a page are held at once.
-func newestJobs(ctx context.Context, c rest.Interface, ns string, selector metav1.ListOptions, limit int) (jobTable, error) {
+// selection read; at most limit rows and a page are held at once. Each
+// row keeps its whole job when whole is true (for -o json), else only the
+// job's metadata and submitTime, what the table printer and the order
+// need.
+func newestJobs(ctx context.Context, c rest.Interface, ns string, selector metav1.ListOptions, limit int, whole bool) (jobTable, error) {
 	var kept jobTable
 	opts := selector
 	opts.Limit = listPageSize
@@ -216,7 +219,7 @@ func newestJobs(ctx context.Context, c rest.Interface, ns string, selector metav
 		if err != nil {
 			return jobTable{}, err
 		}
-		rows, err := jobRows(page)
+		rows, err := jobRows(page, whole)
 		if err != nil {
 			return jobTable{}, err
 		}
@@ -263,8 +266,9 @@ func getTable(ctx context.Context, c rest.Interface, ns, resource string, opts m
 }
 
 // jobRows decodes the job of each row of t, and makes it the row's object,
-// which the table printer reads for the namespace and labels.
-func jobRows(t *metav1.Table) ([]*v1alpha1.PipelineJob, error) {
+// which the table printer reads for the namespace and labels: the whole
+// job, or only its metadata and submitTime.
+func jobRows(t *metav1.Table, whole bool) ([]*v1alpha1.PipelineJob, error) {
 	jobs := make([]*v1alpha1.PipelineJob, len(t.Rows))
 	for i := range t.Rows {
 		j := &v1alpha1.PipelineJob{}
@@ -273,6 +277,11 @@ func jobRows(t *metav1.Table) ([]*v1alpha1.PipelineJob, error) {
 		}
 		if j.Name == "" {
 			return nil, fmt.Errorf("the server's table has a row without its job")
+		}
+		if !whole {
+			j = &v1alpha1.PipelineJob{TypeMeta: j.TypeMeta, ObjectMeta: j.ObjectMeta,
+				Status: v1alpha1.PipelineJobStatus{SubmitTime: j.Status.SubmitTime}}
+			j.ManagedFields = nil
 		}
 		t.Rows[i].Object = runtime.RawExtension{Object: j}
 		jobs[i] = j

@@ -90,7 +90,7 @@ func (o *StatusOptions) Run(cmd *cobra.Command) error {
 	var envs []environmentJobs
 	for _, env := range environments(p) {
 		selector := labels.Set{v1alpha1.LabelPipeline: p.Name, v1alpha1.LabelEnvironment: env}.AsSelector()
-		jobs, err := newestJobs(ctx, c.RESTClient(), o.namespace, metav1.ListOptions{LabelSelector: selector.String()}, o.Jobs)
+		jobs, err := newestJobs(ctx, c.RESTClient(), o.namespace, metav1.ListOptions{LabelSelector: selector.String()}, o.Jobs, false)
 		if err != nil {
 			return fmt.Errorf("listing the jobs of %s in %s: %w", p.Name, env, err)
 		}
