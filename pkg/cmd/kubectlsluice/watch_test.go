@@ -6,13 +6,16 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
@@ -116,4 +119,46 @@ func TestWatchFailed(t *testing.T) {
 	out, result = watchJob(t, fake.NewClientset(done), done.Name)
 	require.Error(t, <-result)
 	require.Equal(t, 1, strings.Count(out.String(), "Name: "), out.String())
+}
+
+// TestWatchReconnects: a watch the server drops is watched again; the
+// change made while it was down is drawn once, and watch goes on to the
+// job's end.
+func TestWatchReconnects(t *testing.T) {
+	j := imageTriggeredJob()
+	j.ResourceVersion = "1"
+	client := fake.NewClientset(j)
+	drop := make(chan struct{})
+	var watches atomic.Int32
+	client.PrependWatchReactor("pipelinejobs", func(clienttesting.Action) (bool, watch.Interface, error) {
+		if watches.Add(1) > 1 {
+			return false, nil, nil // the tracker's watch
+		}
+		// The first watch sees nothing, and ends when the test drops it.
+		w := watch.NewFake()
+		go func() { <-drop; w.Stop() }()
+		return true, w, nil
+	})
+	out, result := watchJob(t, client, j.Name)
+	require.Eventually(t, func() bool { return watches.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+
+	changed := j.DeepCopy()
+	changed.ResourceVersion = "2"
+	changed.Status.Steps[0].Actions[1].ExitCode = exit(0)
+	changed.Status.Steps[0].Actions[1].CompletionTime = at(0)
+	_, err := client.SluiceV1alpha1().PipelineJobs("team-a").UpdateStatus(context.Background(), changed, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	close(drop)
+	waitFor(t, out, "└── rollout  exit 0")
+
+	finish(t, client, changed, v1alpha1.JobSucceeded, "3")
+	select {
+	case err := <-result:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("watch did not end when the job succeeded:\n%s", out.String())
+	}
+	require.GreaterOrEqual(t, watches.Load(), int32(2), "watched again")
+	trees := strings.Split(out.String(), "\n\nName: ")
+	require.Len(t, trees, 3, "the first tree, the change seen after the drop, the end:\n%s", out.String())
 }
