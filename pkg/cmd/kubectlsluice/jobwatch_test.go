@@ -18,7 +18,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/fake"
 )
 
-func at(s int) *metav1.Time {
+func atSecond(s int) *metav1.Time {
 	t := metav1.NewTime(t0.Add(time.Duration(s) * time.Second))
 	return &t
 }
@@ -27,7 +27,7 @@ func at(s int) *metav1.Time {
 func jobAt(rv string, phase v1alpha1.JobPhase, steps ...v1alpha1.StepStatus) *v1alpha1.PipelineJob {
 	return &v1alpha1.PipelineJob{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "ci", ResourceVersion: rv},
-		Status:     v1alpha1.PipelineJobStatus{Phase: phase, Steps: steps, StartTime: at(0)},
+		Status:     v1alpha1.PipelineJobStatus{Phase: phase, Steps: steps, StartTime: atSecond(0)},
 	}
 }
 
@@ -36,16 +36,16 @@ func jobAt(rv string, phase v1alpha1.JobPhase, steps ...v1alpha1.StepStatus) *v1
 // (410) reads the job again and watches from there; the lines of each
 // step change are written once.
 func TestJobWatcherReadsOnAfterTheWatchEnds(t *testing.T) {
-	build := v1alpha1.StepStatus{Name: "build", Phase: v1alpha1.StepRunning, Attempts: 1, StartTime: at(0)}
+	build := v1alpha1.StepStatus{Name: "build", Phase: v1alpha1.StepRunning, Attempts: 1, StartTime: atSecond(0)}
 	buildDone := build
-	buildDone.Phase, buildDone.CompletionTime = v1alpha1.StepSucceeded, at(12)
-	test := v1alpha1.StepStatus{Name: "test", Phase: v1alpha1.StepRunning, Attempts: 1, StartTime: at(12)}
+	buildDone.Phase, buildDone.CompletionTime = v1alpha1.StepSucceeded, atSecond(12)
+	test := v1alpha1.StepStatus{Name: "test", Phase: v1alpha1.StepRunning, Attempts: 1, StartTime: atSecond(12)}
 	testRetry := test
-	testRetry.NextAttemptTime, testRetry.Message = at(20), `action "unit" exited with code 2; attempt 2 of 2 starts at 2026-12-03T12:00:20Z`
+	testRetry.NextAttemptTime, testRetry.Message = atSecond(20), `action "unit" exited with code 2; attempt 2 of 2 starts at 2026-12-03T12:00:20Z`
 	test2 := test
 	test2.Attempts = 2
 	testFailed := test2
-	testFailed.Phase, testFailed.CompletionTime, testFailed.Message = v1alpha1.StepFailed, at(25), `action "unit" exited with code 2`
+	testFailed.Phase, testFailed.CompletionTime, testFailed.Message = v1alpha1.StepFailed, atSecond(25), `action "unit" exited with code 2`
 	gate := v1alpha1.StepStatus{Name: "deploy", Phase: v1alpha1.StepWaitingForApproval}
 
 	c := fake.NewSimpleClientset(jobAt("5", v1alpha1.JobRunning, buildDone, testRetry))
@@ -124,7 +124,7 @@ func TestJobWatcherJobDeleted(t *testing.T) {
 func TestJobOutcome(t *testing.T) {
 	r := newStepReporter(&bytes.Buffer{}, "web-1", "")
 	ok := jobAt("1", v1alpha1.JobSucceeded)
-	ok.Status.CompletionTime = at(95)
+	ok.Status.CompletionTime = atSecond(95)
 	assert.Equal(t, "job web-1 Succeeded in 95s", r.jobOutcome(ok))
 
 	cancelled := jobAt("1", v1alpha1.JobCancelled)

@@ -50,12 +50,16 @@ what RBAC lets you do.`,
 	root.AddCommand(
 		NewRunCommand(f, streams),
 		NewLogsCommand(f, streams),
+		NewListCommand(f, streams),
+		NewDescribeCommand(f, streams),
+		NewWatchCommand(f, streams),
+		NewStatusCommand(f, streams),
 		NewCancelCommand(f, streams),
 		NewRerunCommand(f, streams),
 		NewRollbackCommand(f, streams),
 		NewApproveCommand(f, streams),
 		NewRejectCommand(f, streams),
-		NewTriggerCommand(f, streams),
+		NewTriggerCommand(f, streams, NewTriggerFireCommand),
 		NewVersionCommand(f, streams),
 	)
 	return root
