@@ -83,14 +83,16 @@ func run(dir string) error {
 Sluice is up (%s). Logs are in %s/cluster/*.log.
 
   export KUBECONFIG=%s
+  export PATH=%s:$PATH   # kubectl sluice
 
 Try:
-  kubectl get pipelines,pipelinejobs -A
-  kubectl get %s -o yaml
-  kubectl get --raw /apis/sluice.dev/v1alpha1/namespaces/default/pipelinejobs/%s/log
+  kubectl sluice run release -p repo=https://gitlab.example.com/team/web.git -f
+  kubectl sluice list
+  kubectl sluice describe %s
+  kubectl sluice logs %s --step test
+  kubectl get pipelines,pipelinejobs,triggers -A
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
   the gated release and rollback of README.md ("A gated release, and a rollback")
-  kubectl get triggers
   curl -sS -X POST %s/hooks/default/on-push -H 'X-Gitlab-Event: Push Hook' \
     -H 'X-Gitlab-Token: example-token-not-for-real-use' -H "X-Gitlab-Event-UUID: $(date +%%s%%N)" \
     -d '{"object_kind":"push","ref":"refs/heads/main","checkout_sha":"4f2a9c1d","project":{"path_with_namespace":"team/web"},"user_username":"alice"}'
@@ -98,7 +100,8 @@ Try:
   kubectl get trigger web-images -o jsonpath='{.status.image}'
 
 Press Ctrl-C to stop everything.
-`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, job, jobName, stack.Controllers[0].ReceiverURL, images.Repository(exampleImagePath))
+`, time.Since(start).Round(time.Second), abs, stack.Kubeconfig, stack.BinDir(), jobName, jobName,
+		stack.Controllers[0].ReceiverURL, images.Repository(exampleImagePath))
 	<-ctx.Done()
 	return nil
 }

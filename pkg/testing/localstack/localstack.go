@@ -237,7 +237,11 @@ func (s *Stack) userKubeconfig(user string, groups ...string) (string, error) {
 	return path, controlplane.WriteKubeconfig(path, cfg, "local")
 }
 
-func (s *Stack) bin(name string) string { return filepath.Join(s.opts.RepoRoot, "bin", name) }
+func (s *Stack) bin(name string) string { return filepath.Join(s.BinDir(), name) }
+
+// BinDir is the checkout's bin/: the pinned control plane, Sluice's
+// binaries and the kubectl plugin kubectl-sluice.
+func (s *Stack) BinDir() string { return filepath.Join(s.opts.RepoRoot, "bin") }
 
 func (s *Stack) startControllers(ctx context.Context) error {
 	kcmConfig, err := s.userKubeconfig("system:kube-controller-manager")
@@ -615,14 +619,21 @@ type PluginResult struct {
 // bin/ being first on PATH. An exit code other than 0 is a result, not an
 // error; the error is for a command that could not run.
 func (s *Stack) KubectlSluice(ctx context.Context, kubeconfig string, args ...string) (PluginResult, error) {
-	cmd := exec.CommandContext(ctx, s.bin("kubectl"), append([]string{"sluice"}, args...)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+s.bin("")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return s.KubectlWithPlugins(ctx, kubeconfig, append([]string{"sluice"}, args...)...)
+}
+
+// KubectlWithPlugins runs the pinned kubectl with kubeconfig and bin/
+// first on PATH, where it finds the plugin kubectl-sluice and its
+// completion, kubectl_complete-sluice.
+func (s *Stack) KubectlWithPlugins(ctx context.Context, kubeconfig string, args ...string) (PluginResult, error) {
+	cmd := exec.CommandContext(ctx, s.bin("kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+s.BinDir()+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	res := PluginResult{Stdout: stdout.String(), Stderr: stderr.String()}
 	if cmd.ProcessState == nil {
-		return res, fmt.Errorf("kubectl sluice %s: %w", strings.Join(args, " "), err)
+		return res, fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
 	}
 	res.ExitCode = cmd.ProcessState.ExitCode()
 	return res, nil
