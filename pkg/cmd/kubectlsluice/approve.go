@@ -103,10 +103,7 @@ func (o *DecideOptions) Complete(f *Factory, _ *cobra.Command, args []string) er
 		return err
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

@@ -60,10 +60,7 @@ func (o *CancelOptions) Complete(f *Factory, _ *cobra.Command, args []string) er
 		return err
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

@@ -61,10 +61,7 @@ latest attempt. Times are in UTC.`,
 func (o *DescribeOptions) Complete(f *Factory, _ *cobra.Command, args []string) error {
 	o.job = args[0]
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

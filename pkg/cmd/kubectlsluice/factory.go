@@ -55,6 +55,18 @@ func (f *Factory) Sluice() (sluiceclient.Interface, error) {
 	return sluiceclient.NewForConfig(cfg)
 }
 
+// SluiceIn is the clientset of the sluice.dev API and the namespace a
+// command acts in, which every command that reads or acts on Sluice's
+// objects completes its options with.
+func (f *Factory) SluiceIn() (sluiceclient.Interface, string, error) {
+	ns, err := f.Namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := f.Sluice()
+	return c, ns, err
+}
+
 // Kube is the clientset of the Kubernetes API.
 func (f *Factory) Kube() (kubernetes.Interface, error) {
 	cfg, err := f.RESTConfig()
@@ -71,11 +83,7 @@ func completeNames(f *Factory, list func(ctx context.Context, c sluiceclient.Int
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		c, err := f.Sluice()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ns, err := f.Namespace()
+		c, ns, err := f.SluiceIn()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

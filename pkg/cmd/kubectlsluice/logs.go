@@ -88,10 +88,7 @@ printed, whatever --tail says.`,
 func (o *LogsOptions) Complete(f *Factory, cmd *cobra.Command, args []string) error {
 	o.job = args[0]
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

@@ -64,10 +64,7 @@ func (o *RerunOptions) Complete(f *Factory, _ *cobra.Command, args []string) err
 		return err
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

@@ -68,10 +68,7 @@ func (o *RollbackOptions) Complete(f *Factory, _ *cobra.Command, args []string) 
 		return err
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

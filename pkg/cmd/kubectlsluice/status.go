@@ -65,10 +65,7 @@ func (o *StatusOptions) Complete(f *Factory, cmd *cobra.Command, args []string) 
 		return UsageErrorf(cmd, "--jobs %d: expected 1 or more", o.Jobs)
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

@@ -102,10 +102,7 @@ func (o *TriggerListOptions) Complete(f *Factory, cmd *cobra.Command, _ []string
 	if o.printer, o.wide, err = printerFor(o.PrintFlags); err != nil {
 		return UsageErrorf(cmd, "%v", err)
 	}
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

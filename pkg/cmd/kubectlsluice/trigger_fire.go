@@ -86,10 +86,7 @@ func (o *TriggerFireOptions) Complete(f *Factory, cmd *cobra.Command, args []str
 		return err
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 

@@ -76,10 +76,7 @@ func (o *WatchOptions) Complete(f *Factory, _ *cobra.Command, args []string) err
 		o.redraw = term.IsTerminal(int(out.Fd()))
 	}
 	var err error
-	if o.namespace, err = f.Namespace(); err != nil {
-		return err
-	}
-	o.client, err = f.Sluice()
+	o.client, o.namespace, err = f.SluiceIn()
 	return err
 }
 
