@@ -6,7 +6,10 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY cmd cmd
 COPY pkg pkg
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/ ./cmd/...
+# The version the binaries report (kubectl sluice version reads the
+# server's): make image passes the checkout's git describe.
+ARG VERSION=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/sluice-dev/sluice/pkg/version.stamped=${VERSION}" -o /out/ ./cmd/...
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/sluice-apiserver /out/sluice-controller /

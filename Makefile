@@ -27,9 +27,12 @@ postgres: ## Install PostgreSQL's server binaries from Debian's packages if miss
 registry: ## Install the CNCF distribution registry (Debian's docker-registry package) if missing.
 	hack/install-registry.sh
 
+# VERSION is stamped into the binaries: the checkout's git describe.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 .PHONY: build
 build: ## Build sluice-apiserver, sluice-controller and the kubectl plugin kubectl-sluice (with its completion) into bin/.
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X github.com/sluice-dev/sluice/pkg/version.stamped=$(VERSION)" -o $(BIN)/ ./cmd/...
 	install -m 0755 hack/kubectl_complete-sluice $(BIN)/
 
 .PHONY: generate
@@ -73,7 +76,7 @@ bench-storage: postgres tools ## Storage-engine microbenchmarks, PostgreSQL stor
 
 .PHONY: image
 image: ## Build the container image with both binaries (needs a Docker engine).
-	docker build -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 .PHONY: clean
 clean: ## Remove bin/ links and .local/ state (the per-user tool cache stays).

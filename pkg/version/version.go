@@ -22,13 +22,22 @@ type Info struct {
 // devel is the toolchain's version of a main module built from a tree.
 const devel = "(devel)"
 
+// stamped is the version make build stamps into the binaries with
+// -ldflags -X (git describe of the checkout), as Kubernetes stamps its
+// own: the toolchain's VCS stamping is off where GOFLAGS has
+// -buildvcs=false, and knows no tags.
+var stamped string
+
 // Get is the build information of the running binary.
 func Get() Info {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return Info{Version: devel, GoVersion: runtime.Version()}
+	info := Info{Version: devel, GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		info = FromBuildInfo(bi)
 	}
-	return FromBuildInfo(bi)
+	if stamped != "" {
+		info.Version = stamped
+	}
+	return info
 }
 
 // FromBuildInfo reads bi, the build information of a binary.

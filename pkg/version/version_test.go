@@ -27,3 +27,17 @@ func TestFromBuildInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestStampedVersionWins: the version make build stamps is the binary's
+// version, whatever the toolchain recorded.
+func TestStampedVersionWins(t *testing.T) {
+	defer func(old string) { stamped = old }(stamped)
+	stamped = "v0.4.0-3-gc08365e-dirty"
+	if got := Get().Version; got != stamped {
+		t.Errorf("Get().Version = %q, want the stamped %q", got, stamped)
+	}
+	stamped = ""
+	if got := Get().Version; got == "" {
+		t.Error("without a stamp, Get().Version is empty")
+	}
+}
