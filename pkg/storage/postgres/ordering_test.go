@@ -17,8 +17,9 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 )
 
-// -long runs the ordering test at a size meant for soak runs, not make test.
-var longTests = flag.Bool("long", false, "run the storage ordering test with 200k events instead of 20k")
+// -long runs the ordering and linearizability tests at a size meant for soak
+// runs, not make test.
+var longTests = flag.Bool("long", false, "run the storage ordering test with 200k events instead of 20k, and the linearizability tests with 10k operations instead of 400")
 
 // TestWatchOrderingUnderConcurrentWrites is the revision scheme's proof:
 // many writers on two replicas (two Backends on one database) create,

@@ -12,6 +12,20 @@ package postgres
 const (
 	getSQL = `SELECT rv, value FROM sluice.kv WHERE key = $1`
 
+	// lockKeySQL runs before createSQL, in the same transaction: it
+	// serialises the creates of one key (a transaction-scoped advisory
+	// lock on a 64-bit hash of the key, in the bigint key space; a
+	// collision only makes two creates wait for each other). Without it a
+	// create whose snapshot predates a concurrent create of the same key
+	// draws its revision, waits on the other's row, and, if that row was
+	// deleted meanwhile, lands after the delete with the older revision:
+	// the events then say create, create, delete while the key holds the
+	// second object. With it, createSQL's snapshot is taken after every
+	// earlier create of the key has ended, and a delete committed before
+	// it has a lower revision than the one it draws. Updates and deletes
+	// lock the row itself before drawing theirs.
+	lockKeySQL = `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))`
+
 	// createSQL draws a revision only when the key is free, so a create of
 	// an existing key neither writes nor uses up a revision.
 	createSQL = `

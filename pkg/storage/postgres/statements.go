@@ -20,7 +20,9 @@ type Statement struct {
 	Args []any
 }
 
-// CreateStatement is the statement a create of value under key runs.
+// CreateStatement is the statement a create of value under key runs. The
+// store runs lockKeySQL before it, in the same round trip and transaction
+// (see write); a replay of this statement alone leaves that lock out.
 func CreateStatement(key string, value []byte, labels map[string]string) Statement {
 	return Statement{SQL: createSQL, Args: []any{key, value, jsonbOrNil(labels), nil, int64(0)}}
 }

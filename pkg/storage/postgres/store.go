@@ -252,7 +252,24 @@ func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte
 	for attempt := 0; ; attempt++ {
 		e := &event{key: key, typ: typ, value: value}
 		err := b.timed(op, func() error {
-			return b.pool.QueryRow(ctx, sql, args...).Scan(&e.rv, &e.prevValue, &e.prevRV, &e.createRV)
+			if typ != evCreate {
+				return b.pool.QueryRow(ctx, sql, args...).Scan(&e.rv, &e.prevValue, &e.prevRV, &e.createRV)
+			}
+			// The key's lock and the create, in one round trip and one
+			// implicit transaction (a batch ends with a single Sync).
+			batch := &pgx.Batch{}
+			batch.Queue(lockKeySQL, key)
+			batch.Queue(sql, args...)
+			results := b.pool.SendBatch(ctx, batch)
+			if _, err := results.Exec(); err != nil {
+				_ = results.Close()
+				return err
+			}
+			err := results.QueryRow().Scan(&e.rv, &e.prevValue, &e.prevRV, &e.createRV)
+			if cerr := results.Close(); err == nil {
+				err = cerr
+			}
+			return err
 		})
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
