@@ -107,7 +107,7 @@ func (o *ListOptions) Complete(f *Factory, cmd *cobra.Command, args []string) er
 	}
 	o.selector = metav1.ListOptions{LabelSelector: selector.String()}
 	if o.Phase != "" {
-		if !knownPhase(o.Phase) {
+		if !sluicectl.KnownJobPhase(o.Phase) {
 			return UsageErrorf(cmd, "--phase %q: expected Pending, Running, Succeeded, Failed or Cancelled", o.Phase)
 		}
 		o.selector.FieldSelector = fields.OneTermEqualSelector("status.phase", o.Phase).String()
@@ -120,14 +120,6 @@ func (o *ListOptions) Complete(f *Factory, cmd *cobra.Command, args []string) er
 	}
 	o.client, o.namespace, err = f.SluiceIn()
 	return err
-}
-
-func knownPhase(p string) bool {
-	switch v1alpha1.JobPhase(p) {
-	case v1alpha1.JobPending, v1alpha1.JobRunning, v1alpha1.JobSucceeded, v1alpha1.JobFailed, v1alpha1.JobCancelled:
-		return true
-	}
-	return false
 }
 
 // printerFor is the printer -o asks for, or nil for the server's table,
