@@ -8,12 +8,28 @@ document.addEventListener("DOMContentLoaded", function () {
   var timeline = document.getElementById("timeline");
   if (timeline && timeline.dataset.live === "true") {
     var jobs = new EventSource(timeline.dataset.events);
+    // A change that comes while the user types in one of the timeline's
+    // forms waits until they leave it, so that it does not take their
+    // text and focus away.
+    var pending = null;
+    var typing = function () {
+      var el = document.activeElement;
+      return timeline.contains(el) && (el.tagName === "INPUT" || el.tagName === "SELECT");
+    };
     jobs.addEventListener("timeline", function (e) {
-      // Keep the focus on a form control the user is typing in.
-      if (timeline.contains(document.activeElement) && document.activeElement.tagName === "INPUT") {
+      if (typing()) {
+        pending = e.data;
         return;
       }
       timeline.innerHTML = e.data;
+    });
+    timeline.addEventListener("focusout", function () {
+      setTimeout(function () {
+        if (pending !== null && !typing()) {
+          timeline.innerHTML = pending;
+          pending = null;
+        }
+      }, 0);
     });
     jobs.addEventListener("end", function () { jobs.close(); });
   }
