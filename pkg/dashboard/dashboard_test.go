@@ -623,3 +623,25 @@ func TestNewServer(t *testing.T) {
 		require.Error(t, err, addr)
 	}
 }
+
+// TestNamespaces: ?namespace= switches the namespace, the switch lists
+// those the user may list, and a namespace the user may not read shows
+// the server's refusal with its 403.
+func TestNamespaces(t *testing.T) {
+	other := pipeline()
+	other.Name, other.Namespace = "api", "default"
+	f := newFixture(t, testAddr, pipeline(), other)
+	w := f.serve(f.request(http.MethodGet, "/?namespace=default", nil))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), `<h2 id="pipeline-api">api</h2>`)
+	require.NotContains(t, w.Body.String(), `<h2 id="pipeline-web">`)
+	require.Contains(t, w.Body.String(), `<option value="default" selected>default</option>`)
+
+	f.sluice.PrependReactor("list", "pipelines", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(v1alpha1.Resource("pipelines"), "",
+			fmt.Errorf(`User "vera" cannot list resource "pipelines" in API group "sluice.dev" in the namespace %q`, a.GetNamespace()))
+	})
+	w = f.serve(f.request(http.MethodGet, "/?namespace=secret", nil))
+	require.Equal(t, http.StatusForbidden, w.Code)
+	require.Contains(t, w.Body.String(), `listing the pipelines: pipelines.sluice.dev is forbidden: User &#34;vera&#34; cannot list resource &#34;pipelines&#34; in API group &#34;sluice.dev&#34; in the namespace &#34;secret&#34;`)
+}

@@ -194,7 +194,8 @@ type jobView struct {
 	Job      *v1alpha1.PipelineJob
 	Timeline template.HTML
 	Finished bool
-	// Log is the output of a finished job; a running one's is streamed.
+	// Log is the output when the page was made; a running job's is then
+	// streamed by the script.
 	Log string
 	// LogError says why the output could not be read.
 	LogError string
@@ -222,7 +223,9 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := jobView{Job: job, Timeline: timeline, Finished: sluicectl.JobFinished(job)}
-	if v.Finished {
+	// The output so far, also of a running job, so that the page shows
+	// it without JavaScript; the script streams it again, whole.
+	{
 		var b bytes.Buffer
 		lw := &cappedWriter{w: &b, n: maxLogBytes}
 		if err := s.Logs(r.Context(), p.Namespace, name, false, lw); err != nil && !errors.Is(err, errCapped) {
