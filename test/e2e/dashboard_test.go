@@ -136,6 +136,9 @@ func TestDashboard(t *testing.T) {
 	require.Contains(t, refused, fmt.Sprintf(`<p class="message" role="alert">you cannot approve %s: User &#34;vera&#34; cannot create resource &#34;pipelinejobs/approval&#34; in API group &#34;sluice.dev&#34; in the namespace &#34;%s&#34;</p>`, job.Name, ns))
 
 	carl := startDashboard(t, userKubeconfig(t, "carl"), ns)
+	// The job's event stream, open while carl approves: it sees the job
+	// move on to Succeeded, fed by a watch through kube-apiserver.
+	events := carl.events(t, "/jobs/"+job.Name+"/events?namespace="+ns)
 	eventually(t, time.Minute, "carl's approval from the page once RBAC lets him", func(context.Context) error {
 		code, page := carl.get(t, "/jobs/"+job.Name+"?namespace="+ns)
 		if code != http.StatusOK {
@@ -150,4 +153,61 @@ func TestDashboard(t *testing.T) {
 	j := waitJob(t, ns, job.Name, v1alpha1.JobSucceeded, 2*time.Minute)
 	require.Equal(t, "carl", j.Status.Steps[1].Approvals[0].User.Username)
 	require.Equal(t, "from the dashboard", j.Status.Steps[1].Approvals[0].Message)
+	ended := false
+	for ev := range events {
+		if ev.name == "end" {
+			require.Equal(t, "Succeeded", ev.data)
+			ended = true
+			break
+		}
+		require.Equal(t, "timeline", ev.name)
+	}
+	require.True(t, ended, "the job's event stream ended before the job")
+
+	// The log stream of the finished job: its output, then the end.
+	var last dashboardEvent
+	for ev := range carl.events(t, "/jobs/"+job.Name+"/log?namespace="+ns) {
+		last = ev
+	}
+	require.Equal(t, dashboardEvent{"end", ""}, last)
+}
+
+// dashboardEvent is a server-sent event of the dashboard.
+type dashboardEvent struct{ name, data string }
+
+// events reads the event stream at path until it ends or the test does.
+func (d *dashboard) events(t *testing.T, path string) <-chan dashboardEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testContext(t), 3*time.Minute)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Jar: d.browser.Jar}).Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ch := make(chan dashboardEvent)
+	t.Cleanup(cancel)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var ev dashboardEvent
+		var data []string
+		for sc.Scan() {
+			switch line := sc.Text(); {
+			case line == "":
+				ev.data = strings.Join(data, "\n")
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+					return
+				}
+				ev, data = dashboardEvent{}, nil
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, strings.TrimPrefix(line, "data: "))
+			}
+		}
+	}()
+	return ch
 }
