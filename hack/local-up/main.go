@@ -90,6 +90,7 @@ Try:
   kubectl sluice list
   kubectl sluice describe %s
   kubectl sluice logs %s --step test
+  kubectl sluice dashboard --open   # pipelines, jobs and live logs in the browser
   kubectl get pipelines,pipelinejobs,triggers -A
   kubectl create -f artifacts/examples/pipelinejob.yaml && kubectl get pipelinejobs -w
   the gated release and rollback of README.md ("A gated release, and a rollback")

@@ -1,15 +1,12 @@
 package kubectlsluice
 
 import (
-	"fmt"
-	"slices"
-
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 const approveExample = `  # Approve the gate release-x7k2p waits at
@@ -115,67 +112,11 @@ func (o *DecideOptions) Validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// verb is the decision as a verb, for errors.
-func (o *DecideOptions) verb() string {
-	if o.decision == v1alpha1.Reject {
-		return "reject"
-	}
-	return "approve"
-}
-
 // Run decides the gate and prints where it stands.
 func (o *DecideOptions) Run(cmd *cobra.Command) error {
-	jobs := o.client.SluiceV1alpha1().PipelineJobs(o.namespace)
-	if o.Step != "" {
-		job, err := jobs.Get(cmd.Context(), o.job, metav1.GetOptions{})
-		if err != nil {
-			return actionError(o.verb(), o.job, err)
-		}
-		if i := waitingGate(job); i < 0 {
-			return fmt.Errorf("you cannot %s %s: it waits at no approval gate (it is %s)", o.verb(), o.job, jobPhase(job))
-		} else if step := job.Status.Steps[i].Name; step != o.Step {
-			return fmt.Errorf("you cannot %s %s at step %q: it waits at step %q", o.verb(), o.job, o.Step, step)
-		}
-	}
-	job, err := jobs.Decide(cmd.Context(), o.job, &v1alpha1.ApprovalRequest{Decision: o.decision, Message: o.Message}, metav1.CreateOptions{})
+	job, err := sluicectl.Decide(cmd.Context(), o.client, o.namespace, o.job, o.decision, o.Message, o.Step)
 	if err != nil {
-		return actionError(o.verb(), o.job, err)
+		return err
 	}
-	return o.printer.print(job, o.Out, gateState(job))
-}
-
-// waitingGate is the index of the step job waits at for approval, or -1.
-func waitingGate(job *v1alpha1.PipelineJob) int {
-	return slices.IndexFunc(job.Status.Steps, func(s v1alpha1.StepStatus) bool { return s.Phase == v1alpha1.StepWaitingForApproval })
-}
-
-func jobPhase(job *v1alpha1.PipelineJob) v1alpha1.JobPhase {
-	if job.Status.Phase == "" {
-		return v1alpha1.JobPending
-	}
-	return job.Status.Phase
-}
-
-// gateState says where the gate a decision was recorded on stands: its
-// approvals out of those required, and what happens next.
-func gateState(job *v1alpha1.PipelineJob) string {
-	i := waitingGate(job)
-	if i < 0 || job.Status.PipelineSpec == nil || i >= len(job.Status.PipelineSpec.Steps) || job.Status.PipelineSpec.Steps[i].Approval == nil {
-		return ""
-	}
-	step := job.Status.Steps[i]
-	required := max(job.Status.PipelineSpec.Steps[i].Approval.Required, 1)
-	var approvals int32
-	for _, d := range step.Approvals {
-		switch d.Decision {
-		case v1alpha1.Reject:
-			return fmt.Sprintf("step %s is rejected; the job fails", step.Name)
-		case v1alpha1.Approve:
-			approvals++
-		}
-	}
-	if approvals >= required {
-		return fmt.Sprintf("step %s has %d of %d approvals; the job goes on", step.Name, approvals, required)
-	}
-	return fmt.Sprintf("step %s has %d of %d approvals; it waits for %d more", step.Name, approvals, required, required-approvals)
+	return o.printer.print(job, o.Out, sluicectl.GateState(job))
 }

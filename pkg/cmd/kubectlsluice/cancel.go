@@ -2,11 +2,10 @@ package kubectlsluice
 
 import (
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 const cancelExample = `  # Cancel a job
@@ -66,10 +65,9 @@ func (o *CancelOptions) Complete(f *Factory, _ *cobra.Command, args []string) er
 
 // Run cancels the job and prints it.
 func (o *CancelOptions) Run(cmd *cobra.Command) error {
-	job, err := o.client.SluiceV1alpha1().PipelineJobs(o.namespace).Cancel(cmd.Context(), o.job,
-		&v1alpha1.CancelRequest{Reason: o.Reason}, metav1.CreateOptions{})
+	job, err := sluicectl.Cancel(cmd.Context(), o.client, o.namespace, o.job, o.Reason)
 	if err != nil {
-		return actionError("cancel", o.job, err)
+		return err
 	}
 	return o.printer.print(job, o.Out, "")
 }

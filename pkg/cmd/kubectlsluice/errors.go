@@ -1,12 +1,12 @@
 package kubectlsluice
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 // usageError is a wrong flag or argument: exit code 2.
@@ -37,33 +37,8 @@ func isCobraUsageError(err error) bool {
 
 // ErrorMessage is err as one line for a person: the server's own message
 // for a refusal (a Kubernetes Status), never a Go stack trace or the raw
-// JSON of the Status.
-func ErrorMessage(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		s := status.Status()
-		msg := s.Message
-		if msg == "" {
-			msg = string(s.Reason)
-		}
-		// Wrapped errors add what the command was doing.
-		if outer := err.Error(); outer != msg && strings.HasSuffix(outer, msg) {
-			msg = outer
-		}
-		return oneLine(msg)
-	}
-	return oneLine(err.Error())
-}
-
-// oneLine keeps a message on one line, but for a usage error's hint.
-func oneLine(s string) string {
-	first, rest, ok := strings.Cut(s, "\nSee '")
-	first = strings.Join(strings.Fields(first), " ")
-	if ok {
-		return first + "\nSee '" + rest
-	}
-	return first
-}
+// JSON of the Status. The dashboard words its errors the same way.
+func ErrorMessage(err error) string { return sluicectl.ErrorMessage(err) }
 
 // exactArgs wants exactly the named arguments.
 func exactArgs(names ...string) cobra.PositionalArgs {

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	"github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 // Reading a job's output through pipelinejobs/log, and reading on when the
@@ -214,7 +215,7 @@ func (l *logFollower) jobEnded(ctx context.Context) (ended, gone bool, err error
 	if err != nil {
 		return false, false, err
 	}
-	return jobFinished(job), false, nil
+	return sluicectl.JobFinished(job), false, nil
 }
 
 // retryable says whether a failed read may succeed when tried again: not
@@ -227,15 +228,6 @@ func retryable(err error) bool {
 	}
 	code := status.Status().Code
 	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code == 0
-}
-
-// jobFinished says whether the job has ended.
-func jobFinished(job *v1alpha1.PipelineJob) bool {
-	switch job.Status.Phase {
-	case v1alpha1.JobSucceeded, v1alpha1.JobFailed, v1alpha1.JobCancelled:
-		return true
-	}
-	return false
 }
 
 // logCursor prints the lines of the answers, each once: it remembers where

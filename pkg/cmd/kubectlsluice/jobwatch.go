@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 // jobWatcher follows one job's status until it ends, through a watch that
@@ -42,7 +43,7 @@ func (w *jobWatcher) Until(ctx context.Context, job *v1alpha1.PipelineJob, seen 
 	jobs := w.client.SluiceV1alpha1().PipelineJobs(w.namespace)
 	seen(job)
 	delay := w.minBackoff
-	for !jobFinished(job) {
+	for !sluicectl.JobFinished(job) {
 		wi, err := jobs.Watch(ctx, metav1.ListOptions{
 			FieldSelector:       fields.OneTermEqualSelector("metadata.name", job.Name).String(),
 			ResourceVersion:     job.ResourceVersion,
@@ -106,7 +107,7 @@ func (w *jobWatcher) consume(wi watch.Interface, job *v1alpha1.PipelineJob, seen
 			}
 			job = j
 			seen(job)
-			if jobFinished(job) {
+			if sluicectl.JobFinished(job) {
 				return job, nil
 			}
 		case watch.Bookmark:

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
-	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluicescheme "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 const listExample = `  # The job history of the namespace, newest first
@@ -35,10 +34,6 @@ const listExample = `  # The job history of the namespace, newest first
 
   # The names of the running jobs, for a script
   kubectl sluice list --phase Running -o name`
-
-// listPageSize is how many jobs one request of a list reads: the command
-// pages through every job that matches, keeping only the newest --limit.
-const listPageSize = 500
 
 // ListOptions are the options of `kubectl sluice list`.
 type ListOptions struct {
@@ -112,7 +107,7 @@ func (o *ListOptions) Complete(f *Factory, cmd *cobra.Command, args []string) er
 	}
 	o.selector = metav1.ListOptions{LabelSelector: selector.String()}
 	if o.Phase != "" {
-		if !knownPhase(o.Phase) {
+		if !sluicectl.KnownJobPhase(o.Phase) {
 			return UsageErrorf(cmd, "--phase %q: expected Pending, Running, Succeeded, Failed or Cancelled", o.Phase)
 		}
 		o.selector.FieldSelector = fields.OneTermEqualSelector("status.phase", o.Phase).String()
@@ -125,14 +120,6 @@ func (o *ListOptions) Complete(f *Factory, cmd *cobra.Command, args []string) er
 	}
 	o.client, o.namespace, err = f.SluiceIn()
 	return err
-}
-
-func knownPhase(p string) bool {
-	switch v1alpha1.JobPhase(p) {
-	case v1alpha1.JobPending, v1alpha1.JobRunning, v1alpha1.JobSucceeded, v1alpha1.JobFailed, v1alpha1.JobCancelled:
-		return true
-	}
-	return false
 }
 
 // printerFor is the printer -o asks for, or nil for the server's table,
@@ -200,45 +187,52 @@ func asList(items []runtime.Object, kind string) (*unstructured.UnstructuredList
 }
 
 // newestJobs reads every job of ns that the selectors select, as the
-// server's table, in pages of listPageSize, and keeps the newest limit of
-// them (all when limit is 0), newest first. The server lists in name
-// order, which says nothing of age, so newest first needs the whole
-// selection read; at most limit rows and a page are held at once. Each
-// row keeps its whole job when whole is true (for -o json), else only the
-// job's metadata and submitTime, what the table printer and the order
-// need.
+// server's table, in pages of sluicectl.NewestPageSize, and keeps the
+// newest limit of them (all when limit is 0), newest first, as
+// sluicectl.KeepNewest does. Each row keeps its whole job when whole is
+// true (for -o json), else only the job's metadata and submitTime, what
+// the table printer and the order need.
 func newestJobs(ctx context.Context, c rest.Interface, ns string, selector metav1.ListOptions, limit int, whole bool) (jobTable, error) {
-	var kept jobTable
-	opts := selector
-	opts.Limit = listPageSize
-	for {
-		page, err := getTable(ctx, c, ns, "pipelinejobs", opts, metav1.IncludeObject)
-		if err != nil {
-			return jobTable{}, err
-		}
-		rows, err := jobRows(page, whole)
-		if err != nil {
-			return jobTable{}, err
-		}
-		if kept.Table == nil {
-			// The first page's columns; the rows are kept below.
-			columns := *page
-			columns.Rows = nil
-			kept.Table = &columns
-		}
-		kept.Rows = append(kept.Rows, page.Rows...)
-		kept.jobs = append(kept.jobs, rows...)
-		sortNewestFirst(kept)
-		if limit > 0 && len(kept.Rows) > limit {
-			kept.Rows, kept.jobs = kept.Rows[:limit], kept.jobs[:limit]
-		}
-		if page.Continue == "" {
-			break
-		}
-		opts.Continue = page.Continue
+	var columns *metav1.Table
+	rows, err := sluicectl.KeepNewest(ctx, limit, func(r jobRow) *v1alpha1.PipelineJob { return r.job },
+		func(ctx context.Context, cont string) ([]jobRow, string, error) {
+			opts := selector
+			opts.Limit, opts.Continue = sluicectl.NewestPageSize, cont
+			page, err := getTable(ctx, c, ns, "pipelinejobs", opts, metav1.IncludeObject)
+			if err != nil {
+				return nil, "", err
+			}
+			jobs, err := jobRows(page, whole)
+			if err != nil {
+				return nil, "", err
+			}
+			if columns == nil {
+				// The first page's columns; the rows are kept apart.
+				t := *page
+				t.Rows, t.Continue, t.RemainingItemCount = nil, "", nil
+				columns = &t
+			}
+			rows := make([]jobRow, len(jobs))
+			for i := range jobs {
+				rows[i] = jobRow{row: page.Rows[i], job: jobs[i]}
+			}
+			return rows, page.Continue, nil
+		})
+	if err != nil {
+		return jobTable{}, err
 	}
-	kept.Continue, kept.RemainingItemCount = "", nil
+	kept := jobTable{Table: columns}
+	for _, r := range rows {
+		kept.Rows = append(kept.Rows, r.row)
+		kept.jobs = append(kept.jobs, r.job)
+	}
 	return kept, nil
+}
+
+// jobRow is a row of the server's table with its job.
+type jobRow struct {
+	row metav1.TableRow
+	job *v1alpha1.PipelineJob
 }
 
 // getTable lists resource in ns as the server's table, each row with
@@ -284,36 +278,6 @@ func jobRows(t *metav1.Table, whole bool) ([]*v1alpha1.PipelineJob, error) {
 		jobs[i] = j
 	}
 	return jobs, nil
-}
-
-// sortNewestFirst orders the rows by when the server stored each job:
-// status.submitTime, which it sets to the microsecond on create, else the
-// creation time (to the second); then by name, the later name first.
-func sortNewestFirst(t jobTable) {
-	sort.Sort(newestFirst(t))
-}
-
-type newestFirst jobTable
-
-func (n newestFirst) Len() int { return len(n.jobs) }
-func (n newestFirst) Swap(i, k int) {
-	n.jobs[i], n.jobs[k] = n.jobs[k], n.jobs[i]
-	n.Rows[i], n.Rows[k] = n.Rows[k], n.Rows[i]
-}
-func (n newestFirst) Less(i, k int) bool {
-	a, b := submitted(n.jobs[i]), submitted(n.jobs[k])
-	if !a.Equal(b) {
-		return a.After(b)
-	}
-	return n.jobs[i].Name > n.jobs[k].Name
-}
-
-// submitted is when the server stored j.
-func submitted(j *v1alpha1.PipelineJob) time.Time {
-	if t := j.Status.SubmitTime; t != nil {
-		return t.Time
-	}
-	return j.CreationTimestamp.Time
 }
 
 // printTable prints t as kubectl get does, with its wide columns when wide.

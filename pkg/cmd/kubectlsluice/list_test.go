@@ -20,6 +20,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 // fakeServer serves a list of jobs or triggers as the server's Table, in
@@ -123,7 +124,7 @@ func TestListNewestFirst(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	golden(t, "list-newest-first", []byte(stdout))
 
-	// 7 jobs in pages of listPageSize: one request; the selectors pushed down.
+	// 7 jobs in pages of sluicectl.NewestPageSize: one request; the selectors pushed down.
 	require.Len(t, server.requests, 1)
 	q := server.requests[0].URL.Query()
 	require.Equal(t, "sluice.dev/environment=production,sluice.dev/pipeline=web,sluice.dev/trigger=nightly", q.Get("labelSelector"))
@@ -144,7 +145,7 @@ func TestListNewestFirst(t *testing.T) {
 func TestListPages(t *testing.T) {
 	var jobs []runtime.Object
 	base := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	n := 2*listPageSize + 7
+	n := 2*sluicectl.NewestPageSize + 7
 	for i := range n {
 		// In name order, the newest jobs come last, on the last page.
 		submit := metav1.NewMicroTime(base.Add(time.Duration(i) * time.Second))

@@ -2,11 +2,10 @@ package kubectlsluice
 
 import (
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 const rerunExample = `  # Run a finished job again: the same params, environment and snapshot of its pipeline
@@ -70,10 +69,9 @@ func (o *RerunOptions) Complete(f *Factory, _ *cobra.Command, args []string) err
 
 // Run reruns the job and prints the new one.
 func (o *RerunOptions) Run(cmd *cobra.Command) error {
-	job, err := o.client.SluiceV1alpha1().PipelineJobs(o.namespace).Rerun(cmd.Context(), o.job,
-		&v1alpha1.RerunRequest{FromCurrentPipeline: o.FromCurrentPipeline}, metav1.CreateOptions{})
+	job, err := sluicectl.Rerun(cmd.Context(), o.client, o.namespace, o.job, o.FromCurrentPipeline)
 	if err != nil {
-		return actionError("rerun", o.job, err)
+		return err
 	}
 	return o.printer.print(job, o.Out, job.Spec.Trigger.Detail)
 }

@@ -2,11 +2,10 @@ package kubectlsluice
 
 import (
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 const rollbackExample = `  # Deploy again the release of production before the current one
@@ -74,10 +73,9 @@ func (o *RollbackOptions) Complete(f *Factory, _ *cobra.Command, args []string) 
 
 // Run rolls back and prints the new job.
 func (o *RollbackOptions) Run(cmd *cobra.Command) error {
-	job, err := o.client.SluiceV1alpha1().Pipelines(o.namespace).Rollback(cmd.Context(), o.pipeline,
-		&v1alpha1.RollbackRequest{Environment: o.Environment, ToJob: o.ToJob}, metav1.CreateOptions{})
+	job, err := sluicectl.Rollback(cmd.Context(), o.client, o.namespace, o.pipeline, o.Environment, o.ToJob)
 	if err != nil {
-		return actionError("roll back", o.pipeline, err)
+		return err
 	}
 	return o.printer.print(job, o.Out, job.Spec.Trigger.Detail)
 }

@@ -61,6 +61,7 @@ what RBAC lets you do.`,
 		NewRejectCommand(f, streams),
 		NewTriggerCommand(f, streams, NewTriggerFireCommand),
 		NewVersionCommand(f, streams),
+		NewDashboardCommand(f, streams),
 	)
 	return root
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 const statusExample = `  # What the pipeline web runs in each environment, its last jobs there, and its triggers
@@ -85,7 +85,7 @@ func (o *StatusOptions) Run(cmd *cobra.Command) error {
 		return err
 	}
 	var envs []environmentJobs
-	for _, env := range environments(p) {
+	for _, env := range sluicectl.Environments(p) {
 		selector := labels.Set{v1alpha1.LabelPipeline: p.Name, v1alpha1.LabelEnvironment: env}.AsSelector()
 		jobs, err := newestJobs(ctx, c.RESTClient(), o.namespace, metav1.ListOptions{LabelSelector: selector.String()}, o.Jobs, false)
 		if err != nil {
@@ -100,25 +100,6 @@ func (o *StatusOptions) Run(cmd *cobra.Command) error {
 		return fmt.Errorf("listing the triggers of %s: %w", p.Name, err)
 	}
 	return describeStatus(o.Out, p, envs, triggers, time.Now())
-}
-
-// environments are the environments of p: its default one and those its
-// status names, in name order.
-func environments(p *v1alpha1.Pipeline) []string {
-	seen := map[string]bool{}
-	var names []string
-	add := func(name string) {
-		if name != "" && !seen[name] {
-			seen[name] = true
-			names = append(names, name)
-		}
-	}
-	add(p.Spec.Environment)
-	for _, e := range p.Status.Environments {
-		add(e.Name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // describeStatus writes the status of p as a person reads it, with times

@@ -66,11 +66,3 @@ func TestStatusGolden(t *testing.T) {
 	require.NoError(t, describeStatus(&out, p, nil, &metav1.Table{}, goldenNow))
 	golden(t, "status-no-environments", out.Bytes())
 }
-
-// TestEnvironments: the default environment and those the status names,
-// once each, in order.
-func TestEnvironments(t *testing.T) {
-	p := &v1alpha1.Pipeline{Spec: v1alpha1.PipelineSpec{Environment: "staging"},
-		Status: v1alpha1.PipelineStatus{Environments: []v1alpha1.EnvironmentStatus{{Name: "staging"}, {Name: "production"}}}}
-	require.Equal(t, []string{"production", "staging"}, environments(p))
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
 	"github.com/sluice-dev/sluice/pkg/substitution"
 	triggerparams "github.com/sluice-dev/sluice/pkg/trigger/params"
 )
@@ -94,7 +95,7 @@ func (o *TriggerFireOptions) Complete(f *Factory, cmd *cobra.Command, args []str
 func (o *TriggerFireOptions) Run(cmd *cobra.Command) error {
 	tr, err := o.client.SluiceV1alpha1().Triggers(o.namespace).Get(cmd.Context(), o.trigger, metav1.GetOptions{})
 	if err != nil {
-		return actionError("fire trigger", o.trigger, err)
+		return sluicectl.ActionError("fire trigger", o.trigger, err)
 	}
 	req, err := fireRequest(tr, o.given)
 	if err != nil {
@@ -103,7 +104,7 @@ func (o *TriggerFireOptions) Run(cmd *cobra.Command) error {
 	pipeline := tr.Spec.PipelineRef.Name
 	job, err := o.client.SluiceV1alpha1().Pipelines(o.namespace).Run(cmd.Context(), pipeline, req, metav1.CreateOptions{})
 	if err != nil {
-		return actionError("fire trigger "+o.trigger+": run pipeline", pipeline, err)
+		return sluicectl.ActionError("fire trigger "+o.trigger+": run pipeline", pipeline, err)
 	}
 	return o.printer.print(job, o.Out, fmt.Sprintf("trigger %s fired by hand", tr.Name))
 }
