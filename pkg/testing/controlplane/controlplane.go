@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -96,13 +97,30 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 	if err := cp.makePKI(pkiDir); err != nil {
 		return nil, err
 	}
-	if err := cp.startEtcd(ctx, etcdBin, opts); err != nil {
+	err = retryOnPortClash(func() error { return cp.startEtcd(ctx, etcdBin, opts) }, func() *Process { return cp.Etcd })
+	if err != nil {
 		return nil, err
 	}
-	if err := cp.startAPIServer(ctx, apiserverBin, opts); err != nil {
+	err = retryOnPortClash(func() error { return cp.startAPIServer(ctx, apiserverBin, opts) }, func() *Process { return cp.APIServer })
+	if err != nil {
 		return nil, err
 	}
 	return cp, nil
+}
+
+// retryOnPortClash runs start again, up to five times, while it fails
+// because the process it started exited on a port another process took:
+// testutil.FreePort's port is free when picked, not when the server binds
+// it, and on a busy machine (tests side by side) something else may bind
+// it first. Each start picks new ports.
+func retryOnPortClash(start func() error, started func() *Process) error {
+	for attempt := 1; ; attempt++ {
+		err := start()
+		p := started()
+		if err == nil || attempt == 5 || p == nil || !p.Exited() || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+	}
 }
 
 func (cp *ControlPlane) makePKI(dir string) error {
@@ -121,6 +139,11 @@ func (cp *ControlPlane) makePKI(dir string) error {
 }
 
 func (cp *ControlPlane) startEtcd(ctx context.Context, binary string, opts Options) error {
+	// A start that lost its port may have begun a data directory for the
+	// peer URL it could not bind.
+	if err := os.RemoveAll(filepath.Join(cp.Dir, "etcd")); err != nil {
+		return err
+	}
 	clientPort, err := testutil.FreePort()
 	if err != nil {
 		return err

@@ -16,9 +16,12 @@ import (
 type Process struct {
 	Name    string
 	LogFile string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
+	// logStart is where this process's output begins in LogFile, which
+	// earlier processes of the same name (a restart) wrote before it.
+	logStart int64
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
 }
 
 // StartProcess starts binary with args. The child gets SIGKILL if this
@@ -29,6 +32,11 @@ func StartProcess(dir, name, binary string, args []string, env ...string) (*Proc
 	if err != nil {
 		return nil, err
 	}
+	info, err := log.Stat()
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), env...)
@@ -37,7 +45,7 @@ func StartProcess(dir, name, binary string, args []string, env ...string) (*Proc
 		log.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, LogFile: logFile, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, LogFile: logFile, logStart: info.Size(), cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		log.Close()
@@ -83,9 +91,13 @@ func (p *Process) Kill() error {
 	return nil
 }
 
-// LogTail returns the last n bytes of the process's log, for error messages.
+// LogTail returns the last n bytes of this process's output, for error
+// messages: not what an earlier process of the same name wrote to its log.
 func (p *Process) LogTail(n int) string {
 	b, _ := os.ReadFile(p.LogFile)
+	if int64(len(b)) >= p.logStart {
+		b = b[p.logStart:]
+	}
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}
