@@ -337,7 +337,7 @@ func TestHeaders(t *testing.T) {
 			h := w.Header()
 			require.Equal(t, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'", h.Get("Content-Security-Policy"))
 			require.Equal(t, "DENY", h.Get("X-Frame-Options"))
-			require.Equal(t, "no-referrer", h.Get("Referrer-Policy"))
+			require.Equal(t, "same-origin", h.Get("Referrer-Policy"))
 			require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
 			require.Equal(t, "no-store", h.Get("Cache-Control"))
 		})

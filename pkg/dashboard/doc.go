@@ -64,7 +64,9 @@
 //     the browser honouring it.
 //   - Every answer carries Content-Security-Policy "default-src 'self'"
 //     (no inline script: the JavaScript is a file; no frames),
-//     X-Frame-Options DENY, Referrer-Policy no-referrer and
+//     X-Frame-Options DENY, Referrer-Policy same-origin (no-referrer
+//     would make a browser send "Origin: null" with the dashboard's own
+//     forms, which the Origin check refuses) and
 //     X-Content-Type-Options nosniff; pages and events carry Cache-Control
 //     no-store.
 package dashboard

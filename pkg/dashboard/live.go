@@ -124,7 +124,21 @@ func (s *Server) nextChange(ctx context.Context, ns, name, rv string) (*v1alpha1
 		if err != nil {
 			return nil, rv, err
 		}
-		for ev := range wi.ResultChan() {
+	events:
+		for {
+			var ev watch.Event
+			var open bool
+			// The request's end stops the wait even if the watch does not
+			// close with its context at once.
+			select {
+			case <-ctx.Done():
+				wi.Stop()
+				return nil, rv, ctx.Err()
+			case ev, open = <-wi.ResultChan():
+			}
+			if !open {
+				break events
+			}
 			switch ev.Type {
 			case watch.Added, watch.Modified:
 				job, ok := ev.Object.(*v1alpha1.PipelineJob)
