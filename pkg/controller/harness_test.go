@@ -53,6 +53,30 @@ type harness struct {
 	holdLogs bool
 	// timeline records, in order, the copies and the Pod deletions.
 	timeline *timeline
+	// flushes counts the markers flushInformers has created.
+	flushes int
+}
+
+// flushInformers returns once the job and Pod informers have handed their
+// handlers every notification of what was written before the call. The
+// caches hold a write before the handlers hear of it, so a test that
+// counts the job's wake-ups must not start counting while a notification
+// of an earlier write is still on its way. Each informer notifies its
+// handlers in order: once a marker job, and a marker Pod it controls,
+// have both woken the marker job, everything written before them has
+// been handled.
+func (h *harness) flushInformers() {
+	h.t.Helper()
+	h.flushes++
+	name := fmt.Sprintf("flush-%d", h.flushes)
+	h.createJob(jobOf(name, "flush"))
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-pod", Namespace: ns,
+		Labels: map[string]string{v1alpha1.LabelJob: name},
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(h.job(name), v1alpha1.SchemeGroupVersion.WithKind("PipelineJob"))},
+	}}
+	_, err := h.kube.CoreV1().Pods(ns).Create(h.ctx, pod, metav1.CreateOptions{})
+	require.NoError(h.t, err)
+	h.eventually("the informers' earlier notifications", func() bool { return h.queue.added(ns+"/"+name) >= 2 })
 }
 
 // controllerUser is the controller's identity on a real cluster.

@@ -131,6 +131,7 @@ func TestLogArchiveFailure(t *testing.T) {
 	h.finishPod("j-a-1", 0)
 	h.sync("j")
 	h.events()
+	h.flushInformers()
 
 	failures, woken := counter(t, logArchiveFailures), h.queue.added(ns+"/j")
 	h.copier.failWith(errors.New(`storing the output in the archive: the server is currently unable to handle the request (post pipelinejobs.sluice.dev j)`))
