@@ -71,7 +71,7 @@ func (h *harness) flushInformers() {
 	name := fmt.Sprintf("flush-%d", h.flushes)
 	h.createJob(jobOf(name, "flush"))
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-pod", Namespace: ns,
-		Labels: map[string]string{v1alpha1.LabelJob: name},
+		Labels:          map[string]string{v1alpha1.LabelJob: name},
 		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(h.job(name), v1alpha1.SchemeGroupVersion.WithKind("PipelineJob"))},
 	}}
 	_, err := h.kube.CoreV1().Pods(ns).Create(h.ctx, pod, metav1.CreateOptions{})
