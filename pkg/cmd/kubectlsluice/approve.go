@@ -5,7 +5,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
-	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
@@ -27,11 +26,9 @@ type DecideOptions struct {
 	Message string
 	Step    string
 
-	decision  v1alpha1.Decision
-	job       string
-	namespace string
-	client    sluiceclient.Interface
-	printer   *jobPrinter
+	decision v1alpha1.Decision
+	job      string
+	actionTarget
 	genericiooptions.IOStreams
 }
 
@@ -73,7 +70,7 @@ func newDecideCommand(f *Factory, streams genericiooptions.IOStreams, decision v
 	if decision == v1alpha1.Reject {
 		operation = "rejected"
 	}
-	o := &DecideOptions{decision: decision, printer: newJobPrinter(operation), IOStreams: streams}
+	o := &DecideOptions{decision: decision, actionTarget: actionTarget{printer: newJobPrinter(operation)}, IOStreams: streams}
 	cmd.Args = exactArgs("JOB")
 	cmd.ValidArgsFunction = completeNames(f, jobNames)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -96,12 +93,7 @@ func newDecideCommand(f *Factory, streams genericiooptions.IOStreams, decision v
 // Complete reads the arguments and flags.
 func (o *DecideOptions) Complete(f *Factory, _ *cobra.Command, args []string) error {
 	o.job = args[0]
-	if err := o.printer.complete(); err != nil {
-		return err
-	}
-	var err error
-	o.client, o.namespace, err = f.SluiceIn()
-	return err
+	return o.actionTarget.complete(f)
 }
 
 // Validate wants a message for a rejection: the job fails with it.

@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
@@ -18,16 +17,14 @@ const cancelExample = `  # Cancel a job
 type CancelOptions struct {
 	Reason string
 
-	job       string
-	namespace string
-	client    sluiceclient.Interface
-	printer   *jobPrinter
+	job string
+	actionTarget
 	genericiooptions.IOStreams
 }
 
 // NewCancelCommand is `kubectl sluice cancel JOB`.
 func NewCancelCommand(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CancelOptions{printer: newJobPrinter("cancelled"), IOStreams: streams}
+	o := &CancelOptions{actionTarget: actionTarget{printer: newJobPrinter("cancelled")}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "cancel JOB [--reason REASON]",
 		Short: "Cancel a job",
@@ -55,12 +52,7 @@ being cancelled changes nothing.`,
 // Complete reads the arguments and flags.
 func (o *CancelOptions) Complete(f *Factory, _ *cobra.Command, args []string) error {
 	o.job = args[0]
-	if err := o.printer.complete(); err != nil {
-		return err
-	}
-	var err error
-	o.client, o.namespace, err = f.SluiceIn()
-	return err
+	return o.actionTarget.complete(f)
 }
 
 // Run cancels the job and prints it.

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
 // usageError is a wrong flag or argument: exit code 2.
@@ -34,11 +32,6 @@ func isCobraUsageError(err error) bool {
 	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "unknown flag") ||
 		strings.HasPrefix(msg, "unknown shorthand flag") || strings.HasPrefix(msg, "invalid argument ")
 }
-
-// ErrorMessage is err as one line for a person: the server's own message
-// for a refusal (a Kubernetes Status), never a Go stack trace or the raw
-// JSON of the Status. The dashboard words its errors the same way.
-func ErrorMessage(err error) string { return sluicectl.ErrorMessage(err) }
 
 // exactArgs wants exactly the named arguments.
 func exactArgs(names ...string) cobra.PositionalArgs {

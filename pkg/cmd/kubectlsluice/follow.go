@@ -144,7 +144,7 @@ func (l *logFollower) Run(ctx context.Context) error {
 			return err
 		}
 		if failures == 1 && l.errOut != nil {
-			fmt.Fprintf(l.errOut, "--> the log stream broke (%s); reconnecting\n", ErrorMessage(err))
+			fmt.Fprintf(l.errOut, "--> the log stream broke (%s); reconnecting\n", sluicectl.ErrorMessage(err))
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluicescheme "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned/scheme"
 )
 
@@ -16,6 +17,24 @@ import (
 type jobPrinter struct {
 	flags   *genericclioptions.PrintFlags
 	printer printers.ResourcePrinter
+}
+
+// actionTarget is what an action command (cancel, rerun, rollback,
+// approve, reject, trigger fire) completes from the flags: how to print
+// the job the server answers with, and the client and namespace it acts in.
+type actionTarget struct {
+	printer   *jobPrinter
+	client    sluiceclient.Interface
+	namespace string
+}
+
+func (t *actionTarget) complete(f *Factory) error {
+	if err := t.printer.complete(); err != nil {
+		return err
+	}
+	var err error
+	t.client, t.namespace, err = f.SluiceIn()
+	return err
 }
 
 func newJobPrinter(operation string) *jobPrinter {

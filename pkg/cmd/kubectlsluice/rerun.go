@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
@@ -21,16 +20,14 @@ const rerunExample = `  # Run a finished job again: the same params, environment
 type RerunOptions struct {
 	FromCurrentPipeline bool
 
-	job       string
-	namespace string
-	client    sluiceclient.Interface
-	printer   *jobPrinter
+	job string
+	actionTarget
 	genericiooptions.IOStreams
 }
 
 // NewRerunCommand is `kubectl sluice rerun JOB`.
 func NewRerunCommand(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &RerunOptions{printer: newJobPrinter("created"), IOStreams: streams}
+	o := &RerunOptions{actionTarget: actionTarget{printer: newJobPrinter("created")}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "rerun JOB [--from-current-pipeline]",
 		Short: "Run a finished job again, as a new job",
@@ -59,12 +56,7 @@ that has not finished cannot be rerun: cancel it first.`,
 // Complete reads the arguments and flags.
 func (o *RerunOptions) Complete(f *Factory, _ *cobra.Command, args []string) error {
 	o.job = args[0]
-	if err := o.printer.complete(); err != nil {
-		return err
-	}
-	var err error
-	o.client, o.namespace, err = f.SluiceIn()
-	return err
+	return o.actionTarget.complete(f)
 }
 
 // Run reruns the job and prints the new one.

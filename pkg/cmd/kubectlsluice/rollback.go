@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	"github.com/sluice-dev/sluice/pkg/sluicectl"
 )
 
@@ -22,16 +21,14 @@ type RollbackOptions struct {
 	Environment string
 	ToJob       string
 
-	pipeline  string
-	namespace string
-	client    sluiceclient.Interface
-	printer   *jobPrinter
+	pipeline string
+	actionTarget
 	genericiooptions.IOStreams
 }
 
 // NewRollbackCommand is `kubectl sluice rollback PIPELINE --env ENV`.
 func NewRollbackCommand(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &RollbackOptions{printer: newJobPrinter("created"), IOStreams: streams}
+	o := &RollbackOptions{actionTarget: actionTarget{printer: newJobPrinter("created")}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "rollback PIPELINE --env ENVIRONMENT [--to JOB]",
 		Short: "Deploy an earlier release of an environment again",
@@ -63,12 +60,7 @@ pipeline's own environment is rolled back.`,
 // Complete reads the arguments and flags.
 func (o *RollbackOptions) Complete(f *Factory, _ *cobra.Command, args []string) error {
 	o.pipeline = args[0]
-	if err := o.printer.complete(); err != nil {
-		return err
-	}
-	var err error
-	o.client, o.namespace, err = f.SluiceIn()
-	return err
+	return o.actionTarget.complete(f)
 }
 
 // Run rolls back and prints the new job.

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -80,7 +82,7 @@ func Execute(cmd *cobra.Command, streams genericiooptions.IOStreams) int {
 	}
 	var failed jobFailedError
 	if !errors.As(err, &failed) {
-		fmt.Fprintf(streams.ErrOut, "Error: %s\n", ErrorMessage(err))
+		fmt.Fprintf(streams.ErrOut, "Error: %s\n", sluicectl.ErrorMessage(err))
 	}
 	return ExitCode(err)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
+
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -124,7 +126,7 @@ func (o *RunOptions) follow(ctx context.Context, job *v1alpha1.PipelineJob) erro
 		err := logs.Run(ctx)
 		if err != nil && ctx.Err() == nil {
 			// Following goes on with the lines of the steps.
-			fmt.Fprintf(o.ErrOut, "--> cannot read the job's output: %s\n", ErrorMessage(err))
+			fmt.Fprintf(o.ErrOut, "--> cannot read the job's output: %s\n", sluicectl.ErrorMessage(err))
 		}
 		logsDone <- err
 	}()

@@ -10,7 +10,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
-	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	"github.com/sluice-dev/sluice/pkg/sluicectl"
 	"github.com/sluice-dev/sluice/pkg/substitution"
 	triggerparams "github.com/sluice-dev/sluice/pkg/trigger/params"
@@ -32,17 +31,15 @@ const firedByHand = "fired by hand with kubectl sluice trigger fire"
 type TriggerFireOptions struct {
 	Params []string
 
-	trigger   string
-	given     map[string]string
-	namespace string
-	client    sluiceclient.Interface
-	printer   *jobPrinter
+	trigger string
+	given   map[string]string
+	actionTarget
 	genericiooptions.IOStreams
 }
 
 // NewTriggerFireCommand is `kubectl sluice trigger fire TRIGGER`.
 func NewTriggerFireCommand(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &TriggerFireOptions{printer: newJobPrinter("created"), IOStreams: streams}
+	o := &TriggerFireOptions{actionTarget: actionTarget{printer: newJobPrinter("created")}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "fire TRIGGER [-p NAME=VALUE]...",
 		Short: "Start a job of a trigger's pipeline, by hand, with the trigger's params",
@@ -83,12 +80,7 @@ func (o *TriggerFireOptions) Complete(f *Factory, cmd *cobra.Command, args []str
 		}
 		o.given[name] = value
 	}
-	if err := o.printer.complete(); err != nil {
-		return err
-	}
-	var err error
-	o.client, o.namespace, err = f.SluiceIn()
-	return err
+	return o.actionTarget.complete(f)
 }
 
 // Run reads the trigger, starts its pipeline and prints the job.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/sluice-dev/sluice/pkg/sluicectl"
+
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -92,7 +94,7 @@ func (o *WatchOptions) Run(cmd *cobra.Command) error {
 	if err := o.draw(j); err != nil {
 		return err
 	}
-	if finished(j) {
+	if sluicectl.JobFinished(j) {
 		return jobResult(j)
 	}
 
@@ -149,7 +151,7 @@ func (o *WatchOptions) Run(cmd *cobra.Command) error {
 			if err := o.draw(j); err != nil {
 				return err
 			}
-			if finished(j) {
+			if sluicectl.JobFinished(j) {
 				return jobResult(j)
 			}
 		}
@@ -171,14 +173,6 @@ func (o *WatchOptions) draw(j *v1alpha1.PipelineJob) error {
 	}
 	_, err := io.Copy(o.Out, &b)
 	return err
-}
-
-func finished(j *v1alpha1.PipelineJob) bool {
-	switch j.Status.Phase {
-	case v1alpha1.JobSucceeded, v1alpha1.JobFailed, v1alpha1.JobCancelled:
-		return true
-	}
-	return false
 }
 
 // jobResult is nil for a job that succeeded, and a jobFailedError (exit
