@@ -1,10 +1,8 @@
 package linearizability
 
 import (
-	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/sluice-dev/sluice/pkg/testing/testoutput"
 )
 
 // Result is the verdict on a history.
@@ -188,20 +188,10 @@ func RequireLinearizable(t testing.TB, h History, timeout time.Duration) Result 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 func writeVisualization(t testing.TB, r Result) (string, error) {
-	dir, err := outputDir(t)
+	dir, err := testoutput.Dir(t)
 	if err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, unsafeName.ReplaceAllString(t.Name(), "_")+".linearizability.html")
 	return path, r.Visualize(path)
-}
-
-func outputDir(t testing.TB) (string, error) {
-	if dir := os.Getenv("TEST_OUTPUT_DIR"); dir != "" {
-		return dir, os.MkdirAll(dir, 0o755)
-	}
-	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
-		return t.ArtifactDir(), nil
-	}
-	return os.MkdirTemp("", "sluice-linearizability-")
 }
