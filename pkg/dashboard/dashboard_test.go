@@ -88,7 +88,7 @@ func (f *fixture) request(method, target string, form url.Values) *http.Request 
 	}
 	r := httptest.NewRequest(method, target, body)
 	r.Host = testAddr
-	r.AddCookie(&http.Cookie{Name: cookieName, Value: f.server.token})
+	r.AddCookie(&http.Cookie{Name: f.server.cookieName, Value: f.server.token})
 	if form != nil {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("Origin", testOrigin)
@@ -188,7 +188,7 @@ func TestToken(t *testing.T) {
 	cookies := w.Result().Cookies()
 	require.Len(t, cookies, 1)
 	c := cookies[0]
-	require.Equal(t, cookieName, c.Name)
+	require.Equal(t, "sluice-dashboard-8123", c.Name, "a cookie per port: two dashboards at once do not log each other out")
 	require.Equal(t, token, c.Value)
 	require.True(t, c.HttpOnly)
 	require.Equal(t, http.SameSiteStrictMode, c.SameSite)
@@ -201,7 +201,7 @@ func TestToken(t *testing.T) {
 		"no cookie": httptest.NewRequest(http.MethodGet, "/", nil),
 		"a wrong cookie": func() *http.Request {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r.AddCookie(&http.Cookie{Name: cookieName, Value: otherThan(token)})
+			r.AddCookie(&http.Cookie{Name: f.server.cookieName, Value: otherThan(token)})
 			return r
 		}(),
 		"a static file without cookie": httptest.NewRequest(http.MethodGet, "/static/dashboard.js", nil),
@@ -493,8 +493,9 @@ func TestActionRefused(t *testing.T) {
 	}
 }
 
-// event is one server-sent event.
-type event struct{ name, data string }
+// event is one server-sent event; id is the last id the stream gave, as a
+// browser keeps it.
+type event struct{ name, data, id string }
 
 // readEvents reads the events of a stream into a channel.
 func readEvents(t *testing.T, body io.Reader) <-chan event {
@@ -504,13 +505,16 @@ func readEvents(t *testing.T, body io.Reader) <-chan event {
 		sc := bufio.NewScanner(body)
 		var ev event
 		var data []string
+		var id string
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
 			case line == "":
-				ev.data = strings.Join(data, "\n")
+				ev.data, ev.id = strings.Join(data, "\n"), id
 				ch <- ev
 				ev, data = event{}, nil
+			case strings.HasPrefix(line, "id: "):
+				id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "event: "):
 				ev.name = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: "):
@@ -550,7 +554,7 @@ func live(t *testing.T, objects ...runtime.Object) (*fixture, string, *http.Clie
 func (f *fixture) get(t *testing.T, c *http.Client, u string) *http.Response {
 	r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 	require.NoError(t, err)
-	r.AddCookie(&http.Cookie{Name: cookieName, Value: f.server.token})
+	r.AddCookie(&http.Cookie{Name: f.server.cookieName, Value: f.server.token})
 	resp, err := c.Do(r)
 	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
@@ -560,7 +564,12 @@ func (f *fixture) get(t *testing.T, c *http.Client, u string) *http.Response {
 // TestJobEvents: the job stream sends the timeline as it is, then again
 // when the job changes, and ends when the job has ended.
 func TestJobEvents(t *testing.T) {
-	f, base, client := live(t, gatedJob())
+	// The fake clientset numbers the versions of the objects it holds
+	// from 2, and its watch from a version sends what is newer: the job's
+	// own version says so, as a real server's would.
+	stored := gatedJob()
+	stored.ResourceVersion = "2"
+	f, base, client := live(t, stored)
 	watching := make(chan struct{})
 	var once sync.Once
 	f.sluice.PrependWatchReactor("pipelinejobs", func(clienttesting.Action) (bool, watch.Interface, error) {
@@ -582,7 +591,7 @@ func TestJobEvents(t *testing.T) {
 		t.Fatal("the job is not watched")
 	}
 	j := gatedJob()
-	j.ResourceVersion = "2"
+	j.ResourceVersion = "3"
 	j.Status.Phase = v1alpha1.JobSucceeded
 	j.Status.Steps[1].Phase = v1alpha1.StepSucceeded
 	j.Status.CompletionTime = at(40)
@@ -594,7 +603,27 @@ func TestJobEvents(t *testing.T) {
 	require.Contains(t, ev.data, `Phase: <span class="phase phase-succeeded">Succeeded</span>`)
 	require.NotContains(t, ev.data, `action="/jobs/web-x7k2p/approve"`)
 	require.Contains(t, ev.data, `action="/jobs/web-x7k2p/rerun"`)
-	require.Equal(t, event{"end", "Succeeded"}, nextEvent(t, events))
+	require.Equal(t, event{name: "end", data: "Succeeded"}, nextEvent(t, events))
+}
+
+// TestJobEventsFromShownVersion: a page that shows the job's version
+// now is not sent it again (a redraw under the user's cursor); the next
+// change is.
+func TestJobEventsFromShownVersion(t *testing.T) {
+	stored := gatedJob()
+	stored.ResourceVersion = "2" // the fake clientset's first version
+	f, base, client := live(t, stored)
+	watching := f.watchedFrom("pipelinejobs")
+	events := readEvents(t, f.get(t, client, base+"/jobs/web-x7k2p/events?namespace=shop&shown=2").Body)
+	require.Equal(t, "2", started(t, watching))
+	j := gatedJob()
+	j.ResourceVersion, j.Status.Phase, j.Status.CompletionTime = "3", v1alpha1.JobFailed, at(40)
+	_, err := f.sluice.SluiceV1alpha1().PipelineJobs(ns).UpdateStatus(t.Context(), j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	ev := nextEvent(t, events)
+	require.Equal(t, "timeline", ev.name)
+	require.Contains(t, ev.data, `Phase: <span class="phase phase-failed">Failed</span>`)
+	require.Equal(t, event{name: "end", data: "Failed"}, nextEvent(t, events))
 }
 
 // TestLogEvents: the log stream sends a line per event, an empty line
@@ -603,8 +632,8 @@ func TestLogEvents(t *testing.T) {
 	f, base, client := live(t, gatedJob())
 	f.logs = "==> build/compile (attempt 1)\ncompiling\n\nlast line without newline"
 	events := readEvents(t, f.get(t, client, base+"/jobs/web-x7k2p/log?namespace=shop").Body)
-	for _, want := range []event{{"line", "==> build/compile (attempt 1)"}, {"line", "compiling"}, {"line", ""},
-		{"line", "last line without newline"}, {"end", ""}} {
+	for _, want := range []event{{name: "line", data: "==> build/compile (attempt 1)"}, {name: "line", data: "compiling"}, {name: "line", data: ""},
+		{name: "line", data: "last line without newline"}, {name: "end"}} {
 		require.Equal(t, want, nextEvent(t, events))
 	}
 
@@ -644,4 +673,143 @@ func TestNamespaces(t *testing.T) {
 	w = f.serve(f.request(http.MethodGet, "/?namespace=secret", nil))
 	require.Equal(t, http.StatusForbidden, w.Code)
 	require.Contains(t, w.Body.String(), `listing the pipelines: pipelines.sluice.dev is forbidden: User &#34;vera&#34; cannot list resource &#34;pipelines&#34; in API group &#34;sluice.dev&#34; in the namespace &#34;secret&#34;`)
+}
+
+// watchedFrom records the version each watch of resource starts from.
+func (f *fixture) watchedFrom(resource string) <-chan string {
+	from := make(chan string, 10)
+	f.sluice.PrependWatchReactor(resource, func(a clienttesting.Action) (bool, watch.Interface, error) {
+		from <- a.(clienttesting.WatchAction).GetWatchRestrictions().ResourceVersion
+		return false, nil, nil
+	})
+	return from
+}
+
+func started(t *testing.T, from <-chan string) string {
+	t.Helper()
+	select {
+	case rv := <-from:
+		return rv
+	case <-time.After(10 * time.Second):
+		t.Fatal("not watched")
+	}
+	return ""
+}
+
+// TestListEvents: the pipelines page's stream follows the jobs and the
+// pipelines from the versions the page was read at: a new job's row, its
+// changes and its deletion; a pipeline's environments when it releases;
+// a pipeline added. Each event's id holds the versions reached.
+func TestListEvents(t *testing.T) {
+	stored := pipeline()
+	stored.ResourceVersion = "2" // the fake clientset's first version
+	f, base, client := live(t, stored)
+	jobsFrom, pipelinesFrom := f.watchedFrom("pipelinejobs"), f.watchedFrom("pipelines")
+	events := readEvents(t, f.get(t, client, base+"/events?namespace=shop&jobs=2&pipelines=2").Body)
+	require.Equal(t, "2", started(t, jobsFrom))
+	require.Equal(t, "2", started(t, pipelinesFrom))
+
+	jobs := f.sluice.SluiceV1alpha1().PipelineJobs(ns)
+	j := job("web-n3w", v1alpha1.JobRunning, 40)
+	j.ResourceVersion, j.Status.CompletionTime = "3", nil
+	_, err := jobs.Create(t.Context(), j, metav1.CreateOptions{})
+	require.NoError(t, err)
+	ev := nextEvent(t, events)
+	require.Equal(t, "job-added", ev.name)
+	require.Contains(t, ev.data, `<tr id="job-web-n3w" data-pipeline="web">`)
+	require.Contains(t, ev.data, `<span class="phase phase-running">Running</span>`)
+	require.Equal(t, "jobs=3&pipelines=2", ev.id)
+
+	j.ResourceVersion, j.Status.Phase, j.Status.CompletionTime = "4", v1alpha1.JobSucceeded, at(42)
+	_, err = jobs.UpdateStatus(t.Context(), j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	ev = nextEvent(t, events)
+	require.Equal(t, "job-changed", ev.name)
+	require.Contains(t, ev.data, `<span class="phase phase-succeeded">Succeeded</span>`)
+	require.Equal(t, "jobs=4&pipelines=2", ev.id)
+
+	pl := pipeline()
+	pl.ResourceVersion = "5"
+	pl.Status.Environments[0].Previous = pl.Status.Environments[0].Current
+	pl.Status.Environments[0].Current = &v1alpha1.Release{Job: "web-n3w", CompletionTime: at(42), StartedBy: "alice"}
+	_, err = f.sluice.SluiceV1alpha1().Pipelines(ns).UpdateStatus(t.Context(), pl, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	ev = nextEvent(t, events)
+	require.Equal(t, "environments", ev.name)
+	require.True(t, strings.HasPrefix(ev.data, "\n"+`<div id="environments-web">`), ev.data)
+	require.Contains(t, ev.data, `<td><a href="/jobs/web-n3w?namespace=shop">web-n3w</a> at 2026-12-03T10:42:00Z by alice</td>`)
+	require.Contains(t, ev.data, `<form method="post" action="/pipelines/web/rollback">`)
+	require.Equal(t, "jobs=4&pipelines=5", ev.id)
+
+	require.NoError(t, jobs.Delete(t.Context(), "web-n3w", metav1.DeleteOptions{}))
+	require.Equal(t, "job-deleted", nextEvent(t, events).name)
+
+	other := pipeline()
+	other.Name, other.ResourceVersion = "api", "7"
+	_, err = f.sluice.SluiceV1alpha1().Pipelines(ns).Create(t.Context(), other, metav1.CreateOptions{})
+	require.NoError(t, err)
+	ev = nextEvent(t, events)
+	require.Equal(t, event{name: "pipelines", data: "Pipeline api was added.", id: "jobs=4&pipelines=7"}, ev)
+}
+
+// TestListEventsResume: a browser that reconnects sends the last id it
+// got, and the stream goes on from the versions it holds, not from the
+// page's; the jobs page's stream follows only the jobs.
+func TestListEventsResume(t *testing.T) {
+	f, base, client := live(t)
+	jobsFrom, pipelinesFrom := f.watchedFrom("pipelinejobs"), f.watchedFrom("pipelines")
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/events?namespace=shop&jobs=2&pipelines=2", nil)
+	require.NoError(t, err)
+	r.AddCookie(&http.Cookie{Name: f.server.cookieName, Value: f.server.token})
+	r.Header.Set("Last-Event-ID", "jobs=41&pipelines=17")
+	resp, err := client.Do(r)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "41", started(t, jobsFrom))
+	require.Equal(t, "17", started(t, pipelinesFrom))
+
+	resp2 := f.get(t, client, base+"/events?namespace=shop&jobs=9&pipeline=web&phase=Running")
+	require.Equal(t, http.StatusOK, resp2.StatusCode)
+	require.Equal(t, "9", started(t, jobsFrom))
+	select {
+	case rv := <-pipelinesFrom:
+		t.Fatalf("the jobs page's stream watched the pipelines from %q", rv)
+	default:
+	}
+}
+
+// TestListEventsStale: a watch that cannot go on (its version is too
+// old) says so, with the server's reason, and the stream ends.
+func TestListEventsStale(t *testing.T) {
+	f, base, client := live(t)
+	f.sluice.PrependWatchReactor("pipelinejobs", func(clienttesting.Action) (bool, watch.Interface, error) {
+		w := watch.NewFake()
+		go w.Error(&apierrors.NewResourceExpired("too old resource version: 2 (40)").ErrStatus)
+		return true, w, nil
+	})
+	events := readEvents(t, f.get(t, client, base+"/events?namespace=shop&jobs=2").Body)
+	ev := nextEvent(t, events)
+	require.Equal(t, "stale", ev.name)
+	require.Contains(t, ev.data, "too old resource version")
+	select {
+	case _, open := <-events:
+		require.False(t, open, "the stream goes on after a stale watch")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream does not end after a stale watch")
+	}
+}
+
+// TestListEventsBadRequest: a stream that names nothing to follow, or a
+// filter that is not one, is a 400.
+func TestListEventsBadRequest(t *testing.T) {
+	f := newFixture(t, testAddr)
+	for target, want := range map[string]string{
+		"/events?namespace=shop":                     "nothing to follow",
+		"/events?namespace=shop&jobs=2&phase=Broken": "phase Broken: expected Pending",
+		"/events?namespace=Shop!&jobs=2":             "namespace",
+	} {
+		w := f.serve(f.request(http.MethodGet, target, nil))
+		require.Equal(t, http.StatusBadRequest, w.Code, target)
+		require.Contains(t, w.Body.String(), want, target)
+	}
 }

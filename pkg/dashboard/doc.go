@@ -15,11 +15,21 @@
 // embedded in the binary, with one small JavaScript file and one CSS file,
 // embedded too: no Node toolchain, no bundler, no CDN, and it works
 // offline. Every page works without JavaScript; the script only adds the
-// live updates, with EventSource on two server-sent-event streams per
-// job: /jobs/NAME/events, fed by a watch of the job, sends the job's
-// timeline re-rendered on each change; /jobs/NAME/log streams the job's
-// output while it runs, read by the plugin's log follower (the Config's
-// Logs), which reconnects after a hiccup without repeating a line.
+// live updates, with EventSource on server-sent-event streams fed by
+// watches made with the user's credentials (client-go's RetryWatcher,
+// which goes on from the last version seen when kube-apiserver ends a
+// watch), each from the version the page was made from:
+//
+//   - /events keeps the pipelines page and the jobs page up to date: a
+//     job's row is sent when the job is added, changes or leaves, and a
+//     pipeline's environments when it changes. Each event's id holds the
+//     versions reached, which a reconnecting browser sends back
+//     (Last-Event-ID).
+//   - /jobs/NAME/events sends the job's timeline re-rendered on each
+//     change of the job.
+//   - /jobs/NAME/log streams the job's output while it runs, read by the
+//     plugin's log follower (the Config's Logs), which reconnects after a
+//     hiccup without repeating a line.
 //
 // The actions call the subresources kubectl sluice calls, through
 // pkg/sluicectl, and a refusal is shown with the server's reason in the
@@ -41,7 +51,9 @@
 //   - A random token of 32 bytes from crypto/rand, new each run, is in the
 //     URL the command prints (http://127.0.0.1:PORT/?token=...). The first
 //     request carrying it (compared in constant time) gets it back as a
-//     cookie (HttpOnly, SameSite=Strict, Path=/) and a redirect to the
+//     cookie named after the port (a browser keeps one cookie of a name
+//     per host, whatever the port, so two dashboards would otherwise log
+//     each other out), HttpOnly, SameSite=Strict, Path=/, and a redirect to the
 //     same URL without it, so that it does not stay in the address bar or
 //     the history. Every other request needs the cookie, compared in
 //     constant time; without it the answer is 403 and a page saying to

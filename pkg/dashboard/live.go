@@ -5,12 +5,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/sluicectl"
@@ -45,9 +51,18 @@ func startEvents(w http.ResponseWriter) (*eventStream, bool) {
 
 // send writes one event; data may have several lines.
 func (e *eventStream) send(event, data string) error {
+	return e.sendAt(event, data, nil)
+}
+
+// sendAt writes one event with the id that id returns, called under the
+// stream's lock so that ids go out in the order they were made.
+func (e *eventStream) sendAt(event, data string, id func() string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var b strings.Builder
+	if id != nil {
+		fmt.Fprintf(&b, "id: %s\n", id())
+	}
 	fmt.Fprintf(&b, "event: %s\n", event)
 	for _, line := range strings.Split(data, "\n") {
 		fmt.Fprintf(&b, "data: %s\n", line)
@@ -62,7 +77,8 @@ func (e *eventStream) send(event, data string) error {
 
 // jobEvents streams the job's timeline, re-rendered on every change seen
 // by a watch of the job, as "timeline" events; "end" when the job has
-// ended. The stream starts with the job as it is.
+// ended. The stream starts with the job as it is, unless it is the
+// version the page shows (shown=VERSION).
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.namespace(r)
 	if err != nil {
@@ -85,18 +101,49 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rv := job.ResourceVersion
-	for {
+	// The page shows the version it was made from: the stream sends the
+	// job as it is only when it is not that one, so that the page is not
+	// redrawn, under the user's cursor, to the same.
+	if job.ResourceVersion != r.URL.Query().Get("shown") || sluicectl.JobFinished(job) {
 		if ended, err := s.sendTimeline(events, job, ns); err != nil || ended {
 			return
 		}
-		// A watch ends now and then (the server's timeout); it is opened
-		// again from the last version seen.
-		job, rv, err = s.nextChange(ctx, ns, name, rv)
-		if err != nil || job == nil {
+	}
+	byName := fields.OneTermEqualSelector("metadata.name", name).String()
+	changes, err := retryWatch(ctx, job.ResourceVersion, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+		opts.FieldSelector = byName
+		return jobs.Watch(ctx, opts)
+	})
+	if err != nil {
+		return
+	}
+	defer changes.Stop()
+	for ev := range changes.ResultChan() {
+		job, ok := ev.Object.(*v1alpha1.PipelineJob)
+		if !ok || job.Name != name {
+			// A watch that cannot go on (the version is too old, the
+			// user may no longer watch): the browser opens the stream
+			// again, which starts from the job as it is.
+			if ev.Type == watch.Error {
+				return
+			}
+			continue
+		}
+		if ev.Type == watch.Deleted {
+			return
+		}
+		if ended, err := s.sendTimeline(events, job, ns); err != nil || ended {
 			return
 		}
 	}
+}
+
+// retryWatch watches from version rv until ctx ends, opening the watch
+// again from the last version seen when the server closes it (its
+// timeout) or the connection breaks, as client-go's RetryWatcher does. A
+// watch that cannot go on (410 Gone, 403) ends with a watch.Error event.
+func retryWatch(ctx context.Context, rv string, open cache.WatchFuncWithContext) (*watchtools.RetryWatcher, error) {
+	return watchtools.NewRetryWatcherWithContext(ctx, rv, &cache.ListWatch{WatchFuncWithContext: open})
 }
 
 // sendTimeline sends the job's timeline, and "end" once it has ended.
@@ -112,59 +159,6 @@ func (s *Server) sendTimeline(events *eventStream, job *v1alpha1.PipelineJob, ns
 		return true, events.send("end", string(sluicectl.JobPhase(job)))
 	}
 	return false, nil
-}
-
-// nextChange waits for the next change of the job after version rv; nil
-// when the job was deleted or the request ended.
-func (s *Server) nextChange(ctx context.Context, ns, name, rv string) (*v1alpha1.PipelineJob, string, error) {
-	for {
-		wi, err := s.Sluice.SluiceV1alpha1().PipelineJobs(ns).Watch(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String(), ResourceVersion: rv,
-		})
-		if err != nil {
-			return nil, rv, err
-		}
-	events:
-		for {
-			var ev watch.Event
-			var open bool
-			// The request's end stops the wait even if the watch does not
-			// close with its context at once.
-			select {
-			case <-ctx.Done():
-				wi.Stop()
-				return nil, rv, ctx.Err()
-			case ev, open = <-wi.ResultChan():
-			}
-			if !open {
-				break events
-			}
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				job, ok := ev.Object.(*v1alpha1.PipelineJob)
-				// The version sent already is not sent again.
-				if !ok || job.Name != name || job.ResourceVersion == rv {
-					continue
-				}
-				wi.Stop()
-				return job, job.ResourceVersion, nil
-			case watch.Deleted:
-				if job, ok := ev.Object.(*v1alpha1.PipelineJob); ok && job.Name == name {
-					wi.Stop()
-					return nil, rv, nil
-				}
-			case watch.Error:
-				// Gone: the version is too old; the browser opens the
-				// stream again and starts from the job as it is.
-				wi.Stop()
-				return nil, rv, fmt.Errorf("the watch of %s failed", name)
-			}
-		}
-		wi.Stop()
-		if ctx.Err() != nil {
-			return nil, rv, ctx.Err()
-		}
-	}
 }
 
 // logEvents streams the job's output as "line" events, each one line,
@@ -229,4 +223,158 @@ func (l *lineEvents) send() error {
 	line := strings.ReplaceAll(l.partial.String(), "\r", "")
 	l.partial.Reset()
 	return l.events.send("line", line)
+}
+
+// listEvents keeps the pipelines page and the jobs page up to date. With
+// jobs=VERSION, it watches the namespace's jobs (those the jobs page's
+// filter selects) from that version: "job-added" and "job-changed" carry
+// the job's row, "job-deleted" its name (a job that no longer matches a
+// filter on its phase leaves it too). With pipelines=VERSION, it watches
+// the pipelines: "environments" carries a pipeline's environments, with
+// what each runs now, and "pipelines" says that one was added or deleted,
+// for the page to offer a reload. Each event's id holds the versions
+// reached; a browser that reconnects sends it back (Last-Event-ID) and the
+// stream goes on from there. "stale" says that a watch cannot go on (its
+// version is too old, or the user may no longer watch): the page is then
+// out of date, and says so.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.namespace(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	q := r.URL.Query()
+	_, jobsOpts, err := jobsSelection(q)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	versions := listVersions{jobs: q.Get("jobs"), pipelines: q.Get("pipelines")}
+	if last, err := url.ParseQuery(r.Header.Get("Last-Event-ID")); err == nil {
+		if v := last.Get("jobs"); v != "" && versions.jobs != "" {
+			versions.jobs = v
+		}
+		if v := last.Get("pipelines"); v != "" && versions.pipelines != "" {
+			versions.pipelines = v
+		}
+	}
+	if versions.jobs == "" && versions.pipelines == "" {
+		http.Error(w, "nothing to follow: give jobs=VERSION or pipelines=VERSION", http.StatusBadRequest)
+		return
+	}
+	events, ok := startEvents(w)
+	if !ok {
+		return
+	}
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	c := s.Sluice.SluiceV1alpha1()
+	var wg sync.WaitGroup
+	follow := func(version *string, open cache.WatchFuncWithContext, send func(watch.Event) (string, string, error)) {
+		defer wg.Done()
+		// Whichever watch ends, the stream ends: the browser opens it
+		// again from the versions it reached.
+		defer stop()
+		changes, err := retryWatch(ctx, *version, open)
+		if err != nil {
+			return
+		}
+		defer changes.Stop()
+		for ev := range changes.ResultChan() {
+			if ev.Type == watch.Error {
+				_ = events.send("stale", sluicectl.ErrorMessage(apierrors.FromObject(ev.Object)))
+				return
+			}
+			name, data, err := send(ev)
+			if err != nil {
+				klog.ErrorS(err, "Rendering a dashboard update")
+				return
+			}
+			if name == "" {
+				continue
+			}
+			if err := events.sendAt(name, data, func() string {
+				*version = ev.Object.(metav1.Object).GetResourceVersion()
+				return versions.id()
+			}); err != nil {
+				return
+			}
+		}
+	}
+	if versions.jobs != "" {
+		wg.Add(1)
+		go follow(&versions.jobs, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector, opts.FieldSelector = jobsOpts.LabelSelector, jobsOpts.FieldSelector
+			return c.PipelineJobs(ns).Watch(ctx, opts)
+		}, func(ev watch.Event) (string, string, error) {
+			job, ok := ev.Object.(*v1alpha1.PipelineJob)
+			if !ok {
+				return "", "", nil
+			}
+			switch ev.Type {
+			case watch.Deleted:
+				return "job-deleted", job.Name, nil
+			case watch.Added:
+				row, err := s.fragment("jobrow", job)
+				return "job-added", row, err
+			default:
+				row, err := s.fragment("jobrow", job)
+				return "job-changed", row, err
+			}
+		})
+	}
+	if versions.pipelines != "" {
+		wg.Add(1)
+		go follow(&versions.pipelines, func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return c.Pipelines(ns).Watch(ctx, opts)
+		}, func(ev watch.Event) (string, string, error) {
+			pl, ok := ev.Object.(*v1alpha1.Pipeline)
+			if !ok {
+				return "", "", nil
+			}
+			switch ev.Type {
+			case watch.Added:
+				return "pipelines", "Pipeline " + pl.Name + " was added.", nil
+			case watch.Deleted:
+				return "pipelines", "Pipeline " + pl.Name + " was deleted.", nil
+			default:
+				html, err := s.fragment("environments", environmentsFragment{Namespace: ns, Pipeline: pl.Name, Environments: environmentsOf(pl)})
+				return "environments", html, err
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// listVersions are the versions a list stream has reached.
+type listVersions struct {
+	jobs, pipelines string
+}
+
+// id is the versions as an event id: a query, as the stream is asked.
+func (v *listVersions) id() string {
+	q := url.Values{}
+	if v.jobs != "" {
+		q.Set("jobs", v.jobs)
+	}
+	if v.pipelines != "" {
+		q.Set("pipelines", v.pipelines)
+	}
+	return q.Encode()
+}
+
+// environmentsFragment is what the environments fragment shows.
+type environmentsFragment struct {
+	Namespace    string
+	Pipeline     string
+	Environments []environmentView
+}
+
+// fragment renders one of the fragments the pages share.
+func (s *Server) fragment(name string, data any) (string, error) {
+	var b bytes.Buffer
+	if err := s.pages["pipelines"].ExecuteTemplate(&b, name, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }

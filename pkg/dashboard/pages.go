@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -68,37 +69,62 @@ func (s *Server) pipelinesPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var views []pipelineView
+	// The page follows the changes made after the lists it shows, from
+	// their versions: the first list of jobs is the oldest of them, and
+	// a change seen again is drawn again, to the same effect.
+	var jobsVersion string
 	for i := range pipelines.Items {
 		pl := &pipelines.Items[i]
 		v := pipelineView{Pipeline: pl, Triggers: triggers[pl.Name]}
-		releases := map[string]v1alpha1.EnvironmentStatus{}
-		for _, e := range pl.Status.Environments {
-			releases[e.Name] = e
-		}
-		for _, env := range sluicectl.Environments(pl) {
-			v.Environments = append(v.Environments, environmentView{Name: env, Current: releases[env].Current, Previous: releases[env].Previous})
-		}
-		v.Jobs, err = s.newestJobs(ctx, p.Namespace, pl.Name)
+		v.Environments = environmentsOf(pl)
+		var rv string
+		v.Jobs, rv, err = s.newestJobs(ctx, p.Namespace, pl.Name)
 		if err != nil {
 			v.JobsError = sluicectl.ErrorMessage(err)
+		}
+		if jobsVersion == "" {
+			jobsVersion = rv
 		}
 		views = append(views, v)
 	}
 	p.Data = views
+	live := url.Values{"namespace": {p.Namespace}, "pipelines": {pipelines.ResourceVersion}}
+	if jobsVersion != "" {
+		live.Set("jobs", jobsVersion)
+	}
+	p.Live = "/events?" + live.Encode()
 	s.render(w, http.StatusOK, "pipelines", p)
+}
+
+// environmentsOf is what each environment of the pipeline runs.
+func environmentsOf(pl *v1alpha1.Pipeline) []environmentView {
+	releases := map[string]v1alpha1.EnvironmentStatus{}
+	for _, e := range pl.Status.Environments {
+		releases[e.Name] = e
+	}
+	var envs []environmentView
+	for _, env := range sluicectl.Environments(pl) {
+		envs = append(envs, environmentView{Name: env, Current: releases[env].Current, Previous: releases[env].Previous})
+	}
+	return envs
 }
 
 // newestJobs are the last jobs of pipeline, newest first, read as
 // kubectl sluice list reads them: every job of the pipeline, a page at a
-// time, keeping the newest.
-func (s *Server) newestJobs(ctx context.Context, ns, pipeline string) ([]*v1alpha1.PipelineJob, error) {
+// time, keeping the newest; and the version they were read at.
+func (s *Server) newestJobs(ctx context.Context, ns, pipeline string) ([]*v1alpha1.PipelineJob, string, error) {
 	selector := labels.Set{v1alpha1.LabelPipeline: pipeline}.AsSelector().String()
 	jobs := s.Sluice.SluiceV1alpha1().PipelineJobs(ns)
-	return sluicectl.KeepNewest(ctx, lastJobs, func(j *v1alpha1.PipelineJob) *v1alpha1.PipelineJob { return j },
+	var version string
+	newest, err := sluicectl.KeepNewest(ctx, lastJobs, func(j *v1alpha1.PipelineJob) *v1alpha1.PipelineJob { return j },
 		func(ctx context.Context, cont string) ([]*v1alpha1.PipelineJob, string, error) {
 			l, err := jobs.List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: sluicectl.NewestPageSize, Continue: cont})
 			if err != nil {
 				return nil, "", err
+			}
+			if version == "" {
+				// The pages of a list are one snapshot, at the first's version.
+				version = l.ResourceVersion
 			}
 			page := make([]*v1alpha1.PipelineJob, len(l.Items))
 			for i := range l.Items {
@@ -110,6 +136,7 @@ func (s *Server) newestJobs(ctx context.Context, ns, pipeline string) ([]*v1alph
 			}
 			return page, l.Continue, nil
 		})
+	return newest, version, err
 }
 
 // readyText is the Ready condition as text: its status, and its reason
@@ -136,18 +163,16 @@ type jobsView struct {
 	Filter jobsFilter
 	Jobs   []v1alpha1.PipelineJob
 	// Next is the URL of the next page, empty on the last.
-	Next   string
+	Next string
+	// First is the first page: the one new jobs are added to.
+	First  bool
 	Phases []v1alpha1.JobPhase
 }
 
-// jobsPage is the job history in the server's order, filtered by the
-// indexed selectors, a page at a time.
-func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.startPage(w, r, "Jobs")
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
+// jobsSelection reads the filter of the jobs page from a query, and the
+// list options that select it with the indexed selectors; an error is
+// the user's, for a 400.
+func jobsSelection(q url.Values) (jobsFilter, metav1.ListOptions, error) {
 	f := jobsFilter{Pipeline: q.Get("pipeline"), Environment: q.Get("environment"), Phase: q.Get("phase"), Trigger: q.Get("trigger"), Continue: q.Get("continue")}
 	set := labels.Set{}
 	for label, value := range map[string]string{v1alpha1.LabelPipeline: f.Pipeline, v1alpha1.LabelEnvironment: f.Environment, v1alpha1.LabelTrigger: f.Trigger} {
@@ -157,34 +182,60 @@ func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	selector, err := labels.ValidatedSelectorFromSet(set)
 	if err != nil {
+		return f, metav1.ListOptions{}, err
+	}
+	opts := metav1.ListOptions{LabelSelector: selector.String()}
+	if f.Phase != "" {
+		if !sluicectl.KnownJobPhase(f.Phase) {
+			return f, opts, fmt.Errorf("phase %s: expected Pending, Running, Succeeded, Failed or Cancelled", f.Phase)
+		}
+		opts.FieldSelector = fields.OneTermEqualSelector("status.phase", f.Phase).String()
+	}
+	return f, opts, nil
+}
+
+// values are the filter's non-empty terms as a query.
+func (f jobsFilter) values(ns string) url.Values {
+	v := url.Values{"namespace": {ns}}
+	for k, val := range map[string]string{"pipeline": f.Pipeline, "environment": f.Environment, "phase": f.Phase, "trigger": f.Trigger} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+// jobsPage is the job history in the server's order, filtered by the
+// indexed selectors, a page at a time.
+func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.startPage(w, r, "Jobs")
+	if !ok {
+		return
+	}
+	f, opts, err := jobsSelection(r.URL.Query())
+	if err != nil {
 		p.Message = err.Error()
 		s.render(w, http.StatusBadRequest, "refused", p)
 		return
 	}
-	opts := metav1.ListOptions{LabelSelector: selector.String(), Limit: jobsPageSize, Continue: f.Continue}
-	if f.Phase != "" {
-		if !sluicectl.KnownJobPhase(f.Phase) {
-			p.Message = "phase " + f.Phase + ": expected Pending, Running, Succeeded, Failed or Cancelled"
-			s.render(w, http.StatusBadRequest, "refused", p)
-			return
-		}
-		opts.FieldSelector = fields.OneTermEqualSelector("status.phase", f.Phase).String()
-	}
+	opts.Limit, opts.Continue = jobsPageSize, f.Continue
 	l, err := s.Sluice.SluiceV1alpha1().PipelineJobs(p.Namespace).List(r.Context(), opts)
 	if err != nil {
 		s.apiError(w, p, "listing the jobs", err)
 		return
 	}
-	v := jobsView{Filter: f, Jobs: l.Items, Phases: []v1alpha1.JobPhase{v1alpha1.JobPending, v1alpha1.JobRunning, v1alpha1.JobSucceeded, v1alpha1.JobFailed, v1alpha1.JobCancelled}}
+	v := jobsView{Filter: f, Jobs: l.Items, First: f.Continue == "",
+		Phases: []v1alpha1.JobPhase{v1alpha1.JobPending, v1alpha1.JobRunning, v1alpha1.JobSucceeded, v1alpha1.JobFailed, v1alpha1.JobCancelled}}
 	if l.Continue != "" {
-		next := url.Values{"namespace": {p.Namespace}, "continue": {l.Continue}}
-		for k, val := range map[string]string{"pipeline": f.Pipeline, "environment": f.Environment, "phase": f.Phase, "trigger": f.Trigger} {
-			if val != "" {
-				next.Set(k, val)
-			}
-		}
+		next := f.values(p.Namespace)
+		next.Set("continue", l.Continue)
 		v.Next = "/jobs?" + next.Encode()
 	}
+	// The jobs shown change in place as they run; on the first page, the
+	// jobs started since are added at its top.
+	live := f.values(p.Namespace)
+	live.Set("jobs", l.ResourceVersion)
+	p.Live = "/events?" + live.Encode()
 	p.Data = v
 	s.render(w, http.StatusOK, "jobs", p)
 }

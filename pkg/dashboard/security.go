@@ -11,9 +11,12 @@ import (
 	"strings"
 )
 
-// cookieName is the cookie that carries the token after the first
-// request.
-const cookieName = "sluice-dashboard"
+// cookiePrefix begins the name of the cookie that carries the token
+// after the first request; the port ends it. A browser keeps one cookie
+// of a name per host, whatever the port, so two dashboards open at once
+// (two clusters, two namespaces) need two names, or the second one's
+// login would log the first one out.
+const cookiePrefix = "sluice-dashboard-"
 
 // csrfField is the form field of an action's CSRF token.
 const csrfField = "csrf"
@@ -67,14 +70,14 @@ func (s *Server) secure(next http.Handler) http.Handler {
 				s.refuse(w, http.StatusForbidden, "This token is not this dashboard's. Open the URL kubectl sluice dashboard printed.")
 				return
 			}
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.SetCookie(w, &http.Cookie{Name: s.cookieName, Value: s.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			q := r.URL.Query()
 			q.Del("token")
 			u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 			http.Redirect(w, r, u.String(), http.StatusSeeOther)
 			return
 		}
-		c, err := r.Cookie(cookieName)
+		c, err := r.Cookie(s.cookieName)
 		if err != nil || !equal(c.Value, s.token) {
 			s.refuse(w, http.StatusForbidden, "Open the URL kubectl sluice dashboard printed: it carries the token that lets your browser in.")
 			return

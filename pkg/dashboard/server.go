@@ -58,6 +58,8 @@ type Server struct {
 	token string
 	// csrfSecret keys the CSRF tokens of the actions.
 	csrfSecret []byte
+	// cookieName is the token's cookie, named after the port.
+	cookieName string
 	// origins are http://127.0.0.1:PORT and http://localhost:PORT.
 	origins []string
 	pages   map[string]*template.Template
@@ -80,7 +82,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, token: token, csrfSecret: []byte(secret),
+	s := &Server{Config: cfg, token: token, csrfSecret: []byte(secret), cookieName: cookiePrefix + port,
 		origins: []string{"http://127.0.0.1:" + port, "http://localhost:" + port}}
 	if s.pages, err = s.parseTemplates(); err != nil {
 		return nil, err
@@ -103,6 +105,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /jobs/{name}", s.jobPage)
 	mux.HandleFunc("GET /jobs/{name}/events", s.jobEvents)
 	mux.HandleFunc("GET /jobs/{name}/log", s.logEvents)
+	mux.HandleFunc("GET /events", s.listEvents)
 	mux.HandleFunc("POST /jobs/{name}/approve", s.decide)
 	mux.HandleFunc("POST /jobs/{name}/reject", s.decide)
 	mux.HandleFunc("POST /jobs/{name}/cancel", s.cancel)
@@ -120,7 +123,10 @@ type page struct {
 	Namespaces []string
 	// Message is an error or refusal to show.
 	Message string
-	Data    any
+	// Live is the URL of the event stream that keeps the page up to
+	// date; empty for a page that does not follow changes.
+	Live string
+	Data any
 }
 
 // parseTemplates parses each page with the layout.
@@ -131,6 +137,10 @@ func (s *Server) parseTemplates() (map[string]*template.Template, error) {
 		"time":     formatTime,
 		"duration": formatDuration,
 		"phase":    phaseClass,
+		"lastJobs": func() int { return lastJobs },
+		"environments": func(ns, pipeline string, envs []environmentView) environmentsFragment {
+			return environmentsFragment{Namespace: ns, Pipeline: pipeline, Environments: envs}
+		},
 		"release": func(ns string, r *v1alpha1.Release) any {
 			return struct {
 				Namespace string

@@ -18,6 +18,8 @@ type Options struct {
 	// Dir holds the profile; a new temp dir, removed by Close, when empty.
 	Dir string
 	// Width and Height of the window, in CSS pixels; 1280×800 when zero.
+	// Chromium keeps a window at least 500 wide: emulate a narrower
+	// viewport with chromedp.EmulateViewport.
 	Width, Height int
 	// Logf receives the browser's console and protocol errors; nil drops
 	// them.
