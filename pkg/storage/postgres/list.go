@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -177,6 +179,12 @@ func (s *Store) countAt(ctx context.Context, rv int64, r keyRange, limit int64) 
 // pushDown translates the parts of pred that indexes can answer into SQL on
 // sluice.kv. Values are always bind parameters; field names come only from
 // the store's configuration. It returns a superset of the matching rows.
+//
+// A requirement on a key or value that PostgreSQL's text cannot hold (see
+// isSQLText) stays with the Go predicate: as a text parameter it fails the
+// query, and inside the jsonb parameter of a label it fails it too (NUL) or
+// is silently changed (invalid UTF-8 becomes U+FFFD, which a "!=" would then
+// wrongly exclude). Field selector values reach the storage unvalidated.
 func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilter {
 	var f sqlFilter
 	arg := func(v any) string {
@@ -189,9 +197,15 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 		for _, r := range reqs {
 			key := r.Key()
 			vals := r.Values().UnsortedList()
+			if !isSQLText(key) {
+				continue
+			}
 			contains := func(v string) string { return "labels @> " + arg(map[string]string{key: v}) + "::jsonb" }
 			switch r.Operator() {
 			case selection.Equals, selection.DoubleEquals, selection.In:
+				if slices.ContainsFunc(vals, func(v string) bool { return !isSQLText(v) }) {
+					continue
+				}
 				var ors []string
 				for _, v := range vals {
 					ors = append(ors, contains(v))
@@ -201,6 +215,9 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 				}
 			case selection.NotEquals, selection.NotIn:
 				for _, v := range vals {
+					if !isSQLText(v) {
+						continue
+					}
 					where = append(where, "NOT coalesce("+contains(v)+", false)")
 				}
 			case selection.Exists:
@@ -212,7 +229,7 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 	}
 	if pred.Field != nil && !pred.Field.Empty() {
 		for _, r := range pred.Field.Requirements() {
-			if !s.indexedFields[r.Field] {
+			if !s.indexedFields[r.Field] || !isSQLText(r.Value) {
 				continue
 			}
 			expr := "(fields->>" + quoteLiteral(r.Field) + ")"
@@ -236,6 +253,12 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 		f.where = "AND " + strings.Join(where, " AND ")
 	}
 	return f
+}
+
+// isSQLText reports whether PostgreSQL's text and jsonb can hold s: valid
+// UTF-8 without NUL.
+func isSQLText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // quoteLiteral quotes a string as an SQL literal. It is only used for field
