@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/conversion"
@@ -299,6 +300,14 @@ func (s *Store) GetList(ctx context.Context, key string, opts storage.ListOption
 	withRev, continueKey, err := storage.ValidateListOptions(keyPrefix, s.versioner, opts)
 	if err != nil {
 		return err
+	}
+	// The key of a token the store hands out ends in one NUL (the first key
+	// after the page's last, see keyRange.startingAt). A NUL anywhere else
+	// only comes from a token a client made up, and would fail the query:
+	// PostgreSQL's text cannot hold it.
+	if !isSQLText(strings.TrimSuffix(continueKey, "\x00")) {
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v: %q",
+			storage.ErrGenericInvalidKey, strings.TrimPrefix(continueKey, keyPrefix)))
 	}
 	paging := len(opts.Predicate.Continue) > 0 && opts.Recursive
 
