@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/conversion"
@@ -177,6 +180,12 @@ func (s *Store) countAt(ctx context.Context, rv int64, r keyRange, limit int64) 
 // pushDown translates the parts of pred that indexes can answer into SQL on
 // sluice.kv. Values are always bind parameters; field names come only from
 // the store's configuration. It returns a superset of the matching rows.
+//
+// A requirement on a key or value that PostgreSQL's text cannot hold (see
+// isSQLText) stays with the Go predicate: as a text parameter it fails the
+// query, and inside the jsonb parameter of a label it fails it too (NUL) or
+// is silently changed (invalid UTF-8 becomes U+FFFD, which a "!=" would then
+// wrongly exclude). Field selector values reach the storage unvalidated.
 func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilter {
 	var f sqlFilter
 	arg := func(v any) string {
@@ -189,9 +198,15 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 		for _, r := range reqs {
 			key := r.Key()
 			vals := r.Values().UnsortedList()
+			if !isSQLText(key) {
+				continue
+			}
 			contains := func(v string) string { return "labels @> " + arg(map[string]string{key: v}) + "::jsonb" }
 			switch r.Operator() {
 			case selection.Equals, selection.DoubleEquals, selection.In:
+				if slices.ContainsFunc(vals, func(v string) bool { return !isSQLText(v) }) {
+					continue
+				}
 				var ors []string
 				for _, v := range vals {
 					ors = append(ors, contains(v))
@@ -201,6 +216,9 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 				}
 			case selection.NotEquals, selection.NotIn:
 				for _, v := range vals {
+					if !isSQLText(v) {
+						continue
+					}
 					where = append(where, "NOT coalesce("+contains(v)+", false)")
 				}
 			case selection.Exists:
@@ -212,7 +230,7 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 	}
 	if pred.Field != nil && !pred.Field.Empty() {
 		for _, r := range pred.Field.Requirements() {
-			if !s.indexedFields[r.Field] {
+			if !s.indexedFields[r.Field] || !isSQLText(r.Value) {
 				continue
 			}
 			expr := "(fields->>" + quoteLiteral(r.Field) + ")"
@@ -236,6 +254,12 @@ func (s *Store) pushDown(pred storage.SelectionPredicate, firstArg int) sqlFilte
 		f.where = "AND " + strings.Join(where, " AND ")
 	}
 	return f
+}
+
+// isSQLText reports whether PostgreSQL's text and jsonb can hold s: valid
+// UTF-8 without NUL.
+func isSQLText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // quoteLiteral quotes a string as an SQL literal. It is only used for field
@@ -276,6 +300,14 @@ func (s *Store) GetList(ctx context.Context, key string, opts storage.ListOption
 	withRev, continueKey, err := storage.ValidateListOptions(keyPrefix, s.versioner, opts)
 	if err != nil {
 		return err
+	}
+	// The key of a token the store hands out ends in one NUL (the first key
+	// after the page's last, see keyRange.startingAt). A NUL anywhere else
+	// only comes from a token a client made up, and would fail the query:
+	// PostgreSQL's text cannot hold it.
+	if !isSQLText(strings.TrimSuffix(continueKey, "\x00")) {
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v: %q",
+			storage.ErrGenericInvalidKey, strings.TrimPrefix(continueKey, keyPrefix)))
 	}
 	paging := len(opts.Predicate.Continue) > 0 && opts.Recursive
 

@@ -60,11 +60,22 @@ func RunMain(m *testing.M) int {
 // NewDatabase creates an empty database for one test and returns its DSN.
 // The database is dropped when the test ends, so tests can run in parallel
 // without seeing each other's rows.
+//
+// A fuzz target may call it with its *testing.F before f.Fuzz, to share one
+// database among all its inputs. Under go test -fuzz that code runs in the
+// coordinating process and again in every worker process it starts; the
+// workers inherit the coordinator's environment, so NewDatabase names the
+// coordinator's server in $SLUICE_TEST_DATABASE_URL until the target ends,
+// and the workers create their databases on it instead of each starting a
+// server of its own.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
 	admin, err := adminDSN()
 	if err != nil {
 		t.Fatalf("test postgres: %v", err)
+	}
+	if f, ok := t.(*testing.F); ok && os.Getenv(EnvDatabaseURL) == "" {
+		f.Setenv(EnvDatabaseURL, admin)
 	}
 	name := "sluice_test_" + randomSuffix()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

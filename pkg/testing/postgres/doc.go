@@ -5,5 +5,6 @@
 // are created on that server; otherwise one server per test binary is started
 // with initdb and pg_ctl in a temp dir on a free 127.0.0.1 port, and stopped
 // by RunMain when the tests end. Servers left behind by a test process that
-// died are reaped by the next Start.
+// died are reaped by the next Start. A fuzz target's worker processes create
+// their databases on the server of the process that coordinates them.
 package postgres
