@@ -14,14 +14,8 @@ import (
 	"github.com/sluice-dev/sluice/pkg/testing/browser"
 )
 
-// TestApproveInABrowser: in Debian's Chromium, the printed URL lets the
-// browser in, and the approve form of a waiting job reaches the server as
-// an approval with its message: the browser's own POST passes the Origin
-// and CSRF checks. (Under Referrer-Policy no-referrer, Chromium sent
-// "Origin: null" and the dashboard refused its own form.)
-func TestApproveInABrowser(t *testing.T) {
-	t.Parallel()
-	f, _, _ := live(t, gatedJob())
+// approvals are the approval requests the server is sent.
+func (f *fixture) approvals() <-chan *v1alpha1.ApprovalRequest {
 	approved := make(chan *v1alpha1.ApprovalRequest, 1)
 	f.sluice.PrependReactor("create", "pipelinejobs", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "approval" {
@@ -30,6 +24,18 @@ func TestApproveInABrowser(t *testing.T) {
 		approved <- a.(clienttesting.CreateAction).GetObject().(*v1alpha1.ApprovalRequest)
 		return true, gatedJob(), nil
 	})
+	return approved
+}
+
+// TestApproveInABrowser: in Debian's Chromium, the printed URL lets the
+// browser in, and the approve form of a waiting job reaches the server as
+// an approval with its message: the browser's own POST passes the Origin
+// and CSRF checks. (Under Referrer-Policy no-referrer, Chromium sent
+// "Origin: null" and the dashboard refused its own form.)
+func TestApproveInABrowser(t *testing.T) {
+	t.Parallel()
+	f, _, _ := live(t, gatedJob())
+	approved := f.approvals()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -58,14 +64,7 @@ func TestApproveInABrowser(t *testing.T) {
 func TestNarrowWindowAndKeyboard(t *testing.T) {
 	t.Parallel()
 	f, _, _ := live(t, pipeline(), job("web-a1", v1alpha1.JobSucceeded, 5), job("web-c3", v1alpha1.JobFailed, 3), gatedJob())
-	approved := make(chan *v1alpha1.ApprovalRequest, 1)
-	f.sluice.PrependReactor("create", "pipelinejobs", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() != "approval" {
-			return false, nil, nil
-		}
-		approved <- a.(clienttesting.CreateAction).GetObject().(*v1alpha1.ApprovalRequest)
-		return true, gatedJob(), nil
-	})
+	approved := f.approvals()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
