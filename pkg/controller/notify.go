@@ -26,6 +26,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/egress"
+	"github.com/sluice-dev/sluice/pkg/secretkey"
 )
 
 // Header names of a webhook notification.
@@ -331,17 +332,13 @@ func (n *Notifier) attempt(ctx context.Context, k deliveryKey) {
 
 // post signs and sends one attempt; it fails unless the answer is 2xx.
 func (n *Notifier) post(ctx context.Context, url string, d *delivery) (int, error) {
-	secret, err := n.kube.CoreV1().Secrets(d.namespace).Get(ctx, d.secret.Name, metav1.GetOptions{})
 	what := "the signing key"
 	if d.slack {
 		what = "the Slack webhook URL"
 	}
+	key, err := secretkey.Read(ctx, n.kube.CoreV1(), d.namespace, d.secret)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", what, err)
-	}
-	key, ok := secret.Data[d.secret.Key]
-	if !ok {
-		return 0, fmt.Errorf("secret %s/%s has no key %q (%s)", d.namespace, d.secret.Name, d.secret.Key, what)
 	}
 	if d.slack {
 		// The URL is the secret; the target is named for it in status.

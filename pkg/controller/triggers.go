@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/secretkey"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 	"github.com/sluice-dev/sluice/pkg/trigger/params"
 	"github.com/sluice-dev/sluice/pkg/trigger/schedule"
@@ -401,15 +403,11 @@ func (c *Controller) eventTriggerReady(ctx context.Context, tr *v1alpha1.Trigger
 	default:
 		return metav1.ConditionFalse, ReasonSourceNotSupported, "the trigger has no source this controller knows", nil
 	}
-	secret, err := c.kube.CoreV1().Secrets(tr.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return metav1.ConditionFalse, ReasonSecretNotFound, fmt.Sprintf("secret %q not found", ref.Name), nil
+	switch _, err := secretkey.Read(ctx, c.kube.CoreV1(), tr.Namespace, ref); {
+	case errors.Is(err, secretkey.ErrMissing):
+		return metav1.ConditionFalse, ReasonSecretNotFound, err.Error(), nil
 	case err != nil:
 		return "", "", "", err
-	}
-	if len(secret.Data[ref.Key]) == 0 {
-		return metav1.ConditionFalse, ReasonSecretNotFound, fmt.Sprintf("secret %q has no key %q", ref.Name, ref.Key), nil
 	}
 	return metav1.ConditionTrue, ReasonListening, fmt.Sprintf("receiving events at /hooks/%s/%s", tr.Namespace, tr.Name), nil
 }

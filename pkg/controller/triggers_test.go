@@ -406,7 +406,7 @@ func TestEventTriggerStatus(t *testing.T) {
 	assert.Equal(t, `False SecretNotFound: secret "hook" not found`, ready(h.syncTrigger("hook")))
 	_, err = h.kube.CoreV1().Secrets(ns).Create(h.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, Data: map[string][]byte{"other": []byte("x")}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, `False SecretNotFound: secret "hook" has no key "secret"`, ready(h.syncTrigger("hook")))
+	assert.Equal(t, `False SecretNotFound: secret "hook" has no key "secret", or it is empty`, ready(h.syncTrigger("hook")))
 	_, err = h.kube.CoreV1().Secrets(ns).Update(h.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, Data: map[string][]byte{"secret": []byte("s3cret")}}, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	got := h.syncTrigger("hook")

@@ -25,6 +25,7 @@ import (
 	sluiceclient "github.com/sluice-dev/sluice/pkg/generated/clientset/versioned"
 	sluiceinformers "github.com/sluice-dev/sluice/pkg/generated/informers/externalversions/sluice/v1alpha1"
 	sluicelisters "github.com/sluice-dev/sluice/pkg/generated/listers/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/secretkey"
 	"github.com/sluice-dev/sluice/pkg/trigger/imagewatch"
 	triggermetrics "github.com/sluice-dev/sluice/pkg/trigger/metrics"
 )
@@ -259,22 +260,10 @@ func secretRefOf(tr *v1alpha1.Trigger) v1alpha1.SecretKeyRef {
 	return tr.Spec.Webhook.SecretRef
 }
 
-// secret reads the key ref names with a GET, so that the controller needs
-// no list or watch on Secrets. The error names the Secret and key, never
-// a value.
+// secret reads the key ref names (pkg/secretkey). The error names the
+// Secret and key, never a value.
 func (r *Receiver) secret(ctx context.Context, namespace string, ref v1alpha1.SecretKeyRef) ([]byte, error) {
-	s, err := r.kube.CoreV1().Secrets(namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("Secret %s not found", ref.Name)
-	case err != nil:
-		return nil, fmt.Errorf("reading Secret %s: %v", ref.Name, apierrors.ReasonForError(err))
-	}
-	v := s.Data[ref.Key]
-	if len(v) == 0 {
-		return nil, fmt.Errorf("Secret %s has no key %q, or it is empty", ref.Name, ref.Key)
-	}
-	return v, nil
+	return secretkey.Read(ctx, r.kube.CoreV1(), namespace, ref)
 }
 
 // start runs the trigger's pipeline with run.Name and answers with the
