@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -609,6 +610,7 @@ func TestNotifications(t *testing.T) {
 	var mu sync.Mutex
 	var bodies [][]byte
 	var signatures []string
+	var timestamps []string
 	fail := 1 // the first attempt gets a 500
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -621,6 +623,7 @@ func TestNotifications(t *testing.T) {
 		}
 		bodies = append(bodies, body)
 		signatures = append(signatures, r.Header.Get(HeaderSignature))
+		timestamps = append(timestamps, r.Header.Get(HeaderTimestamp))
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
@@ -654,7 +657,8 @@ func TestNotifications(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	require.True(t, hmac.Equal([]byte(Sign([]byte("s3cret"), bodies[0])), []byte(signatures[0])), "HMAC-SHA256 of the body with the Secret's key")
+	require.Equal(t, strconv.FormatInt(h.clock.Now().Unix(), 10), timestamps[0], "the attempt's time")
+	require.True(t, hmac.Equal([]byte(Sign([]byte("s3cret"), timestamps[0], bodies[0])), []byte(signatures[0])), "HMAC-SHA256 of the timestamp and body with the Secret's key")
 	var pl Payload
 	require.NoError(t, json.Unmarshal(bodies[0], &pl))
 	require.Equal(t, v1alpha1.NotifyFailed, pl.Event)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +32,8 @@ import (
 
 // Header names of a webhook notification.
 const (
-	HeaderSignature = "X-Sluice-Signature" // "sha256=" + hex(HMAC-SHA256(secret, body))
+	HeaderSignature = "X-Sluice-Signature" // "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body))
+	HeaderTimestamp = "X-Sluice-Timestamp" // Unix seconds when the attempt was signed
 	HeaderEvent     = "X-Sluice-Event"
 	HeaderDelivery  = "X-Sluice-Delivery" // the same for every attempt of one notification
 )
@@ -70,9 +72,15 @@ type JobRef struct {
 	UID       string `json:"uid"`
 }
 
-// Sign is the X-Sluice-Signature of body under key.
-func Sign(key, body []byte) string {
+// Sign is the X-Sluice-Signature of body sent at timestamp (Unix seconds,
+// the X-Sluice-Timestamp) under key: the HMAC-SHA256 of
+// "<timestamp>.<body>". The timestamp is signed so that a receiver can
+// refuse a captured notification replayed later; it is the scheme of the
+// receiver's Generic webhooks, so one Sluice's notifications can start
+// another's pipelines.
+func Sign(key []byte, timestamp string, body []byte) string {
 	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(timestamp + "."))
 	mac.Write(body)
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
@@ -354,7 +362,10 @@ func (n *Notifier) post(ctx context.Context, url string, d *delivery) (int, erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sluice-controller")
 	if !d.slack {
-		req.Header.Set(HeaderSignature, Sign(key, d.body))
+		// Each attempt is signed when it is sent: a retry is not a replay.
+		ts := strconv.FormatInt(n.clock.Now().Unix(), 10)
+		req.Header.Set(HeaderTimestamp, ts)
+		req.Header.Set(HeaderSignature, Sign(key, ts, d.body))
 		var p struct {
 			Event string `json:"event"`
 		}

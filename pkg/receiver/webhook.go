@@ -30,7 +30,7 @@ func (r *Receiver) serveWebhook(q *request, body, secret []byte) {
 		// The timestamp is required: without it a captured request could
 		// be replayed at any time later. Sluice's own notifications carry
 		// none, so they cannot call a Generic trigger directly.
-		err = webhook.VerifyGeneric(h, body, secret, r.opts.Clock.Now(), true)
+		err = webhook.VerifyGeneric(h, body, secret, r.opts.Clock.Now())
 	default:
 		err = fmt.Errorf("unknown provider %q", src.Provider)
 	}

@@ -352,7 +352,7 @@ func newWebhookReceiver(t *testing.T, key []byte) *webhookReceiver {
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		d := webhookDelivery{header: req.Header.Clone()}
-		d.signatureOK = hmac.Equal([]byte(req.Header.Get(controller.HeaderSignature)), []byte(controller.Sign(r.key, body)))
+		d.signatureOK = hmac.Equal([]byte(req.Header.Get(controller.HeaderSignature)), []byte(controller.Sign(r.key, req.Header.Get(controller.HeaderTimestamp), body)))
 		if err := json.Unmarshal(body, &d.payload); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -3036,7 +3036,7 @@ func schema_pkg_apis_sluice_v1alpha1_Webhook(ref common.ReferenceCallback) commo
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Webhook is an HTTP endpoint that receives a JSON POST. The body is signed with HMAC-SHA256 using the referenced Secret's key, sent in the header X-Sluice-Signature as \"sha256=<hex>\".",
+				Description: "Webhook is an HTTP endpoint that receives a JSON POST. The body is signed with HMAC-SHA256 using the referenced Secret's key over \"<X-Sluice-Timestamp>.<body>\", sent in the header X-Sluice-Signature as \"sha256=<hex>\"; X-Sluice-Timestamp is the Unix time of the attempt.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"url": {

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"net/http"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,14 +22,17 @@ func TestSluiceNotificationTriggers(t *testing.T) {
 	require.NoError(t, err)
 	key := []byte("shared key")
 	h := http.Header{}
-	h.Set(controller.HeaderSignature, controller.Sign(key, body))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	h.Set(controller.HeaderTimestamp, ts)
+	h.Set(controller.HeaderSignature, controller.Sign(key, ts, body))
 	h.Set(controller.HeaderEvent, "Failed")
 	h.Set(controller.HeaderDelivery, "5b0c1f0e-Failed")
 
 	assert.Equal(t, controller.HeaderSignature, webhook.HeaderSluiceSignature)
+	assert.Equal(t, controller.HeaderTimestamp, webhook.HeaderSluiceTimestamp)
 	assert.Equal(t, controller.HeaderEvent, webhook.HeaderSluiceEvent)
 	assert.Equal(t, controller.HeaderDelivery, webhook.HeaderSluiceDelivery)
-	require.NoError(t, webhook.VerifyGeneric(h, body, key, time.Now(), false))
+	require.NoError(t, webhook.VerifyGeneric(h, body, key, time.Now()))
 	e, err := webhook.ParseGeneric(h, body)
 	require.NoError(t, err)
 	assert.Equal(t, "5b0c1f0e-Failed", e.DeliveryID)

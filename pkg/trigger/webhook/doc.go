@@ -16,13 +16,11 @@
 //     length of the secret leaks through timing.
 //   - VerifyGeneric: Sluice's own notification scheme (pkg/controller's
 //     notify.go), so a Sluice notification can trigger another Sluice:
-//     X-Sluice-Signature is "sha256=" + hex HMAC-SHA256 of the body, with
-//     X-Sluice-Event and X-Sluice-Delivery beside it. A sender may add
-//     X-Sluice-Timestamp (Unix seconds); then the signature must cover
-//     "<timestamp>.<body>" and the timestamp be within MaxSkew of now, so a
-//     captured request cannot be replayed later. Whether a request without
-//     a timestamp is accepted is the caller's choice (requireTimestamp):
-//     Sluice's notifications carry none today.
+//     X-Sluice-Signature is "sha256=" + hex HMAC-SHA256 of
+//     "<timestamp>.<body>", where the timestamp is X-Sluice-Timestamp (Unix
+//     seconds) and must be within MaxSkew of now, so a captured request
+//     cannot be replayed later; X-Sluice-Event and X-Sluice-Delivery are
+//     beside them.
 //   - VerifySlack: X-Slack-Signature is "v0=" + hex HMAC-SHA256 of
 //     "v0:<X-Slack-Request-Timestamp>:<body>" under the signing secret, and
 //     the timestamp within MaxSkew of now, in either direction, as Slack

@@ -89,11 +89,9 @@ func VerifyBearer(h http.Header, secret []byte) error {
 	return nil
 }
 
-// VerifyGeneric checks X-Sluice-Signature: over "<timestamp>.<body>" when
-// X-Sluice-Timestamp is set, and then the timestamp within MaxSkew of now;
-// over the body alone, as Sluice's notifications sign, when it is not set
-// and requireTimestamp is false.
-func VerifyGeneric(h http.Header, body, secret []byte, now time.Time, requireTimestamp bool) error {
+// VerifyGeneric checks X-Sluice-Signature over "<timestamp>.<body>", and
+// the X-Sluice-Timestamp within MaxSkew of now.
+func VerifyGeneric(h http.Header, body, secret []byte, now time.Time) error {
 	if len(secret) == 0 {
 		return errNoSecret
 	}
@@ -101,15 +99,14 @@ func VerifyGeneric(h http.Header, body, secret []byte, now time.Time, requireTim
 	if err != nil {
 		return err
 	}
-	signed := body
-	if ts := h.Get(HeaderSluiceTimestamp); ts != "" {
-		if err := checkTimestamp(HeaderSluiceTimestamp, ts, now); err != nil {
-			return err
-		}
-		signed = append([]byte(ts+"."), body...)
-	} else if requireTimestamp {
+	ts := h.Get(HeaderSluiceTimestamp)
+	if ts == "" {
 		return fmt.Errorf("missing %s header", HeaderSluiceTimestamp)
 	}
+	if err := checkTimestamp(HeaderSluiceTimestamp, ts, now); err != nil {
+		return err
+	}
+	signed := append([]byte(ts+"."), body...)
 	if !hmac.Equal(got, mac(secret, signed)) {
 		return fmt.Errorf("%s does not match the body", HeaderSluiceSignature)
 	}
@@ -118,7 +115,7 @@ func VerifyGeneric(h http.Header, body, secret []byte, now time.Time, requireTim
 
 // SignGeneric returns the X-Sluice-Signature of body sent at timestamp
 // (Unix seconds), for senders and tests; an empty timestamp signs the body
-// alone, as Sluice's notifications do.
+// alone, as GitHub's X-Hub-Signature-256 does.
 func SignGeneric(secret, body []byte, timestamp string) string {
 	signed := body
 	if timestamp != "" {

@@ -84,16 +84,11 @@ func TestVerifyGeneric(t *testing.T) {
 	body := []byte(`{"event":"Succeeded"}`)
 	ts := strconv.FormatInt(now.Unix(), 10)
 
-	// Signed as Sluice's notifications are, the body alone.
-	untimed := header(HeaderSluiceSignature, SignGeneric(secret, body, ""))
-	assert.NoError(t, VerifyGeneric(untimed, body, secret, now, false))
-	assertRejected(t, VerifyGeneric(untimed, body, secret, now, true), "missing X-Sluice-Timestamp", body, "timestamp required")
-
-	// With a timestamp, the signature covers it.
+	// The signature covers the timestamp.
 	timed := header(HeaderSluiceSignature, SignGeneric(secret, body, ts), HeaderSluiceTimestamp, ts)
-	assert.NoError(t, VerifyGeneric(timed, body, secret, now, true))
-	assert.NoError(t, VerifyGeneric(timed, body, secret, now.Add(MaxSkew), true), "5 minutes late is in time")
-	assert.NoError(t, VerifyGeneric(timed, body, secret, now.Add(-MaxSkew), true), "5 minutes early is in time")
+	assert.NoError(t, VerifyGeneric(timed, body, secret, now))
+	assert.NoError(t, VerifyGeneric(timed, body, secret, now.Add(MaxSkew)), "5 minutes late is in time")
+	assert.NoError(t, VerifyGeneric(timed, body, secret, now.Add(-MaxSkew)), "5 minutes early is in time")
 
 	cases := []struct {
 		name string
@@ -102,12 +97,13 @@ func TestVerifyGeneric(t *testing.T) {
 		now  time.Time
 		want string
 	}{
+		{"no timestamp", header(HeaderSluiceSignature, SignGeneric(secret, body, "")), body, now, "missing X-Sluice-Timestamp"},
 		{"tampered body", timed, []byte(`{"event":"Failed"}`), now, "does not match the body"},
 		{"stale", timed, body, now.Add(MaxSkew + time.Second), "5m1s old"},
 		{"future", timed, body, now.Add(-MaxSkew - time.Second), "5m1s in the future"},
-		// A timestamp added to a body-only signature, or changed, breaks it:
-		// the timestamp cannot be moved to replay a request.
-		{"timestamp added to a body signature", header(HeaderSluiceSignature, SignGeneric(secret, body, ""), HeaderSluiceTimestamp, ts), body, now, "does not match"},
+		// A timestamp changed, or added to a signature of another, breaks
+		// it: the timestamp cannot be moved to replay a request.
+		{"timestamp added to a signature without one", header(HeaderSluiceSignature, SignGeneric(secret, body, ""), HeaderSluiceTimestamp, ts), body, now, "does not match"},
 		{"timestamp changed", header(HeaderSluiceSignature, SignGeneric(secret, body, ts), HeaderSluiceTimestamp, strconv.FormatInt(now.Unix()+1, 10)), body, now, "does not match"},
 		{"timestamp not a number", header(HeaderSluiceSignature, SignGeneric(secret, body, "x"), HeaderSluiceTimestamp, "x"), body, now, "not a Unix time"},
 		{"timestamp far in the past", header(HeaderSluiceSignature, SignGeneric(secret, body, "-9223372036854775808"), HeaderSluiceTimestamp, "-9223372036854775808"), body, now, "not a Unix time"},
@@ -115,9 +111,9 @@ func TestVerifyGeneric(t *testing.T) {
 		{"missing signature", header(HeaderSluiceTimestamp, ts), body, now, "missing X-Sluice-Signature"},
 	}
 	for _, c := range cases {
-		assertRejected(t, VerifyGeneric(c.h, c.body, secret, c.now, false), c.want, c.body, c.name)
+		assertRejected(t, VerifyGeneric(c.h, c.body, secret, c.now), c.want, c.body, c.name)
 	}
-	assertRejected(t, VerifyGeneric(timed, body, []byte("wrong key"), now, false), "does not match", body, "wrong key")
+	assertRejected(t, VerifyGeneric(timed, body, []byte("wrong key"), now), "does not match", body, "wrong key")
 }
 
 func TestVerifySlack(t *testing.T) {

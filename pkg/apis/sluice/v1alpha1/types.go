@@ -351,8 +351,9 @@ type SlackNotification struct {
 }
 
 // Webhook is an HTTP endpoint that receives a JSON POST. The body is signed
-// with HMAC-SHA256 using the referenced Secret's key, sent in the header
-// X-Sluice-Signature as "sha256=<hex>".
+// with HMAC-SHA256 using the referenced Secret's key over
+// "<X-Sluice-Timestamp>.<body>", sent in the header X-Sluice-Signature as
+// "sha256=<hex>"; X-Sluice-Timestamp is the Unix time of the attempt.
 type Webhook struct {
 	// URL is an absolute http or https URL.
 	URL string `json:"url"`

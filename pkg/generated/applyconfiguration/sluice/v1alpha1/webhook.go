@@ -10,8 +10,9 @@ package v1alpha1
 // with apply.
 //
 // Webhook is an HTTP endpoint that receives a JSON POST. The body is signed
-// with HMAC-SHA256 using the referenced Secret's key, sent in the header
-// X-Sluice-Signature as "sha256=<hex>".
+// with HMAC-SHA256 using the referenced Secret's key over
+// "<X-Sluice-Timestamp>.<body>", sent in the header X-Sluice-Signature as
+// "sha256=<hex>"; X-Sluice-Timestamp is the Unix time of the attempt.
 type WebhookApplyConfiguration struct {
 	// URL is an absolute http or https URL.
 	URL *string `json:"url,omitempty"`
