@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	"github.com/sluice-dev/sluice/pkg/receiver"
+	"github.com/sluice-dev/sluice/pkg/testing/testutil"
 	"github.com/sluice-dev/sluice/pkg/trigger/webhook"
 )
 
@@ -279,4 +280,66 @@ spec:
 		require.NoError(t, err)
 		require.NotContains(t, string(log), responseToken, "the response_url is never logged")
 	}
+}
+
+// TestNotificationStartsAPipeline: a pipeline's webhook notification,
+// pointed at a Generic trigger of another pipeline with the same key,
+// starts that pipeline: the controller signs each attempt with its time,
+// as the receiver requires, and the trigger's param reads the notified
+// job's name from the body.
+func TestNotificationStartsAPipeline(t *testing.T) {
+	t.Parallel()
+	ensureControllers(t, 1)
+	ctx := testContext(t)
+	ns := namespace(t, "chain")
+	createSecret(t, ns, "chain", "key", "a key both sides share")
+	kubectlIn(t, `
+apiVersion: sluice.dev/v1alpha1
+kind: Trigger
+metadata: {name: after-build}
+spec:
+  pipelineRef: {name: release}
+  params:
+  - {name: version, value: "$(webhook.body.job.name)"}
+  webhook:
+    provider: Generic
+    secretRef: {name: chain, key: key}
+`, "-n", ns, "apply", "-f", "-")
+	_, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(ctx, deployPipeline("release", "staging"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	build := testutil.Pipeline("build", runStep("compile", "KWOK_DURATION", "100ms"))
+	build.Spec.Notify = []v1alpha1.Notification{{Events: []v1alpha1.NotifyEvent{v1alpha1.NotifySucceeded}, Webhook: &v1alpha1.Webhook{
+		URL: liveControllers()[0].ReceiverURL + "/hooks/" + ns + "/after-build", SecretRef: &v1alpha1.SecretKeyRef{Name: "chain", Key: "key"}}}}
+	_, err = sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(ctx, build, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	// The trigger is Ready once the controller has seen its Secret; a
+	// notification before then would be refused and retried.
+	eventually(t, time.Minute, "the trigger to be Ready", func(ctx context.Context) error {
+		tr, err := sluiceAdmin(t).SluiceV1alpha1().Triggers(ns).Get(ctx, "after-build", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(tr.Status.Conditions, "Ready"); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("conditions %+v", tr.Status.Conditions)
+		}
+		return nil
+	})
+	job, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Run(ctx, "build", &v1alpha1.RunRequest{}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	waitJob(t, ns, job.Name, v1alpha1.JobSucceeded, 2*time.Minute)
+	var started []string
+	eventually(t, 2*time.Minute, "the notification to start release", func(context.Context) error {
+		if started = triggerJobs(t, ns, "after-build"); len(started) == 0 {
+			return fmt.Errorf("no job yet; build's notifications: %+v", getJob(t, ns, job.Name).Status.Notifications)
+		}
+		return nil
+	})
+	require.Len(t, started, 1)
+	released := getJob(t, ns, started[0])
+	require.Equal(t, []v1alpha1.Param{param("version", job.Name)}, released.Spec.Params)
+	n := getJob(t, ns, job.Name).Status.Notifications
+	require.Len(t, n, 1)
+	require.Equal(t, v1alpha1.NotificationDelivered, n[0].State, "%+v", n[0])
+	require.EqualValues(t, http.StatusCreated, n[0].ResponseCode)
 }
