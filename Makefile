@@ -23,6 +23,10 @@ tools: ## Build the pinned control plane (kube-apiserver, etcd, kwok, ...) into 
 postgres: ## Install PostgreSQL's server binaries from Debian's packages if missing.
 	hack/install-postgres.sh
 
+.PHONY: cc
+cc: ## Install a C compiler (Debian's gcc) if missing: the disk-full tests build their fault library with it.
+	hack/install-cc.sh
+
 .PHONY: chromium
 chromium: ## Install Chromium (Debian's chromium package) for the browser tests, if missing.
 	hack/install-chromium.sh
@@ -55,7 +59,7 @@ verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
 	hack/verify-codegen.sh
 
 .PHONY: test
-test: postgres registry chromium tools build verify ## Every test: unit, integration and end-to-end.
+test: postgres cc registry chromium tools build verify ## Every test: unit, integration and end-to-end.
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 FUZZTIME ?= 30s

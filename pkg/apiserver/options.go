@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -169,6 +170,16 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	cfg.MaxRequestBodyBytes = int64(maxObjectSize) + 1<<20
 	if err := o.RecommendedOptions.ApplyTo(cfg); err != nil {
 		return nil, err
+	}
+	if rh := cfg.Authentication.RequestHeaderConfig; rh != nil && rh.CAContentProvider != nil {
+		// Not ready, and no request served as anonymous, until the
+		// front-proxy CA is loaded (frontproxy.go).
+		ca := frontProxyCA{ca: rh.CAContentProvider}
+		cfg.AddReadyzChecks(ca.check())
+		chain := cfg.BuildHandlerChainFunc
+		cfg.BuildHandlerChainFunc = func(handler http.Handler, c *genericapiserver.Config) http.Handler {
+			return ca.wait(chain(handler, c), c.Serializer)
+		}
 	}
 
 	backend, err := postgres.New(ctx, postgres.Options{

@@ -590,10 +590,16 @@ func TestControllerRestart(t *testing.T) {
 }
 
 // TestLeaderElection (scenario 7): of two replicas only the Lease holder
-// runs jobs; when it is killed mid-job, the other takes the Lease over and
-// finishes the job.
+// runs jobs; when it is killed with SIGKILL mid-job (so it does not release
+// the Lease, which must expire), the other takes the Lease over and carries
+// on from the jobs' status: a job whose step was running, one whose first
+// attempt failed while no leader ran, and one created meanwhile all finish,
+// with exactly one Pod per step attempt, and no Pod that existed at the
+// kill created again. How long the takeover took is logged, not asserted:
+// it is about the Lease duration (6s here; 15s by default).
 func TestLeaderElection(t *testing.T) {
 	ensureControllers(t, 2)
+	ctx := testContext(t)
 	ns := namespace(t, "leader")
 	first := leader(t)
 	var standby *localstack.Controller
@@ -615,22 +621,95 @@ func TestLeaderElection(t *testing.T) {
 	require.Zero(t, metric(t, standby, "sluice_controller_jobs_started_total"), "the standby ran nothing")
 	require.Zero(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`))
 
-	_, err := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), testutil.Job("j", "p"), metav1.CreateOptions{})
+	jobs := sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns)
+	_, err := jobs.Create(ctx, testutil.Job("j", "p"), metav1.CreateOptions{})
 	require.NoError(t, err)
-	_, err = sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(testContext(t),
-		keepPods(testutil.Pipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms"))), metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = sluiceAdmin(t).SluiceV1alpha1().PipelineJobs(ns).Create(testContext(t), testutil.Job("failover", "slow"), metav1.CreateOptions{})
-	require.NoError(t, err)
+	// failover's first step runs for 3s: the kill comes while it runs.
+	// retrying's first attempt fails after 3s, while no leader runs: the
+	// new leader must run its second attempt once, after the backoff.
+	flaky := runStep("a", "KWOK_DURATION", "3s", "KWOK_FAIL_FIRST_ATTEMPT", "true")
+	flaky.Retries = 1
+	for _, p := range []*v1alpha1.Pipeline{
+		keepPods(testutil.Pipeline("slow", runStep("a", "KWOK_DURATION", "3s"), runStep("b", "KWOK_DURATION", "200ms"))),
+		keepPods(testutil.Pipeline("flaky", flaky, runStep("b", "KWOK_DURATION", "200ms"))),
+	} {
+		_, err = sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).Create(ctx, p, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	for name, pipeline := range map[string]string{"failover": "slow", "retrying": "flaky"} {
+		_, err = jobs.Create(ctx, testutil.Job(name, pipeline), metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
 	waitStep(t, ns, "failover", 0, 1)
-	require.NoError(t, first.Kill(), "killed: the Lease is not released and must expire")
+	waitStep(t, ns, "retrying", 0, 1)
+	before := podUIDs(t, ns)
+
+	killed := time.Now()
+	require.NoError(t, first.Kill(), "SIGKILL: the Lease is not released and must expire")
+	_, err = jobs.Create(ctx, testutil.Job("meanwhile", "p"), metav1.CreateOptions{})
+	require.NoError(t, err)
 
 	require.Equal(t, standby, leader(t), "the standby took the Lease over")
-	j := waitJob(t, ns, "failover", v1alpha1.JobSucceeded, 2*time.Minute)
+	lease, err := kube(t).CoordinationV1().Leases("sluice-system").Get(ctx, "sluice-controller", metav1.GetOptions{})
+	require.NoError(t, err)
+	takeover := lease.Spec.AcquireTime.Sub(killed)
+	var firstStart time.Duration
+	eventually(t, 2*time.Minute, "the new leader to start the job created while none ran", func(ctx context.Context) error {
+		j, err := jobs.Get(ctx, "meanwhile", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if j.Status.Phase == v1alpha1.JobPending {
+			return fmt.Errorf("phase %s", j.Status.Phase)
+		}
+		firstStart = time.Since(killed)
+		return nil
+	})
+
+	for _, name := range []string{"failover", "retrying", "meanwhile"} {
+		waitJob(t, ns, name, v1alpha1.JobSucceeded, 2*time.Minute)
+	}
 	require.Equal(t, []string{"failover-a-1", "failover-b-1"}, jobPods(t, ns, "failover"))
-	require.EqualValues(t, 1, j.Status.Steps[0].Attempts)
-	require.Positive(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`), "the new leader finished the job")
+	require.Equal(t, []string{"retrying-a-1", "retrying-a-2", "retrying-b-1"}, jobPods(t, ns, "retrying"))
+	require.EqualValues(t, 1, getJob(t, ns, "failover").Status.Steps[0].Attempts)
+	require.EqualValues(t, 2, getJob(t, ns, "retrying").Status.Steps[0].Attempts)
+	// A Pod that existed at the kill and exists now (the jobs of p delete
+	// theirs once finished) is the same Pod, not one created again.
+	after := podUIDs(t, ns)
+	for name, uid := range before {
+		if now, ok := after[name]; ok {
+			require.Equal(t, uid, now, "Pod %s, which existed at the kill, is the same Pod", name)
+		}
+	}
+	// One Pod per step attempt of every job, by the labels the controller
+	// gives them, whatever their names.
+	pods, err := kube(t).CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelJob})
+	require.NoError(t, err)
+	attempts := map[string][]string{}
+	for _, p := range pods.Items {
+		key := p.Labels[v1alpha1.LabelJob] + "/" + p.Labels[v1alpha1.LabelStep] + "/" + p.Labels[controller.LabelAttempt]
+		attempts[key] = append(attempts[key], p.Name)
+	}
+	for key, names := range attempts {
+		require.Len(t, names, 1, "step attempt %s has Pods %v", key, names)
+	}
+	require.Positive(t, metric(t, standby, `sluice_controller_jobs_finished_total{phase="Succeeded"}`), "the new leader finished the jobs")
+	t.Logf("the leading sluice-controller killed with SIGKILL; the standby acquired the Lease %s later (Lease duration 6s, retry period 1s) "+
+		"and started the job created meanwhile %s after the kill; %d step attempts, one Pod each, none created twice",
+		takeover.Round(time.Millisecond), firstStart.Round(100*time.Millisecond), len(attempts))
 	ensureControllers(t, 2)
+}
+
+// podUIDs are the UIDs of the namespace's Pods by name.
+func podUIDs(t *testing.T, ns string) map[string]types.UID {
+	t.Helper()
+	pods, err := kube(t).CoreV1().Pods(ns).List(testContext(t), metav1.ListOptions{})
+	require.NoError(t, err)
+	uids := map[string]types.UID{}
+	for _, p := range pods.Items {
+		uids[p.Name] = p.UID
+	}
+	return uids
 }
 
 // TestJobDeletionCollectsPods (scenario 8): deleting a job deletes its Pods

@@ -216,7 +216,18 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 		defer req.Body.Close()
 		info, err := r.logs.Archive.Write(ctx, key, ns, name, req.Body, r.logs.MaxBytes)
 		if err != nil {
-			responder.Error(apierrors.NewInternalError(fmt.Errorf("archiving the output of %s/%s attempt %d: %w", key.Step, key.Action, key.Attempt, err)))
+			what := fmt.Sprintf("archiving the output of %s/%s attempt %d", key.Step, key.Action, key.Attempt)
+			// The archive's database errors are statuses already (503
+			// unavailable, 507 out of disk space): the sender retries
+			// by them. Anything else is ours.
+			var status apierrors.APIStatus
+			if errors.As(err, &status) {
+				st := status.Status()
+				st.Message = what + ": " + st.Message
+				responder.Error(&apierrors.StatusError{ErrStatus: st})
+				return
+			}
+			responder.Error(apierrors.NewInternalError(fmt.Errorf("%s: %w", what, err)))
 			return
 		}
 		if err := r.recordArchived(ctx, job, info); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"syscall"
 
@@ -53,7 +54,8 @@ func compactedListError(continueKey, keyPrefix string, paging bool) error {
 // interpret turns a database error into an error the apiserver maps to the
 // right HTTP status. A database that cannot be reached, or that is shutting
 // down or recovering, is 503 with a message, never 500: the request can be
-// retried. Context cancellation and deadlines become storage timeouts.
+// retried. A database out of disk space is 507. Context cancellation and
+// deadlines become storage timeouts.
 func interpret(key string, err error) error {
 	if err == nil {
 		return nil
@@ -68,6 +70,8 @@ func interpret(key string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return storage.NewTimeoutError(key, "request did not complete within the allowed time")
+	case isDiskFull(err):
+		return insufficientStorage(err)
 	case isUnavailable(err):
 		return unavailable(err)
 	}
@@ -76,7 +80,43 @@ func interpret(key string, err error) error {
 
 // unavailable is the 503 for a database that cannot serve requests now.
 func unavailable(err error) error {
+	if isDiskFull(err) {
+		// The sequencer cannot close the revisions of writes that failed,
+		// so nothing newer can be published until space returns.
+		return retryableUnavailable(fmt.Sprintf("the database is out of disk space: %v", err))
+	}
 	return retryableUnavailable(fmt.Sprintf("the database is unavailable: %v", err))
+}
+
+// ReasonInsufficientStorage is the reason of the 507 for a request the
+// database had no disk space for. metav1 has no reason for it; clients that
+// do not know this one go by the code.
+const ReasonInsufficientStorage metav1.StatusReason = "InsufficientStorage"
+
+// insufficientStorage is the 507 for a statement PostgreSQL could not run
+// for lack of disk space (SQLSTATE 53100): the statement was rolled back, so
+// a write was not stored. It has no Retry-After, unlike the 503s: it
+// succeeds again only once space is freed or added, which takes an operator,
+// not a second.
+func insufficientStorage(err error) error {
+	msg := err.Error()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		msg = pgErr.Message
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status:  metav1.StatusFailure,
+		Code:    http.StatusInsufficientStorage,
+		Reason:  ReasonInsufficientStorage,
+		Message: "the database is out of disk space; nothing was written: " + msg,
+	}}
+}
+
+// isDiskFull reports SQLSTATE 53100 (disk_full): PostgreSQL could not get
+// the disk space a statement needed.
+func isDiskFull(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "53100"
 }
 
 // revisionsLost is the 503 for a write whose revision was closed as a hole

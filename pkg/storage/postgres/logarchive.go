@@ -70,6 +70,9 @@ type LogInfo struct {
 // new one, never a part. It keeps the last maxBytes bytes at most (all of
 // them when maxBytes <= 0); a log cut is cut after a newline, so its first
 // line is whole. It reads r to its end either way.
+// A database error is an API status, as the store's are: 503 when the
+// database is unavailable, 507 when it is out of disk space (the earlier
+// log, if any, is kept).
 func (a *LogArchive) Write(ctx context.Context, key LogKey, namespace, job string, r io.Reader, maxBytes int64) (LogInfo, error) {
 	info := LogInfo{LogKey: key, Namespace: namespace, Job: job}
 	chunks, err := readChunks(r, maxBytes, &info)
@@ -100,7 +103,7 @@ func (a *LogArchive) Write(ctx context.Context, key LogKey, namespace, job strin
 		}
 		return nil
 	})
-	return info, err
+	return info, interpret("", err)
 }
 
 // readChunks reads r into chunks of about logChunkBytes, keeping the last

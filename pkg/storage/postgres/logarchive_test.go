@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/types"
+
+	pgtest "github.com/sluice-dev/sluice/pkg/testing/postgres"
 )
 
 // logLines is n numbered lines, as a step prints them.
@@ -194,4 +196,36 @@ func TestLogArchiveDeleteOrphans(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLogNotFound)
 	_, err = a.Info(ctx, LogKey{JobUID: "uid-kept", Step: "build", Attempt: 1, Action: "compile"})
 	assert.NoError(t, err)
+}
+
+// TestLogArchiveDiskFull: a log the database has no disk space for is
+// refused with 507, and the log stored before under its key is kept; once
+// space returns, it is stored.
+func TestLogArchiveDiskFull(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	server, err := pgtest.Start(ctx, pgtest.Options{DiskFault: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = server.Remove() })
+	a := newBackendOn(t, server.DSN("postgres"), nil).Logs()
+	key := LogKey{JobUID: "uid-1", Step: "build", Attempt: 1, Action: "compile"}
+	_, err = a.Write(ctx, key, "team-a", "release-1", strings.NewReader("first\n"), 0)
+	require.NoError(t, err)
+
+	// Random bytes do not compress: the log needs new pages.
+	big := make([]byte, 4<<20)
+	_, _ = rand.Read(big)
+	require.NoError(t, server.SetDiskFull(true))
+	_, err = a.Write(ctx, key, "team-a", "release-1", bytes.NewReader(big), 0)
+	require.Error(t, err)
+	require.True(t, isInsufficientStorage(err), "507, not %v", err)
+	require.Contains(t, err.Error(), "out of disk space")
+	got, _ := readLog(t, a, key)
+	require.Equal(t, "first\n", got, "the earlier log is kept")
+
+	require.NoError(t, server.SetDiskFull(false))
+	_, err = a.Write(ctx, key, "team-a", "release-1", bytes.NewReader(big), 0)
+	require.NoError(t, err)
+	got, _ = readLog(t, a, key)
+	require.Equal(t, string(big), got)
 }

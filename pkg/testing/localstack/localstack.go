@@ -59,6 +59,10 @@ type Options struct {
 	EtcdQuotaBytes int64
 	// PostgresSettings are extra postgresql.conf parameters.
 	PostgresSettings map[string]string
+	// PostgresDiskFault lets a test fill the disk under the databases with
+	// Stack.Postgres.SetDiskFull (pkg/testing/postgres). It needs a C
+	// compiler.
+	PostgresDiskFault bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -105,6 +109,8 @@ type APIServer struct {
 	Port int
 	// URL is https://127.0.0.1:<port>.
 	URL string
+	// args are its flags, for RestartAPIServer.
+	args []string
 }
 
 // Identities of the local processes. sluice-apiserver authenticates as its
@@ -186,7 +192,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 func (s *Stack) startPostgres(ctx context.Context) error {
 	var err error
-	s.Postgres, err = pgtest.Start(ctx, pgtest.Options{Dir: filepath.Join(s.Dir, "postgres"), Durable: s.opts.Durable, Settings: s.opts.PostgresSettings})
+	s.Postgres, err = pgtest.Start(ctx, pgtest.Options{Dir: filepath.Join(s.Dir, "postgres"), Durable: s.opts.Durable,
+		Settings: s.opts.PostgresSettings, DiskFault: s.opts.PostgresDiskFault})
 	if err != nil {
 		return err
 	}
@@ -480,7 +487,7 @@ func (s *Stack) startSluiceAPIServers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		srv := &APIServer{Process: p, Port: port, URL: fmt.Sprintf("https://127.0.0.1:%d", port)}
+		srv := &APIServer{Process: p, Port: port, URL: fmt.Sprintf("https://127.0.0.1:%d", port), args: args}
 		s.APIServers = append(s.APIServers, srv)
 	}
 	for _, srv := range s.APIServers {
@@ -489,6 +496,23 @@ func (s *Stack) startSluiceAPIServers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// RestartAPIServer starts a sluice-apiserver replica that has exited (a
+// test stopped or killed it) again, with the same flags on the same port,
+// as a Deployment's restart would, and returns once it is ready. The first
+// replica is the APIService's again. It replaces srv.Process: call it
+// while nothing else uses srv.
+func (s *Stack) RestartAPIServer(ctx context.Context, srv *APIServer) error {
+	if !srv.Exited() {
+		return fmt.Errorf("%s is still running", srv.Name)
+	}
+	p, err := controlplane.StartProcess(s.ControlPlane.Dir, srv.Name, s.bin("sluice-apiserver"), srv.args)
+	if err != nil {
+		return err
+	}
+	srv.Process = p
+	return s.waitReady(ctx, srv)
 }
 
 // waitReady polls a sluice-apiserver's /readyz as the cluster's admin

@@ -7,4 +7,8 @@
 // by RunMain when the tests end. Servers left behind by a test process that
 // died are reaped by the next Start. A fuzz target's worker processes create
 // their databases on the server of the process that coordinates them.
+//
+// A server started with Options.DiskFault can have the disk under its
+// databases filled and freed again (SetDiskFull), for the tests of what
+// Sluice does when PostgreSQL runs out of space (diskfull.go).
 package postgres

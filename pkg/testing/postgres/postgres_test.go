@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 )
 
@@ -89,4 +90,45 @@ func TestServerInAPrivateDirectory(t *testing.T) {
 	require.True(t, os.IsNotExist(err), "Remove leaves nothing at the requested directory: %v", err)
 	_, err = os.Stat(s.Dir)
 	require.True(t, os.IsNotExist(err), "Remove deletes the server's files: %v", err)
+}
+
+// TestDiskFull fills the disk under a server's databases: a statement that
+// needs new pages fails with SQLSTATE 53100 (disk_full), as PostgreSQL
+// reports a real full disk; one that fits in a page with room succeeds, and
+// reads go on. Once the disk is freed, the same statement succeeds in the
+// same session, with nothing lost.
+func TestDiskFull(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{DiskFault: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Remove()) })
+	require.Error(t, (&Server{}).SetDiskFull(true), "only a server started with DiskFault")
+
+	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	const fill = `INSERT INTO t (v) SELECT repeat('x', 1000) FROM generate_series(1, 1000)`
+	_, err = conn.Exec(ctx, `CREATE TABLE t (id serial PRIMARY KEY, v text)`)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, fill)
+	require.NoError(t, err)
+
+	require.NoError(t, s.SetDiskFull(true))
+	_, err = conn.Exec(ctx, fill)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "53100", pgErr.Code, "disk_full: %s", pgErr.Message)
+	require.Contains(t, pgErr.Message, "No space left on device")
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n))
+	require.Equal(t, 1000, n, "reads go on, and the failed statement left nothing")
+	_, err = conn.Exec(ctx, `INSERT INTO t (v) VALUES ('fits in the last page')`)
+	require.NoError(t, err, "a row that fits in a page with room needs no new space")
+
+	require.NoError(t, s.SetDiskFull(false))
+	_, err = conn.Exec(ctx, fill)
+	require.NoError(t, err)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM t`).Scan(&n))
+	require.Equal(t, 2001, n)
 }

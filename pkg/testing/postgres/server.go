@@ -33,6 +33,9 @@ type Options struct {
 	Durable bool
 	// Settings are extra postgresql.conf parameters, e.g. "max_connections": "300".
 	Settings map[string]string
+	// DiskFault lets the test fill the disk under the server's databases
+	// with Server.SetDiskFull (diskfull.go). It needs a C compiler.
+	DiskFault bool
 }
 
 // Server is a PostgreSQL server started by this package.
@@ -44,6 +47,9 @@ type Server struct {
 	binDir  string
 	asUser  string // OS user the server runs as; "" for the current user
 	dataDir string
+	// diskFault is Options.DiskFault; faultEnv loads its library.
+	diskFault bool
+	faultEnv  []string
 }
 
 // ownerFile records the PID of the process that started a server, so a later
@@ -66,7 +72,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	reapOrphans(binDir)
 
-	s := &Server{Dir: opts.Dir, Port: opts.Port, binDir: binDir}
+	s := &Server{Dir: opts.Dir, Port: opts.Port, binDir: binDir, diskFault: opts.DiskFault}
 	if os.Geteuid() == 0 {
 		s.asUser = "postgres"
 	}
@@ -92,6 +98,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err := os.WriteFile(filepath.Join(s.Dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
+	}
+
+	if s.diskFault {
+		if s.faultEnv, err = s.buildDiskFullLibrary(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	if _, err := os.Stat(filepath.Join(s.dataDir, "PG_VERSION")); err != nil {
@@ -146,7 +158,7 @@ func (s *Server) start(ctx context.Context, opts Options) error {
 		pgOpts = append(pgOpts, fmt.Sprintf("-c %s=%s", k, settings[k]))
 	}
 	logFile := filepath.Join(s.Dir, "postgres.log")
-	err := s.run(ctx, "pg_ctl", "start", "--pgdata", s.dataDir, "--log", logFile, "--wait", "--timeout", "60",
+	err := s.runWithEnv(ctx, s.faultEnv, "pg_ctl", "start", "--pgdata", s.dataDir, "--log", logFile, "--wait", "--timeout", "60",
 		"-o", strings.Join(pgOpts, " "))
 	if err != nil {
 		tail, _ := os.ReadFile(logFile)
@@ -250,6 +262,12 @@ func linkToTempDir(dir string) (string, error) {
 }
 
 func (s *Server) run(ctx context.Context, tool string, args ...string) error {
+	return s.runWithEnv(ctx, nil, tool, args...)
+}
+
+// runWithEnv runs tool with env added to this process's environment; the
+// server started by pg_ctl inherits it.
+func (s *Server) runWithEnv(ctx context.Context, env []string, tool string, args ...string) error {
 	path := filepath.Join(s.binDir, tool)
 	var cmd *exec.Cmd
 	if s.asUser != "" {
@@ -257,6 +275,9 @@ func (s *Server) run(ctx context.Context, tool string, args ...string) error {
 		cmd.Dir = s.Dir // the caller's working directory may be closed to that user
 	} else {
 		cmd = exec.CommandContext(ctx, path, args...)
+	}
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
 	}
 	// Run outside our process group, so that Ctrl-C on a test does not kill
 	// the server before the test's cleanup stops it.
