@@ -23,6 +23,10 @@ tools: ## Build the pinned control plane (kube-apiserver, etcd, kwok, ...) into 
 postgres: ## Install PostgreSQL's server binaries from Debian's packages if missing.
 	hack/install-postgres.sh
 
+.PHONY: patroni
+patroni: ## Install Patroni (Debian's patroni package) for the HA failover tests, if missing.
+	hack/install-patroni.sh
+
 .PHONY: chromium
 chromium: ## Install Chromium (Debian's chromium package) for the browser tests, if missing.
 	hack/install-chromium.sh
@@ -55,7 +59,7 @@ verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
 	hack/verify-codegen.sh
 
 .PHONY: test
-test: postgres registry chromium tools build verify ## Every test: unit, integration and end-to-end.
+test: postgres patroni registry chromium tools build verify ## Every test: unit, integration and end-to-end.
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 FUZZTIME ?= 30s
