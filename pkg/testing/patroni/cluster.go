@@ -497,6 +497,14 @@ func (m *Member) Kill() error {
 	return m.KillPostmaster()
 }
 
+// Killed reports whether the member's Patroni is down: it was killed (Kill)
+// and not restarted, or it died.
+func (m *Member) Killed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.p == nil || m.p.exited()
+}
+
 // KillPostmaster kills the member's postmaster with SIGKILL and leaves its
 // Patroni running. PostgreSQL's backends end when they notice their
 // postmaster is gone. If the member was the primary, Patroni fails over to
