@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -160,4 +161,33 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// TestWritesToAStandbyAre503 points a replica at a database that accepts no
+// writes, as a standby does: a URL without target_session_attrs=read-write
+// that lands on the old primary after a failover, or a failover under way.
+// Reads are served; every write is a 503 that names the cause and asks the
+// client to retry, never a 500.
+func TestWritesToAStandbyAre503(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := newDatabaseURL(t)
+	writable := newPodStore(t, dsn) // migrates the schema
+	require.NoError(t, writable.Create(ctx, "/pods/ns/before", &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: "before", Namespace: "ns"}}, &example.Pod{}, 0))
+
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{conn.Config().Database}.Sanitize()+" SET default_transaction_read_only = on")
+	conn.Close(ctx)
+	require.NoError(t, err)
+	store := newPodStore(t, dsn) // its sessions are read-only
+
+	require.NoError(t, store.Get(ctx, "/pods/ns/before", storage.GetOptions{}, &example.Pod{}))
+	err = store.Create(ctx, "/pods/ns/after", &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: "after", Namespace: "ns"}}, &example.Pod{}, 0)
+	require.True(t, apierrors.IsServiceUnavailable(err), "a write to a read-only database: %v", err)
+	require.Contains(t, err.Error(), "target_session_attrs=read-write")
+	delay, ok := apierrors.SuggestsClientDelay(err)
+	require.True(t, ok && delay > 0, "the 503 asks the client to retry: %v", err)
+	err = store.Delete(ctx, "/pods/ns/before", &example.Pod{}, nil, storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{})
+	require.True(t, apierrors.IsServiceUnavailable(err), "a delete on a read-only database: %v", err)
 }
