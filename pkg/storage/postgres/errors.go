@@ -70,7 +70,7 @@ func interpret(key string, err error) error {
 		return storage.NewTimeoutError(key, "request did not complete within the allowed time")
 	case isReadOnly(err):
 		return retryableUnavailable(fmt.Sprintf("the database accepts no writes: it is a standby, or a failover is under way "+
-			"(a URL of several hosts needs target_session_attrs=read-write to find the primary): %v", err))
+			"(the database URL must lead to the primary: name one host that always is, or every member): %v", err))
 	case isUnavailable(err):
 		return unavailable(err)
 	}
