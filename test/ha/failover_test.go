@@ -11,17 +11,22 @@ import (
 	"github.com/sluice-dev/sluice/pkg/testing/patroni"
 )
 
-// warmWrites is how many writes are acknowledged before the fault, and
-// again after it, before the load stops.
-const warmWrites = 200
+// warmWrites is how many writes each replica acknowledges before the
+// fault, and again after it, before the load stops.
+const warmWrites = 100
+
+// recoveryTimeout bounds how long after the fault every replica may take to
+// acknowledge warmWrites writes in a row.
+const recoveryTimeout = time.Minute
 
 // fault is what a failover test does to the cluster mid-load. It returns
 // once the cluster has a new primary (and whatever else the fault waits for).
 type fault func(t *testing.T, ctx context.Context, c *patroni.Cluster, primary *patroni.Member) error
 
 // runFailover runs the load on two storage replicas on the multi-host URL,
-// applies f once warmWrites writes are acknowledged, lets warmWrites more
-// be acknowledged after it, and checks everything the load recorded.
+// applies f once each replica has acknowledged warmWrites writes, requires
+// each to acknowledge warmWrites in a row after it, and checks everything
+// the load recorded.
 func runFailover(t *testing.T, f fault) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -34,14 +39,16 @@ func runFailover(t *testing.T, f fault) {
 		stores, prefix = append(stores, s), p
 	}
 	l := startLoad(t, ctx, stores, prefix)
-	l.waitAcked(ctx, warmWrites)
+	l.waitAcked(ctx, warmWrites, false)
 
 	primary, err := c.Primary(ctx)
 	require.NoError(t, err)
 	start := time.Now()
 	require.NoError(t, f(t, ctx, c, primary))
 	t.Logf("the fault took %v; cluster: %s", time.Since(start).Round(time.Millisecond), c.View(ctx))
-	l.waitAcked(ctx, l.acked.Load()+warmWrites)
+	recovered, cancelRecovery := context.WithTimeout(ctx, recoveryTimeout)
+	defer cancelRecovery()
+	l.waitAcked(recovered, warmWrites, true)
 	r := l.finish(ctx)
 	t.Logf("%v", r)
 	if r.applied+r.notApplied == 0 && r.errorEnds == 0 {

@@ -87,6 +87,9 @@ type load struct {
 	writersWG  sync.WaitGroup
 	watchersWG sync.WaitGroup
 	acked      atomic.Int64
+	// ackedBy counts the acknowledged writes of each replica; streak, its
+	// writes acknowledged since its writers' last failed call.
+	ackedBy, streak []atomic.Int64
 	// maxAcked is, per replica, the highest revision a write acknowledged
 	// by it returned: its published revision must never be below it again.
 	maxAcked []atomic.Int64
@@ -100,7 +103,7 @@ type load struct {
 }
 
 func startLoad(t *testing.T, ctx context.Context, stores []storage.Interface, prefix string) *load {
-	l := &load{t: t, stores: stores, prefix: prefix, maxAcked: make([]atomic.Int64, len(stores)), failures: map[string]map[int32]int{}}
+	l := &load{t: t, stores: stores, prefix: prefix, maxAcked: make([]atomic.Int64, len(stores)), ackedBy: make([]atomic.Int64, len(stores)), streak: make([]atomic.Int64, len(stores)), failures: map[string]map[int32]int{}}
 	rv, err := stores[0].GetCurrentResourceVersion(ctx)
 	require.NoError(t, err)
 	l.startRV = int64(rv)
@@ -127,7 +130,18 @@ func startLoad(t *testing.T, ctx context.Context, stores []storage.Interface, pr
 			l.watcher(watchCtx, w)
 		}()
 	}
+	// A test that fails before finish must still stop the load before its
+	// replicas close (cleanups run last first).
+	t.Cleanup(l.halt)
 	return l
+}
+
+// halt stops the writers, samplers and watchers, and waits for them.
+func (l *load) halt() {
+	l.stop.Store(true)
+	l.writersWG.Wait()
+	l.stopWatch()
+	l.watchersWG.Wait()
 }
 
 func (l *load) violation(format string, args ...any) {
@@ -156,16 +170,50 @@ func (l *load) failed(verb, name string, err error, deadline bool) {
 	}
 }
 
-// waitAcked waits until n writes in all have been acknowledged.
-func (l *load) waitAcked(ctx context.Context, n int64) {
+// waitAcked waits until every replica has acknowledged n writes in a row,
+// from the call on and since its writers' last failed call, if recovered is
+// set, or else n more writes than it had when called. After a fault every replica must be
+// writing again, and not only now and then: a pool that keeps some
+// connections on a standby fails a share of its writes for ever. A writer
+// stops at its first violation, so it fails at once on one.
+func (l *load) waitAcked(ctx context.Context, n int64, recovered bool) {
 	l.t.Helper()
-	for l.acked.Load() < n {
+	want := make([]int64, len(l.ackedBy))
+	for i := range l.ackedBy {
+		want[i] = l.ackedBy[i].Load() + n
+	}
+	count := func(i int) int64 { return l.ackedBy[i].Load() }
+	if recovered {
+		for i := range want {
+			want[i] = n
+			l.streak[i].Store(0) // counted from now on
+		}
+		count = func(i int) int64 { return l.streak[i].Load() }
+	}
+	for i := 0; i < len(want); {
+		if count(i) >= want[i] {
+			i++
+			continue
+		}
+		l.mu.Lock()
+		violations := l.violations
+		l.mu.Unlock()
+		if len(violations) > 0 {
+			l.t.Fatalf("after %d acknowledged writes: %s", l.acked.Load(), strings.Join(violations, "\n"))
+		}
 		select {
 		case <-ctx.Done():
-			l.t.Fatalf("timed out waiting for %d acknowledged writes (%d so far)", n, l.acked.Load())
+			l.t.Fatalf("timed out waiting for replica %d to acknowledge %d writes (in a row: %v); it has %d (%d in all), and failed calls so far: %s",
+				i, n, recovered, count(i), l.ackedBy[i].Load(), l.failureSummary())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func (l *load) failureSummary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return formatFailures(l.failures)
 }
 
 func newJob(key, value string) *sluice.PipelineJob {
@@ -237,6 +285,8 @@ func (l *load) writer(ctx context.Context, w int) {
 				}
 			}
 			l.acked.Add(1)
+			l.ackedBy[store].Add(1)
+			l.streak[store].Add(1)
 		case storage.IsExist(err), storage.IsNotFound(err), storage.IsConflict(err), storage.IsInvalidObj(err):
 			// The writer owns the key and knows its state: a write it was
 			// told of is missing, or one it was not told of is there.
@@ -244,6 +294,7 @@ func (l *load) writer(ctx context.Context, w int) {
 			return
 		default:
 			l.failed(wr.op, name, err, deadline)
+			l.streak[store].Store(0)
 			after, ok := l.read(ctx, s, key)
 			if !ok {
 				return
@@ -282,6 +333,11 @@ func (l *load) read(ctx context.Context, s storage.Interface, key string) (state
 			return state{}, true
 		}
 		l.failed("get", path.Base(key), err, deadline)
+		for i := range l.stores {
+			if l.stores[i] == s {
+				l.streak[i].Store(0)
+			}
+		}
 		backOff(ctx, s, min(10*time.Millisecond<<failures, time.Second))
 	}
 	return state{}, false
@@ -410,10 +466,7 @@ func (r report) String() string {
 func (l *load) finish(ctx context.Context) report {
 	t := l.t
 	t.Helper()
-	l.stop.Store(true)
-	l.writersWG.Wait()
-	l.stopWatch()
-	l.watchersWG.Wait()
+	l.halt()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, v := range l.violations {
