@@ -77,7 +77,7 @@ func TestFailoverPrimaryLost(t *testing.T) {
 // TestFailoverOldPrimaryReturns: the primary's postmaster is killed
 // (kill -9) mid-load while its Patroni runs on. Patroni fails over to the
 // synchronous standby at once and brings the old primary back as a replica
-// of the new one (pg_rewind), all while the load runs: nothing must reach
+// of the new one (with pg_rewind if it diverged), all while the load runs: nothing must reach
 // the old primary once it is a replica, and nothing it had must be lost.
 func TestFailoverOldPrimaryReturns(t *testing.T) {
 	runFailover(t, func(t *testing.T, ctx context.Context, c *patroni.Cluster, primary *patroni.Member) error {
