@@ -262,6 +262,10 @@ func (c *Cluster) newMember(i int) (*Member, error) {
 			"data_dir":        m.dataDir(),
 			"bin_dir":         c.binDir,
 			"pgpass":          filepath.Join(m.Dir, "pgpass"),
+			// An old primary whose WAL diverged rejoins with pg_rewind; if
+			// that fails, with a new copy of the primary (pg_basebackup)
+			// rather than not at all.
+			"remove_data_directory_on_rewind_failure": true,
 			"authentication": map[string]any{
 				"superuser":   map[string]string{"username": "postgres"},
 				"replication": map[string]string{"username": "replicator"},
@@ -523,7 +527,8 @@ func (m *Member) KillPostmaster() error {
 
 // Restart starts the Patroni of a member that was killed, and returns once
 // it runs as a replica: Patroni rejoins it to the current primary, with
-// pg_rewind, or with a new copy of the primary when that fails.
+// pg_rewind when its WAL diverged, and with a new copy of the primary when
+// that fails.
 func (m *Member) Restart(ctx context.Context) error {
 	// Backends of the killed postmaster may outlive it for a moment; the
 	// server cannot start again before they are gone, and Patroni retries

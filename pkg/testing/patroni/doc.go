@@ -34,7 +34,8 @@
 //   - Kill a member (SIGKILL to its Patroni, then to its postmaster: the
 //     machine is gone; the standby is promoted once the leader's lease
 //     expires) and Restart it later, when Patroni rejoins it as a replica
-//     of the new primary, with pg_rewind or a new copy as it decides;
+//     of the new primary, with pg_rewind when its WAL diverged, or a new
+//     copy when that fails;
 //   - KillPostmaster: SIGKILL to the postmaster alone, with Patroni left
 //     running; Patroni fails over at once and brings the old primary back as
 //     a replica by itself;
