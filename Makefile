@@ -27,6 +27,10 @@ postgres: ## Install PostgreSQL's server binaries from Debian's packages if miss
 cc: ## Install a C compiler (Debian's gcc) if missing: the disk-full tests build their fault library with it.
 	hack/install-cc.sh
 
+.PHONY: patroni
+patroni: ## Install Patroni (Debian's patroni package) for the HA failover tests, if missing.
+	hack/install-patroni.sh
+
 .PHONY: chromium
 chromium: ## Install Chromium (Debian's chromium package) for the browser tests, if missing.
 	hack/install-chromium.sh
@@ -59,7 +63,7 @@ verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
 	hack/verify-codegen.sh
 
 .PHONY: test
-test: postgres cc registry chromium tools build verify ## Every test: unit, integration and end-to-end.
+test: postgres patroni cc registry chromium tools build verify ## Every test: unit, integration and end-to-end.
 	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 FUZZTIME ?= 30s

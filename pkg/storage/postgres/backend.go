@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"k8s.io/klog/v2"
 )
@@ -114,6 +115,15 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// Every replica writes. Of a URL of several hosts (the members of an HA
+	// cluster) it must only connect to the one that accepts writes, as
+	// target_session_attrs=read-write does, or its pool keeps connections to
+	// a standby, such as the old primary back after a failover, and a share
+	// of its writes fails for as long as they last. A URL that names another
+	// check keeps it; one host is the operator's to choose.
+	if severalHosts(cfg.ConnConfig.Config) && cfg.ConnConfig.ValidateConnect == nil {
+		cfg.ConnConfig.ValidateConnect = pgconn.ValidateConnectTargetSessionAttrsReadWrite
+	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "sluice"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -152,6 +162,18 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	b.goLoop("compactor", b.runCompactor)
 	b.goLoop("expirer", b.runExpirer)
 	return b, nil
+}
+
+// severalHosts reports whether c names more than one server. pgx also makes
+// fallbacks of one host (with TLS and without, for sslmode=prefer), which
+// do not count.
+func severalHosts(c pgconn.Config) bool {
+	for _, f := range c.Fallbacks {
+		if f.Host != c.Host || f.Port != c.Port {
+			return true
+		}
+	}
+	return false
 }
 
 func redact(cfg *pgxpool.Config) string {

@@ -72,6 +72,9 @@ func interpret(key string, err error) error {
 		return storage.NewTimeoutError(key, "request did not complete within the allowed time")
 	case isDiskFull(err):
 		return insufficientStorage(err)
+	case isReadOnly(err):
+		return retryableUnavailable(fmt.Sprintf("the database accepts no writes: it is a standby, or a failover is under way "+
+			"(the database URL must lead to the primary: name one host that always is, or every member): %v", err))
 	case isUnavailable(err):
 		return unavailable(err)
 	}
@@ -151,6 +154,14 @@ func isUnavailable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
+}
+
+// isReadOnly reports a write refused because the server accepts none: a
+// standby (the old primary after a failover, when the URL lets the pool
+// connect to it), or a database set read-only.
+func isReadOnly(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "25006" // read_only_sql_transaction
 }
 
 func isUndefinedTable(err error) bool {

@@ -3,11 +3,14 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -159,5 +162,73 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestWritesToAStandbyAre503 points a replica at a database that accepts no
+// writes, as a standby does: a URL of one host that names a standby, or a
+// connection made just before a demotion.
+// Reads are served; every write is a 503 that names the cause and asks the
+// client to retry, never a 500.
+func TestWritesToAStandbyAre503(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := newDatabaseURL(t)
+	writable := newPodStore(t, dsn) // migrates the schema
+	require.NoError(t, writable.Create(ctx, "/pods/ns/before", &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: "before", Namespace: "ns"}}, &example.Pod{}, 0))
+
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{conn.Config().Database}.Sanitize()+" SET default_transaction_read_only = on")
+	conn.Close(ctx)
+	require.NoError(t, err)
+	store := newPodStore(t, dsn) // its sessions are read-only
+
+	require.NoError(t, store.Get(ctx, "/pods/ns/before", storage.GetOptions{}, &example.Pod{}))
+	err = store.Create(ctx, "/pods/ns/after", &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: "after", Namespace: "ns"}}, &example.Pod{}, 0)
+	require.True(t, apierrors.IsServiceUnavailable(err), "a write to a read-only database: %v", err)
+	require.Contains(t, err.Error(), "the database accepts no writes")
+	delay, ok := apierrors.SuggestsClientDelay(err)
+	require.True(t, ok && delay > 0, "the 503 asks the client to retry: %v", err)
+	err = store.Delete(ctx, "/pods/ns/before", &example.Pod{}, nil, storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{})
+	require.True(t, apierrors.IsServiceUnavailable(err), "a delete on a read-only database: %v", err)
+}
+
+// TestAURLOfSeveralHostsSkipsStandbys gives a replica a URL of several hosts
+// without target_session_attrs, all of them read-only, as the standbys of a
+// cluster are. Every replica writes, so it must connect only to a host that
+// accepts writes, as target_session_attrs=read-write does: otherwise its
+// pool keeps connections to a standby (the old primary after a failover)
+// and a share of its writes fails for as long as they last.
+func TestAURLOfSeveralHostsSkipsStandbys(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := newDatabaseURL(t)
+	newPodStore(t, dsn) // migrates the schema
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{conn.Config().Database}.Sanitize()+" SET default_transaction_read_only = on")
+	conn.Close(ctx)
+	require.NoError(t, err)
+
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	// The same server under two names: two hosts to pgx.
+	twoHosts := strings.Replace(dsn, u.Host, u.Host+",localhost:"+u.Port(), 1)
+	b, err := New(ctx, testOptions(twoHosts))
+	if err == nil {
+		b.Close()
+	}
+	require.Error(t, err, "a replica started on standbys alone")
+	require.Contains(t, err.Error(), "read only connection")
+
+	// One host is the operator's to choose: a standby named alone is
+	// connected to, and its writes are 503s (TestWritesToAStandbyAre503).
+	// sslmode=prefer makes pgx try one host twice, with TLS and without:
+	// still one host.
+	for _, oneHost := range []string{dsn, strings.Replace(dsn, "sslmode=disable", "sslmode=prefer", 1)} {
+		b, err = New(ctx, testOptions(oneHost))
+		require.NoError(t, err, oneHost)
+		b.Close()
 	}
 }

@@ -7,7 +7,7 @@
 // revision returned before it was called.
 //
 // Run drives the workload and takes an optional fault (a PostgreSQL restart
-// in this repository's tests, a Patroni failover later); RequireLinearizable
+// in pkg/storage/postgres's tests, a Patroni failover in test/ha's); RequireLinearizable
 // checks a history and, when it is not linearizable, writes porcupine's
 // visualisation to the test's output directory.
 //
