@@ -988,3 +988,45 @@ func TestNotifierKeepsIncarnationsApart(t *testing.T) {
 	n.Forget(earlier)
 	require.Empty(t, n.deliveries)
 }
+
+// TestNotifierIgnoresAStaleCopy: once a notification's result is written,
+// a sync that still reads the job from before the write (the informer has
+// not seen it yet) does not deliver it again. Seen in e2e under load as a
+// Slack alert posted twice.
+func TestNotifierIgnoresAStaleCopy(t *testing.T) {
+	n := NewNotifier(kubefake.NewClientset(), NotifierOptions{})
+	stale := &v1alpha1.PipelineJob{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "j", UID: "uid"},
+		Status: v1alpha1.PipelineJobStatus{
+			PipelineSpec: &v1alpha1.PipelineSpec{Notify: []v1alpha1.Notification{{Events: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed},
+				Webhook: &v1alpha1.Webhook{URL: "https://hooks.example.com/", SecretRef: &v1alpha1.SecretKeyRef{Name: "s", Key: "k"}}}}},
+			Notifications: []v1alpha1.NotificationStatus{{Event: v1alpha1.NotifyFailed, URL: "https://hooks.example.com/", State: v1alpha1.NotificationPending}},
+		},
+	}
+	n.Dispatch(stale)
+	require.Equal(t, 1, n.queue.Len())
+	k, _ := n.queue.Get()
+	n.queue.Done(k)
+	n.mu.Lock()
+	n.deliveries[k].result.State, n.deliveries[k].result.Attempts = v1alpha1.NotificationDelivered, 1
+	n.mu.Unlock()
+
+	// The sync merges the result and writes it; Dispatch sees the write.
+	written := stale.DeepCopy()
+	n.Merge(written)
+	require.Equal(t, v1alpha1.NotificationDelivered, written.Status.Notifications[0].State)
+	n.Dispatch(written)
+	// A later sync reads the informer's copy from before the write.
+	n.Dispatch(stale)
+	require.Zero(t, n.queue.Len(), "the delivered notification was queued again")
+	merged := stale.DeepCopy()
+	n.Merge(merged)
+	require.Equal(t, v1alpha1.NotificationDelivered, merged.Status.Notifications[0].State, "a stale copy gets the result, to write it again")
+
+	// Once the informer's copy holds the result, no older copy can come:
+	// the delivery is forgotten.
+	n.Settled(written)
+	n.mu.Lock()
+	require.Empty(t, n.deliveries)
+	n.mu.Unlock()
+}

@@ -132,7 +132,8 @@ func notificationTarget(n v1alpha1.Notification) string {
 // the job, whose sync merges the result into status.notifications: the
 // controller stays the only writer of job status.
 //
-// What it keeps in memory is only a cache of work under way: what must be
+// What it keeps in memory is only a cache of work under way (and of work
+// done, until the informer's copy of the job holds its result): what must be
 // delivered is in status.notifications (written Pending with the status
 // change that caused it), and every sync hands the job to Dispatch. A new
 // leader, or a restarted controller, syncs every job once its caches are
@@ -216,7 +217,10 @@ func (n *Notifier) Run(ctx context.Context, workers int) {
 }
 
 // Dispatch starts delivering the job's Pending notifications that are not
-// already under way, and forgets results the job's status now holds.
+// already under way or done. A delivery that is done stays known until
+// Settled: a sync may still read a copy of the job from before its result
+// was written (the informer lags behind the controller's own writes), and
+// that copy's Pending must not start it again.
 func (n *Notifier) Dispatch(job *v1alpha1.PipelineJob) {
 	key := job.Namespace + "/" + job.Name
 	n.mu.Lock()
@@ -226,8 +230,7 @@ func (n *Notifier) Dispatch(job *v1alpha1.PipelineJob) {
 		d, known := n.deliveries[k]
 		switch {
 		case ns.State != v1alpha1.NotificationPending && ns.State != "":
-			// Written as Delivered or Failed: done.
-			delete(n.deliveries, k)
+			// Written as Delivered or Failed: done, kept until Settled.
 		case !known:
 			d = newDelivery(job, ns)
 			if d == nil {
@@ -235,6 +238,20 @@ func (n *Notifier) Dispatch(job *v1alpha1.PipelineJob) {
 			}
 			n.deliveries[k] = d
 			n.queue.Add(k)
+		}
+	}
+}
+
+// Settled forgets the deliveries whose result the informer's copy of the
+// job holds: the informer never goes back to an older copy of an object, so
+// no sync can see those notifications Pending again.
+func (n *Notifier) Settled(cached *v1alpha1.PipelineJob) {
+	key := cached.Namespace + "/" + cached.Name
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ns := range cached.Status.Notifications {
+		if ns.State != v1alpha1.NotificationPending && ns.State != "" {
+			delete(n.deliveries, deliveryKey{key, cached.UID, notification{ns.Event, ns.URL}})
 		}
 	}
 }

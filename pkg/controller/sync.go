@@ -58,6 +58,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	r.queueNotifications(&cached.Status)
 	if c.notifier != nil {
+		c.notifier.Settled(cached)
 		c.notifier.Merge(job)
 	}
 	job.Status.ObservedGeneration = job.Generation
