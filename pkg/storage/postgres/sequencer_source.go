@@ -46,6 +46,21 @@ func (t eventTable) read(ctx context.Context, holes []int64, after int64, limit 
 	if err := t.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, 0, err
 	}
+	if len(events) > 0 {
+		// Events read from the table are another replica's writes, and a
+		// commit is visible on the primary before its synchronous standby
+		// has it: a write whose client is still waiting for the standby
+		// would be published, and lost to watchers' eyes only, if the
+		// primary died then (test/ha saw it). A transaction that commits
+		// after this read waits, under synchronous replication, until the
+		// standby has the WAL up to its commit record, which comes after
+		// the commit records of everything read: then the batch is as
+		// durable as an acknowledged write. Without a synchronous standby
+		// it returns at once.
+		if _, err := t.pool.Exec(ctx, durableBarrierSQL); err != nil {
+			return nil, 0, fmt.Errorf("waiting for the events to be durable: %w", err)
+		}
+	}
 	return events, compacted, nil
 }
 
