@@ -151,3 +151,19 @@ func TestResourceVersionsBeyondRevisions(t *testing.T) {
 		require.True(t, storage.IsTooLargeResourceVersion(err), "watch from %s: %v", rv, err)
 	}
 }
+
+// TestKeysWithDotSegments: a namespace of "." or "..", which the generic
+// registry passes on from a URL as it is, makes a key storage.PrepareKey
+// refuses; that is the client's 400, not the 500 of a plain error.
+func TestKeysWithDotSegments(t *testing.T) {
+	ctx, store := testSetup(t)
+	for _, ns := range []string{".", ".."} {
+		err := store.Get(ctx, "/pods/"+ns+"/p", storage.GetOptions{}, &example.Pod{})
+		require.Equal(t, int32(http.StatusBadRequest), clientStatus(err).Code, "get in %q: %v", ns, err)
+		require.ErrorContains(t, err, "invalid key")
+		err = store.GetList(ctx, "/pods/"+ns, storage.ListOptions{Recursive: true, Predicate: everything(0)}, &example.PodList{})
+		require.Equal(t, int32(http.StatusBadRequest), clientStatus(err).Code, "list in %q: %v", ns, err)
+		_, err = store.Watch(ctx, "/pods/"+ns, storage.ListOptions{Recursive: true, Predicate: everything(0)})
+		require.Equal(t, int32(http.StatusBadRequest), clientStatus(err).Code, "watch in %q: %v", ns, err)
+	}
+}

@@ -149,10 +149,14 @@ func (s *Store) GetCurrentResourceVersion(ctx context.Context) (uint64, error) {
 	return uint64(rv), err
 }
 
+// prepareKey is key, checked, with the store's path prefix. A key the
+// apiserver's storage.PrepareKey refuses is the client's 400: it comes from
+// a namespace of "." or ".." in a URL (names are checked before), which the
+// generic registry passes on as it is, and etcd3 answers with a 500.
 func (s *Store) prepareKey(key string, recursive bool) (string, error) {
 	key, err := storage.PrepareKey(s.resourcePrefix, key, recursive)
 	if err != nil {
-		return "", err
+		return "", apierrors.NewBadRequest(fmt.Sprintf("invalid name or namespace: %v", err))
 	}
 	return s.pathPrefix + strings.TrimPrefix(key, "/"), nil
 }
