@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/registry"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
+	"github.com/sluice-dev/sluice/pkg/registry/update"
 )
 
 // REST is the storage of pipelinejobs.
@@ -102,10 +103,12 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 }
 
 // Update updates a job, or creates one for server-side apply, whose new
-// job gets its environment as in Create.
+// job gets its environment as in Create. A client's bad patch or
+// resourceVersion is its 4xx (update.Checked).
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, defaultingOnCreate{objInfo, r}, createValidation, updateValidation, forceAllowCreate, options)
+	checked := update.Checked(r.DefaultQualifiedResource, name, objInfo)
+	return r.Store.Update(ctx, name, defaultingOnCreate{checked, r}, createValidation, updateValidation, forceAllowCreate, options)
 }
 
 // defaultingOnCreate defaults the environment of the job an update creates.
