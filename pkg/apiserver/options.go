@@ -20,6 +20,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	netutils "k8s.io/utils/net"
 
+	"github.com/sluice-dev/sluice/pkg/admission/namespacename"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceopenapi "github.com/sluice-dev/sluice/pkg/generated/openapi"
@@ -70,6 +71,11 @@ func NewOptions() *Options {
 	}
 	// Storage is PostgreSQL: no etcd flags, no etcd health checks.
 	o.RecommendedOptions.Etcd = nil
+	// NamespaceName runs before NamespaceLifecycle, which answers some
+	// namespace names no namespace can have with a 500.
+	namespacename.Register(o.RecommendedOptions.Admission.Plugins)
+	o.RecommendedOptions.Admission.RecommendedPluginOrder = append([]string{namespacename.PluginName},
+		o.RecommendedOptions.Admission.RecommendedPluginOrder...)
 	_, _ = o.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		compatibility.DefaultBuildEffectiveVersion(), utilfeature.DefaultMutableFeatureGate)
 	return o

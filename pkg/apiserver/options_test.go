@@ -25,6 +25,12 @@ func TestNewOptionsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 16<<20, size)
 	assert.NoError(t, o.Validate(), "the defaults with a database URL are valid")
+	// NamespaceName refuses a namespace no namespace can be named before
+	// NamespaceLifecycle looks it up (and answers some with a 500).
+	order := o.RecommendedOptions.Admission.RecommendedPluginOrder
+	require.NotEmpty(t, order)
+	assert.Equal(t, "NamespaceName", order[0])
+	assert.Contains(t, order, "NamespaceLifecycle")
 }
 
 func TestFlags(t *testing.T) {
