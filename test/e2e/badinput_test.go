@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
@@ -32,8 +33,8 @@ import (
 // TestBadInput: an invalid object is a 422 naming every bad field, and
 // nothing is stored; a 20 MiB object is refused with 413; a 5 MiB one, which
 // no CRD could hold, is stored; an object of exactly --max-object-size
-// (16 MiB) when stored is stored, and one a byte larger is a 413 that says
-// both sizes.
+// (15 MiB) when stored is stored, and sent to a client-go watch, and one a
+// byte larger is a 413 that says both sizes.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -86,15 +87,32 @@ func TestBadInput(t *testing.T) {
 	// one length make objects whose sizes differ only by their descriptions.
 	storedSize := regexp.MustCompile(`the object is (\d+) bytes when stored; the limit is (\d+) bytes`)
 	_, err = c.Pipelines(ns).Create(ctx, big("limit-a", maxObjectSize), metav1.CreateOptions{})
-	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "a description of 16 MiB: %v", err)
+	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "a description of 15 MiB: %v", err)
 	m := storedSize.FindStringSubmatch(err.Error())
 	require.NotNil(t, m, "the 413 says the sizes: %v", err)
 	require.Equal(t, strconv.Itoa(maxObjectSize), m[2])
 	size, err := strconv.Atoi(m[1])
 	require.NoError(t, err)
 	atLimit := maxObjectSize - (size - maxObjectSize)
+	// Every client-go watch of pipelines (the controller's informer) is
+	// sent the largest object there can be: its event, the object with its
+	// resourceVersion in an envelope, must fit client-go's watch decoder,
+	// which refuses an event over 16 MiB and ends the watch.
+	w, err := c.Pipelines(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: created.ResourceVersion})
+	require.NoError(t, err)
+	defer w.Stop()
 	_, err = c.Pipelines(ns).Create(ctx, big("limit-b", atLimit), metav1.CreateOptions{})
 	require.NoError(t, err, "an object of exactly %d bytes when stored", maxObjectSize)
+	for seen := false; !seen; {
+		select {
+		case ev, ok := <-w.ResultChan():
+			require.True(t, ok, "the watch ended before it sent the largest object")
+			require.NotEqual(t, watch.Error, ev.Type, "a client-go watch of the largest object: %+v", ev.Object)
+			seen = ev.Object.(*v1alpha1.Pipeline).Name == "limit-b"
+		case <-ctx.Done():
+			t.Fatal("the watch never sent the largest object")
+		}
+	}
 	_, err = c.Pipelines(ns).Create(ctx, big("limit-c", atLimit+1), metav1.CreateOptions{})
 	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "one byte more: %v", err)
 	require.Contains(t, err.Error(), fmt.Sprintf("the object is %d bytes when stored; the limit is %d bytes", maxObjectSize+1, maxObjectSize))
@@ -745,12 +763,12 @@ func (s sweep) wrongKinds() []probe {
 }
 
 // The size limits: sluice-apiserver reads a request body of at most
-// --max-object-size (16 MiB) + 1 MiB, stores an object of at most 16 MiB,
+// --max-object-size (15 MiB) + 1 MiB, stores an object of at most 15 MiB,
 // and keeps the generic server's other limits (annotations 256 KiB, 10,000
 // operations and 3 MiB of copies in a JSON patch). kube-apiserver's own
 // 3 MiB limit on request bodies does not apply to what it proxies.
 const (
-	maxObjectSize = 16 << 20
+	maxObjectSize = 15 << 20
 	maxBodySize   = maxObjectSize + 1<<20
 )
 
