@@ -292,6 +292,8 @@ type probe struct {
 	warning string // must be in a Warning header, when set
 	// emptyList: a 200 list with no items.
 	emptyList bool
+	// inNamespace: a 200 list whose items are all in this namespace.
+	inNamespace string
 }
 
 // answer is what the server said to a probe.
@@ -381,13 +383,24 @@ func (p probe) check(a answer) string {
 		if !bytes.Contains(a.body, []byte(p.message)) {
 			problems = append(problems, fmt.Sprintf("a body without %q", p.message))
 		}
-		if p.emptyList {
+		if p.emptyList || p.inNamespace != "" {
 			var list struct {
-				Kind  string            `json:"kind"`
-				Items []json.RawMessage `json:"items"`
+				Kind  string `json:"kind"`
+				Items []struct {
+					Metadata metav1.ObjectMeta `json:"metadata"`
+				} `json:"items"`
 			}
-			if err := json.Unmarshal(a.body, &list); err != nil || !strings.HasSuffix(list.Kind, "List") || len(list.Items) != 0 {
+			err := json.Unmarshal(a.body, &list)
+			switch {
+			case err != nil || !strings.HasSuffix(list.Kind, "List"):
+				problems = append(problems, "not a list")
+			case p.emptyList && len(list.Items) != 0:
 				problems = append(problems, "not an empty list")
+			}
+			for _, item := range list.Items {
+				if p.inNamespace != "" && item.Metadata.Namespace != p.inNamespace {
+					problems = append(problems, fmt.Sprintf("an item of namespace %q", item.Metadata.Namespace))
+				}
 			}
 		}
 	}
@@ -1252,17 +1265,17 @@ func (s sweep) continueTokens() []probe {
 			query: "limit=1&resourceVersionMatch=Exact&resourceVersion=" + s.rv + "&continue=" + url.QueryEscape(s.jobsToken), code: 422, message: "resourceVersionMatch"},
 		probe{category: category, what: "list pipelinejobs with a token of a future revision", method: "GET", path: jobs,
 			query: "limit=1&continue=" + url.QueryEscape(token(map[string]any{"v": "meta.k8s.io/v1", "rv": int64(1) << 62, "start": "j1"})), code: 504, message: tooLargeResourceVersion},
-		// Tokens that are valid, but of another list: a token names a key
-		// under the listed prefix, so it can only skip objects of this
-		// list, never reach another namespace's or resource's.
+		// Tokens that are valid, but of another list: a token's key is a
+		// place in the listed namespace and resource to start after, so it
+		// can only skip objects of this list, never reach another's.
 		probe{category: category, what: "list pipelinejobs with the token of pipelines in another namespace", method: "GET", path: jobs,
-			query: "limit=1&continue=" + url.QueryEscape(s.otherToken), code: 200, emptyList: true},
+			query: "limit=1&continue=" + url.QueryEscape(s.otherToken), code: 200, inNamespace: s.ns},
 		probe{category: category, what: "list pipelines with the token of pipelines in another namespace", method: "GET", path: s.base() + "/pipelines",
-			query: "limit=1&continue=" + url.QueryEscape(s.otherToken), code: 200, emptyList: true},
+			query: "limit=1&continue=" + url.QueryEscape(s.otherToken), code: 200, inNamespace: s.ns},
 		probe{category: category, what: "list pipelinejobs with the token of every namespace's pipelinejobs", method: "GET", path: jobs,
-			query: "limit=1&continue=" + url.QueryEscape(s.allJobsToken), code: 200, emptyList: true},
+			query: "limit=1&continue=" + url.QueryEscape(s.allJobsToken), code: 200, inNamespace: s.ns},
 		probe{category: category, what: "list triggers with the token of pipelinejobs", method: "GET", path: s.base() + "/triggers",
-			query: "limit=1&continue=" + url.QueryEscape(s.jobsToken), code: 200, message: `"name":"t"`},
+			query: "limit=1&continue=" + url.QueryEscape(s.jobsToken), code: 200, message: `"name":"t"`, inNamespace: s.ns},
 	)
 	return out
 }
