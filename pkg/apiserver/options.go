@@ -21,6 +21,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 	netutils "k8s.io/utils/net"
 
+	"github.com/sluice-dev/sluice/pkg/admission/namespacename"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 	sluiceopenapi "github.com/sluice-dev/sluice/pkg/generated/openapi"
@@ -64,13 +65,18 @@ func NewOptions() *Options {
 			Migrate:                true,
 			CompactionWindow:       5 * time.Minute,
 			CompactionMinRevisions: 1000,
-			MaxObjectSize:          "16Mi",
+			MaxObjectSize:          "15Mi",
 		},
 		ComponentGlobalsRegistry: compatibility.DefaultComponentGlobalsRegistry,
 		LogArchiveMaxBytes:       "10Mi",
 	}
 	// Storage is PostgreSQL: no etcd flags, no etcd health checks.
 	o.RecommendedOptions.Etcd = nil
+	// NamespaceName runs before NamespaceLifecycle, which answers some
+	// namespace names no namespace can have with a 500.
+	namespacename.Register(o.RecommendedOptions.Admission.Plugins)
+	o.RecommendedOptions.Admission.RecommendedPluginOrder = append([]string{namespacename.PluginName},
+		o.RecommendedOptions.Admission.RecommendedPluginOrder...)
 	_, _ = o.ComponentGlobalsRegistry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
 		compatibility.DefaultBuildEffectiveVersion(), utilfeature.DefaultMutableFeatureGate)
 	return o
@@ -88,7 +94,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&p.Migrate, "database-migrate", p.Migrate, "Apply missing schema migrations at start (under an advisory lock). When false, a schema that is behind is a start-up error.")
 	fs.DurationVar(&p.CompactionWindow, "compaction-window", p.CompactionWindow, "How long history is kept for watches and reads at past resourceVersions.")
 	fs.Int64Var(&p.CompactionMinRevisions, "compaction-min-revisions", p.CompactionMinRevisions, "How many of the latest revisions are always kept, however old.")
-	fs.StringVar(&p.MaxObjectSize, "max-object-size", p.MaxObjectSize, "Largest object stored, as a quantity (e.g. 16Mi). Larger writes fail with 413.")
+	fs.StringVar(&p.MaxObjectSize, "max-object-size", p.MaxObjectSize, "Largest object stored, as a quantity (e.g. 15Mi), at most 16Mi - 4Ki: client-go's watches refuse an event over 16Mi. Larger writes fail with 413.")
 	fs.StringVar(&o.LogArchiveMaxBytes, "log-archive-max-bytes", o.LogArchiveMaxBytes,
 		"The most of one action's output the log archive keeps, as a quantity (e.g. 10Mi): the end of a longer output, "+
 			"after a line that says how much was dropped. 0 keeps every output whole.")
@@ -117,7 +123,11 @@ func (o *Options) Validate() error {
 func (o *Options) maxObjectSize() (int, error) {
 	q, err := resource.ParseQuantity(o.Postgres.MaxObjectSize)
 	if err != nil || q.Value() <= 0 {
-		return 0, fmt.Errorf("--max-object-size=%q: want a positive quantity such as 16Mi", o.Postgres.MaxObjectSize)
+		return 0, fmt.Errorf("--max-object-size=%q: want a positive quantity such as 15Mi", o.Postgres.MaxObjectSize)
+	}
+	if q.Value() > postgres.MaxWatchableObjectSize {
+		return 0, fmt.Errorf("--max-object-size=%q: at most %d bytes (16Mi - 4Ki): client-go's watches, sluice-controller's informers among them, "+
+			"refuse an event over 16Mi, and a larger object would end each of them", o.Postgres.MaxObjectSize, postgres.MaxWatchableObjectSize)
 	}
 	return int(q.Value()), nil
 }

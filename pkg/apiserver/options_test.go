@@ -18,13 +18,19 @@ func TestNewOptionsDefaults(t *testing.T) {
 		Migrate:                true,
 		CompactionWindow:       5 * time.Minute,
 		CompactionMinRevisions: 1000,
-		MaxObjectSize:          "16Mi",
+		MaxObjectSize:          "15Mi",
 	}, o.Postgres)
 	assert.Nil(t, o.RecommendedOptions.Etcd, "storage is PostgreSQL")
 	size, err := o.maxObjectSize()
 	require.NoError(t, err)
-	assert.Equal(t, 16<<20, size)
+	assert.Equal(t, 15<<20, size)
 	assert.NoError(t, o.Validate(), "the defaults with a database URL are valid")
+	// NamespaceName refuses a namespace no namespace can be named before
+	// NamespaceLifecycle looks it up (and answers some with a 500).
+	order := o.RecommendedOptions.Admission.RecommendedPluginOrder
+	require.NotEmpty(t, order)
+	assert.Equal(t, "NamespaceName", order[0])
+	assert.Contains(t, order, "NamespaceLifecycle")
 }
 
 func TestFlags(t *testing.T) {
@@ -39,7 +45,7 @@ func TestFlags(t *testing.T) {
 		"database-migrate":         "true",
 		"compaction-window":        "5m0s",
 		"compaction-min-revisions": "1000",
-		"max-object-size":          "16Mi",
+		"max-object-size":          "15Mi",
 		"watch-cache":              "false",
 	} {
 		f := fs.Lookup(flag)
@@ -85,9 +91,11 @@ func TestValidate(t *testing.T) {
 		want   []string
 	}{
 		{"no database URL", func(p *PostgresOptions) { p.DatabaseURL = "" }, []string{"--database-url (or $SLUICE_DATABASE_URL) is required"}},
-		{"a size that is no quantity", func(p *PostgresOptions) { p.MaxObjectSize = "big" }, []string{`--max-object-size="big": want a positive quantity such as 16Mi`}},
+		{"a size that is no quantity", func(p *PostgresOptions) { p.MaxObjectSize = "big" }, []string{`--max-object-size="big": want a positive quantity such as 15Mi`}},
 		{"a size of zero", func(p *PostgresOptions) { p.MaxObjectSize = "0" }, []string{`--max-object-size="0"`}},
 		{"a negative size", func(p *PostgresOptions) { p.MaxObjectSize = "-1Mi" }, []string{`--max-object-size="-1Mi"`}},
+		{"a size no watch can take", func(p *PostgresOptions) { p.MaxObjectSize = "16Mi" },
+			[]string{`--max-object-size="16Mi": at most 16773120 bytes (16Mi - 4Ki): client-go's watches`}},
 		{"no compaction window", func(p *PostgresOptions) { p.CompactionWindow = 0 }, []string{"--compaction-window must be positive"}},
 		{"a negative compaction window", func(p *PostgresOptions) { p.CompactionWindow = -time.Minute }, []string{"--compaction-window must be positive"}},
 		{"every error at once", func(p *PostgresOptions) { *p = PostgresOptions{MaxObjectSize: "x"} },

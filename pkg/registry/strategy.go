@@ -3,7 +3,9 @@ package registry
 import (
 	"context"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -50,3 +52,17 @@ func (Strategy) AllowUnconditionalUpdate() bool { return true }
 
 // WarningsOnUpdate returns no warnings.
 func (Strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
+
+// ValidateNewResourceVersion refuses a new object that carries a
+// resourceVersion: a create has no version to check it against, and one
+// that sends it most likely copied an object it read. "0" means none, as
+// with etcd. Without this, the storage's "resourceVersion should not be
+// set on objects to be created" reached the client as a 500 (as it does
+// from kube-apiserver), and a resourceVersion that is no number was
+// silently dropped.
+func ValidateNewResourceVersion(obj metav1.Object) field.ErrorList {
+	if rv := obj.GetResourceVersion(); rv != "" && rv != "0" {
+		return field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), rv, "must not be set on create")}
+	}
+	return nil
+}

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -62,56 +60,6 @@ func TestReplicas(t *testing.T) {
 	list, err := direct.PipelineJobs(ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, list.Items, 2)
-}
-
-// TestBadInput: an invalid object is a 422 naming every bad field, and
-// nothing is stored; a 20 MiB object is refused with 413; a 5 MiB one, which
-// no CRD could hold, is stored.
-func TestBadInput(t *testing.T) {
-	ctx := testContext(t)
-	ns := namespace(t, "bad")
-	c := sluiceAdmin(t).SluiceV1alpha1()
-
-	bad := pipeline("bad", "Build", "build")
-	bad.Spec.Steps[1].Actions[0].Image = ""
-	bad.Spec.Steps[1].Retries = 11
-	bad.Spec.Steps[1].Actions[0].Args = []string{"$(params.missing)"}
-	_, err := c.Pipelines(ns).Create(ctx, bad, metav1.CreateOptions{})
-	require.True(t, apierrors.IsInvalid(err), "got %v", err)
-	status := err.(apierrors.APIStatus).Status()
-	require.EqualValues(t, 422, status.Code)
-	var fields []string
-	for _, cause := range status.Details.Causes {
-		fields = append(fields, cause.Field)
-	}
-	require.ElementsMatch(t, []string{"spec.steps[0].name", "spec.steps[1].actions[0].image", "spec.steps[1].actions[0].args[0]", "spec.steps[1].retries"}, fields)
-	_, err = c.Pipelines(ns).Get(ctx, "bad", metav1.GetOptions{})
-	require.True(t, apierrors.IsNotFound(err), "nothing stored: %v", err)
-
-	// A job with both pipelineRef and pipelineSpec, and a bad trigger.
-	j := job("j", "p")
-	j.Spec.PipelineSpec = &pipeline("x", "a").Spec
-	j.Spec.Trigger.Type = "Push"
-	_, err = c.PipelineJobs(ns).Create(ctx, j, metav1.CreateOptions{})
-	require.True(t, apierrors.IsInvalid(err), "got %v", err)
-	require.Contains(t, err.Error(), "spec.pipelineSpec: Forbidden")
-	require.Contains(t, err.Error(), `spec.trigger.type: Unsupported value: "Push"`)
-
-	big := func(name string, size int) *v1alpha1.Pipeline {
-		p := pipeline(name, "a")
-		p.Spec.Description = strings.Repeat("x", size)
-		return p
-	}
-	_, err = c.Pipelines(ns).Create(ctx, big("huge", 20<<20), metav1.CreateOptions{})
-	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "20 MiB: %v", err)
-	require.Contains(t, err.Error(), "Request entity too large")
-
-	created, err := c.Pipelines(ns).Create(ctx, big("five-mib", 5<<20), metav1.CreateOptions{})
-	require.NoError(t, err, "a 5 MiB object")
-	got, err := c.Pipelines(ns).Get(ctx, "five-mib", metav1.GetOptions{})
-	require.NoError(t, err)
-	require.Len(t, got.Spec.Description, 5<<20)
-	require.Equal(t, created.ResourceVersion, got.ResourceVersion)
 }
 
 // TestServerEndpoints: readiness with the PostgreSQL check, metrics with

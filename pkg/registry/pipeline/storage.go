@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/pkg/registry/pipelinejob"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
+	"github.com/sluice-dev/sluice/pkg/registry/update"
 )
 
 // REST is the storage of pipelines.
@@ -52,6 +53,13 @@ func NewRunREST(pipelines *REST, jobs *pipelinejob.REST, triggers rest.Getter) *
 // jobs in jobs.
 func NewRollbackREST(pipelines *REST, jobs *pipelinejob.REST) *RollbackREST {
 	return &RollbackREST{pipelines: pipelines, jobs: jobs}
+}
+
+// Update updates a pipeline, or creates one for server-side apply; a
+// client's bad patch or resourceVersion is its 4xx (update.Checked).
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.Store.Update(ctx, name, update.Checked(r.DefaultQualifiedResource, name, objInfo), createValidation, updateValidation, forceAllowCreate, options)
 }
 
 // getPipeline reads a pipeline.

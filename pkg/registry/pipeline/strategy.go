@@ -44,7 +44,8 @@ func (Strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 
 // Validate validates a new pipeline.
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidatePipeline(obj.(*sluice.Pipeline))
+	p := obj.(*sluice.Pipeline)
+	return append(validation.ValidatePipeline(p), registry.ValidateNewResourceVersion(p)...)
 }
 
 // ValidateUpdate validates an update.

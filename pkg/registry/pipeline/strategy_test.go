@@ -32,11 +32,18 @@ func newPipeline() *sluice.Pipeline {
 
 func TestCreateDropsStatus(t *testing.T) {
 	p := newPipeline()
+	p.ResourceVersion = ""
 	p.Status.ObservedGeneration = 7
 	strategy().PrepareForCreate(context.Background(), p)
 	assert.Equal(t, sluice.PipelineStatus{}, p.Status)
 	assert.Equal(t, int64(1), p.Generation)
 	assert.Empty(t, strategy().Validate(context.Background(), p))
+
+	p.ResourceVersion = "3"
+	errs := strategy().Validate(context.Background(), p)
+	if assert.Len(t, errs, 1, "a new pipeline with a resourceVersion") {
+		assert.Equal(t, "metadata.resourceVersion", errs[0].Field)
+	}
 }
 
 func TestUpdateIgnoresStatusAndBumpsGeneration(t *testing.T) {

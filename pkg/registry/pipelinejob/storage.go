@@ -16,9 +16,11 @@ import (
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/apis/sluice/validation"
 	"github.com/sluice-dev/sluice/pkg/registry"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
+	"github.com/sluice-dev/sluice/pkg/registry/update"
 )
 
 // REST is the storage of pipelinejobs.
@@ -102,10 +104,12 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 }
 
 // Update updates a job, or creates one for server-side apply, whose new
-// job gets its environment as in Create.
+// job gets its environment as in Create. A client's bad patch or
+// resourceVersion is its 4xx (update.Checked).
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.Store.Update(ctx, name, defaultingOnCreate{objInfo, r}, createValidation, updateValidation, forceAllowCreate, options)
+	checked := update.Checked(r.DefaultQualifiedResource, name, objInfo)
+	return r.Store.Update(ctx, name, defaultingOnCreate{checked, r}, createValidation, updateValidation, forceAllowCreate, options)
 }
 
 // defaultingOnCreate defaults the environment of the job an update creates.
@@ -131,10 +135,13 @@ func (d defaultingOnCreate) UpdatedObject(ctx context.Context, old runtime.Objec
 
 // defaultEnvironment sets the environment of a new job of a Pipeline that
 // names none to the Pipeline's. A missing Pipeline fails the job when it
-// starts, as before, so it is not an error here.
+// starts, as before, so it is not an error here. A name no Pipeline can
+// have is not looked up: validation refuses it with its field path, where
+// the lookup would answer "Name parameter invalid" (a "/" or "..") first.
 func (r *REST) defaultEnvironment(ctx context.Context, obj runtime.Object) error {
 	j, ok := obj.(*sluice.PipelineJob)
-	if !ok || j.Spec.Environment != "" || j.Spec.PipelineRef == nil || j.Spec.PipelineSpec != nil || j.Spec.PipelineRef.Name == "" {
+	if !ok || j.Spec.Environment != "" || j.Spec.PipelineRef == nil || j.Spec.PipelineSpec != nil ||
+		len(validation.ValidateName(j.Spec.PipelineRef.Name, false)) > 0 {
 		return nil
 	}
 	p, err := r.pipelines.Get(ctx, j.Spec.PipelineRef.Name, &metav1.GetOptions{})

@@ -1,12 +1,15 @@
 package pipelinejob
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 )
@@ -110,4 +113,39 @@ func TestTableRow(t *testing.T) {
 	cells, err = Table.Row(inline, now)
 	require.NoError(t, err)
 	assert.Equal(t, []any{"release-1", "<inline>", "<none>", "", "0/2", "<unknown>", "-", "<unknown>", "Manual", ""}, cells)
+}
+
+// pipelineGetter serves one pipeline and records the names asked for.
+type pipelineGetter struct {
+	pipeline *sluice.Pipeline
+	asked    []string
+}
+
+func (g *pipelineGetter) Get(_ context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	g.asked = append(g.asked, name)
+	if name != g.pipeline.Name {
+		return nil, apierrors.NewNotFound(sluice.Resource("pipelines"), name)
+	}
+	return g.pipeline, nil
+}
+
+// TestDefaultEnvironment: a new job of a pipeline gets its environment; a
+// pipelineRef no Pipeline can have is not looked up (a "/" or ".." in it
+// failed the create with "Name parameter invalid" before validation could
+// name spec.pipelineRef.name).
+func TestDefaultEnvironment(t *testing.T) {
+	getter := &pipelineGetter{pipeline: &sluice.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: "release"}, Spec: sluice.PipelineSpec{Environment: "prod"}}}
+	r := &REST{pipelines: getter}
+	job := func(pipeline string) *sluice.PipelineJob {
+		return &sluice.PipelineJob{Spec: sluice.PipelineJobSpec{PipelineRef: &sluice.PipelineReference{Name: pipeline}}}
+	}
+	j := job("release")
+	require.NoError(t, r.defaultEnvironment(context.Background(), j))
+	assert.Equal(t, "prod", j.Spec.Environment)
+	for _, name := range []string{"gone", "a/b", "..", "UPPER", "", "a\x00b"} {
+		j := job(name)
+		require.NoError(t, r.defaultEnvironment(context.Background(), j), "pipeline %q", name)
+		assert.Empty(t, j.Spec.Environment)
+	}
+	assert.Equal(t, []string{"release", "gone"}, getter.asked)
 }

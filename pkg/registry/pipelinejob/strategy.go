@@ -108,7 +108,8 @@ func setLabel(j *sluice.PipelineJob, label, value string) {
 
 // Validate validates a new job.
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidatePipelineJob(obj.(*sluice.PipelineJob))
+	j := obj.(*sluice.PipelineJob)
+	return append(validation.ValidatePipelineJob(j), registry.ValidateNewResourceVersion(j)...)
 }
 
 // RerunStrategy creates the jobs of pipelinejobs/rerun and pipelines/rollback:

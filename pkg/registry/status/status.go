@@ -8,6 +8,8 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/sluice-dev/sluice/pkg/registry/update"
 )
 
 // Strategy is what a status subresource needs of its strategy: how an
@@ -43,11 +45,13 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 	return r.store.Get(ctx, name, options)
 }
 
-// Update changes the status of an object; spec changes are ignored.
+// Update changes the status of an object; spec changes are ignored. A
+// client's bad patch or resourceVersion is its 4xx, as on the resource
+// (update.Checked).
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	// Status updates never create.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+	return r.store.Update(ctx, name, update.Checked(r.store.DefaultQualifiedResource, name, objInfo), createValidation, updateValidation, false, options)
 }
 
 // GetResetFields lists what the status subresource ignores.

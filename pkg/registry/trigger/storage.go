@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"context"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -9,11 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice"
 	"github.com/sluice-dev/sluice/pkg/registry"
 	"github.com/sluice-dev/sluice/pkg/registry/status"
 	"github.com/sluice-dev/sluice/pkg/registry/table"
+	"github.com/sluice-dev/sluice/pkg/registry/update"
 )
 
 // REST is the storage of triggers.
@@ -38,6 +41,13 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 		return nil, nil, err
 	}
 	return &REST{store}, statusREST, nil
+}
+
+// Update updates a trigger, or creates one for server-side apply; a
+// client's bad patch or resourceVersion is its 4xx (update.Checked).
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.Store.Update(ctx, name, update.Checked(r.DefaultQualifiedResource, name, objInfo), createValidation, updateValidation, forceAllowCreate, options)
 }
 
 // ShortNames lets `kubectl get tr` work.

@@ -63,7 +63,8 @@ func labelPipeline(tr *sluice.Trigger) {
 
 // Validate validates a new trigger.
 func (Strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateTrigger(obj.(*sluice.Trigger))
+	tr := obj.(*sluice.Trigger)
+	return append(validation.ValidateTrigger(tr), registry.ValidateNewResourceVersion(tr)...)
 }
 
 // ValidateUpdate validates an update.

@@ -24,7 +24,7 @@ type Options struct {
 	Migrate bool
 
 	// MaxObjectSize is the largest encoded object accepted; larger writes
-	// fail with 413. Default 16 MiB.
+	// fail with 413. Default 15 MiB; at most MaxWatchableObjectSize.
 	MaxObjectSize int
 
 	// CompactionWindow is how long history is kept for watches and reads at
@@ -57,6 +57,17 @@ type Options struct {
 	UnavailableAfter time.Duration
 }
 
+// MaxWatchableObjectSize is the largest MaxObjectSize there can be.
+// client-go's watch decoder refuses an event over 16 MiB and ends the
+// watch, and an event is the object as stored with its resourceVersion, in
+// an envelope: a larger object would end every client-go watch of its
+// resource (sluice-controller's informers among them) each time it is
+// sent, for as long as it exists. 4 KiB leaves room for the rest.
+const MaxWatchableObjectSize = 16<<20 - 4<<10
+
+// unwatchable says why MaxObjectSize is bounded.
+const unwatchable = "client-go's watches, sluice-controller's informers among them, refuse an event over 16 MiB"
+
 func (o *Options) setDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -64,7 +75,7 @@ func (o *Options) setDefaults() {
 		}
 	}
 	if o.MaxObjectSize == 0 {
-		o.MaxObjectSize = 16 << 20
+		o.MaxObjectSize = 15 << 20
 	}
 	def(&o.CompactionWindow, 5*time.Minute)
 	if o.CompactionMinRevisions == 0 {
@@ -107,6 +118,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	opts.setDefaults()
 	if opts.DatabaseURL == "" {
 		return nil, errors.New("no database URL: set --database-url or SLUICE_DATABASE_URL")
+	}
+	if opts.MaxObjectSize > MaxWatchableObjectSize {
+		return nil, fmt.Errorf("the largest object, %d bytes, is over %d: %s", opts.MaxObjectSize, MaxWatchableObjectSize, unwatchable)
 	}
 	cfg, err := pgxpool.ParseConfig(opts.DatabaseURL)
 	if err != nil {

@@ -57,11 +57,28 @@ type keyRange struct {
 	afterFrom, throughTo bool
 }
 
+// noKeys is a range that holds no key. Keys are PostgreSQL text, which
+// cannot hold a NUL or invalid UTF-8, so a key or prefix that holds either
+// (a name or namespace in a URL) names no object, as in etcd. Reads of it
+// still run, so that a compacted revision is still a 410, and find
+// nothing; sent as it is, the key would fail the query with a 500.
+var noKeys = keyRange{from: "", to: ""}
+
 // prefixRange is every key under a recursive prefix (which ends in "/").
-func prefixRange(prefix string) keyRange { return keyRange{from: prefix, to: prefixEnd(prefix)} }
+func prefixRange(prefix string) keyRange {
+	if !isSQLText(prefix) {
+		return noKeys
+	}
+	return keyRange{from: prefix, to: prefixEnd(prefix)}
+}
 
 // exactRange is one key.
-func exactRange(key string) keyRange { return keyRange{from: key, to: key, throughTo: true} }
+func exactRange(key string) keyRange {
+	if !isSQLText(key) {
+		return noKeys
+	}
+	return keyRange{from: key, to: key, throughTo: true}
+}
 
 // startingAt narrows r to the keys from start on; start may be a continue
 // key ending in NUL.
@@ -300,6 +317,10 @@ func (s *Store) GetList(ctx context.Context, key string, opts storage.ListOption
 	withRev, continueKey, err := storage.ValidateListOptions(keyPrefix, s.versioner, opts)
 	if err != nil {
 		return err
+	}
+	if withRev < 0 {
+		// A resourceVersion above math.MaxInt64 (see parseResourceVersion).
+		return s.tooLarge(ctx, uint64(withRev))
 	}
 	// The key of a token the store hands out ends in one NUL (the first key
 	// after the page's last, see keyRange.startingAt). A NUL anywhere else

@@ -199,12 +199,16 @@ func TestObjectSizeLimit(t *testing.T) {
 	}), nil)
 	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "got %v", err)
 
-	// The default limit, 16 MiB, takes a 5 MiB object.
+	// The default limit, 15 MiB, takes a 5 MiB object.
 	store = newStoreOn(t, newBackend(t, nil), defaultSetup())
 	require.NoError(t, store.Create(ctx, "/pods/ns/big", big(5<<20), &example.Pod{}, 0))
 	out := &example.Pod{}
 	require.NoError(t, store.Get(ctx, "/pods/ns/big", storage.GetOptions{}, out))
 	require.Len(t, out.Annotations["payload"], 5<<20)
+
+	// No limit may let in an object a client-go watch could not be sent.
+	_, err = New(ctx, Options{DatabaseURL: newDatabaseURL(t), MaxObjectSize: MaxWatchableObjectSize + 1})
+	require.ErrorContains(t, err, "refuse an event over 16 MiB")
 }
 
 // TestSelectiveListsUseTheIndex lists with a selective label selector more

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"reflect"
 	"strings"
@@ -148,10 +149,14 @@ func (s *Store) GetCurrentResourceVersion(ctx context.Context) (uint64, error) {
 	return uint64(rv), err
 }
 
+// prepareKey is key, checked, with the store's path prefix. A key the
+// apiserver's storage.PrepareKey refuses is the client's 400: it comes from
+// a namespace of "." or ".." in a URL (names are checked before), which the
+// generic registry passes on as it is, and etcd3 answers with a 500.
 func (s *Store) prepareKey(key string, recursive bool) (string, error) {
 	key, err := storage.PrepareKey(s.resourcePrefix, key, recursive)
 	if err != nil {
-		return "", err
+		return "", apierrors.NewBadRequest(fmt.Sprintf("invalid name or namespace: %v", err))
 	}
 	return s.pathPrefix + strings.TrimPrefix(key, "/"), nil
 }
@@ -248,6 +253,11 @@ const maxRevisionRetries = 5
 // until its revision is published, so the caller never hands out a
 // revision that a reader could see out of order.
 func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte, sql string, args ...any) (int64, error) {
+	if !isSQLText(key) {
+		// Only a create can get here with such a key: nothing is stored
+		// under it to update or delete (see getRow).
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("the key %q cannot be stored: PostgreSQL's text cannot hold a NUL or invalid UTF-8", key))
+	}
 	op := writeOps[typ]
 	for attempt := 0; ; attempt++ {
 		e := &event{key: key, typ: typ, value: value}
@@ -319,8 +329,14 @@ func (s *Store) Get(ctx context.Context, key string, opts storage.GetOptions, ou
 }
 
 // getRow reads the current row of key. A row written at a revision that is
-// not yet published is returned only once it is.
+// not yet published is returned only once it is. A key PostgreSQL's text
+// cannot hold (a name or namespace in a URL with a NUL or invalid UTF-8)
+// holds no object, as in etcd, and is not sent to the database, which
+// would fail the query.
 func (s *Store) getRow(ctx context.Context, key string) (rv int64, stored []byte, found bool, err error) {
+	if !isSQLText(key) {
+		return 0, nil, false, nil
+	}
 	err = s.b.timed("get", func() error {
 		return s.b.pool.QueryRow(ctx, getSQL, key).Scan(&rv, &stored)
 	})
@@ -343,20 +359,42 @@ func (s *Store) checkMinimumRV(ctx context.Context, minimum string, current int6
 	if minimum == "" {
 		return nil
 	}
-	minRV, err := s.versioner.ParseResourceVersion(minimum)
+	minRV, err := s.parseResourceVersion(minimum)
 	if err != nil {
-		return apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %v", err))
+		return err
 	}
-	if int64(minRV) <= current {
+	if minRV <= math.MaxInt64 && int64(minRV) <= current {
 		return nil
 	}
 	if current, err = s.b.CurrentRevision(ctx); err != nil {
 		return err
 	}
-	if int64(minRV) > current {
+	if minRV > math.MaxInt64 || int64(minRV) > current {
 		return storage.NewTooLargeResourceVersionError(minRV, uint64(current), 0)
 	}
 	return nil
+}
+
+// parseResourceVersion parses a resourceVersion a client sent. One that is
+// no unsigned integer is the client's 400. Revisions are PostgreSQL
+// bigints: one above math.MaxInt64 is a valid resourceVersion no revision
+// reaches, which callers answer as "too large", as any future revision.
+func (s *Store) parseResourceVersion(rv string) (uint64, error) {
+	parsed, err := s.versioner.ParseResourceVersion(rv)
+	if err != nil {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %v", err))
+	}
+	return parsed, nil
+}
+
+// tooLarge is the "too large resource version" of a request for revision
+// rv, which is above the current one.
+func (s *Store) tooLarge(ctx context.Context, rv uint64) error {
+	current, err := s.b.CurrentRevision(ctx)
+	if err != nil {
+		return err
+	}
+	return storage.NewTooLargeResourceVersionError(rv, uint64(current), 0)
 }
 
 // Create stores obj at key if nothing is there.

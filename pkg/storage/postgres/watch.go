@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -46,9 +47,12 @@ func (s *Store) Watch(ctx context.Context, key string, opts storage.ListOptions)
 	if opts.ProgressNotify && s.newFunc == nil {
 		return nil, apierrors.NewInternalError(errors.New("progressNotify for watch is unsupported by the storage because no newFunc was provided"))
 	}
-	rv, err := s.versioner.ParseResourceVersion(opts.ResourceVersion)
+	rv, err := s.parseResourceVersion(opts.ResourceVersion)
 	if err != nil {
 		return nil, err
+	}
+	if rv > math.MaxInt64 {
+		return nil, s.tooLarge(ctx, rv)
 	}
 	startRV := int64(rv)
 	if startRV == 0 && utilfeature.DefaultFeatureGate.Enabled(features.WatchList) &&
