@@ -152,12 +152,14 @@ const selectLastDrawnRV = `SELECT last_value, is_called FROM sluice.rv_seq`
 // TTL expiry: the objects whose time has passed, oldest first.
 const selectExpired = `SELECT key, rv FROM sluice.kv WHERE expires_at <= now() ORDER BY expires_at LIMIT 100`
 
-// durableBarrierSQL is a transaction that commits, and so, under
-// synchronous replication, returns only once the synchronous standby has
-// the WAL up to its commit record: taking a transaction id is what makes
-// the commit write one. The sequencer runs it after reading other
-// replicas' events and before publishing them.
-const durableBarrierSQL = `SELECT pg_current_xact_id()`
+// durableBarrierSQL is a transaction that writes WAL and commits, and so,
+// under synchronous replication, returns only once the synchronous standby
+// has the WAL up to its commit record. A transactional logical-decoding
+// message is the smallest such write: no table, no lock, no privilege
+// needed (a transaction that only takes an xid writes no WAL and does not
+// wait). The sequencer runs it after reading other replicas' events and
+// before publishing them.
+const durableBarrierSQL = `SELECT pg_logical_emit_message(true, 'sluice.durable', '')`
 
 // Wake-up hints between replicas; they never carry data.
 const (

@@ -47,16 +47,17 @@ func (t eventTable) read(ctx context.Context, holes []int64, after int64, limit 
 		return nil, 0, err
 	}
 	if len(events) > 0 {
-		// Events read from the table are another replica's writes, and a
-		// commit is visible on the primary before its synchronous standby
-		// has it: a write whose client is still waiting for the standby
-		// would be published, and lost to watchers' eyes only, if the
-		// primary died then (test/ha saw it). A transaction that commits
-		// after this read waits, under synchronous replication, until the
-		// standby has the WAL up to its commit record, which comes after
-		// the commit records of everything read: then the batch is as
-		// durable as an acknowledged write. Without a synchronous standby
-		// it returns at once.
+		// Events read from the table are another replica's writes. Under
+		// synchronous replication a commit becomes visible once the
+		// standby has it, or earlier when the wait is cut short: the
+		// primary's postmaster died, or the backend was terminated. Then
+		// the commit is visible on the primary, its client got an error,
+		// and a failover loses it: it must not reach watchers first
+		// (test/ha saw that). A transaction that writes WAL and commits
+		// after this read waits until the standby has the WAL up to its
+		// commit record, which follows the commit records of everything
+		// read; on a dying primary it fails instead. Without a synchronous
+		// standby it returns at once.
 		if _, err := t.pool.Exec(ctx, durableBarrierSQL); err != nil {
 			return nil, 0, fmt.Errorf("waiting for the events to be durable: %w", err)
 		}
