@@ -119,7 +119,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := os.Chmod(c.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	if c.cred != nil && !reachableByOthers(filepath.Dir(c.Dir)) {
+	if c.cred != nil && !pgtest.ReachableByOthers(filepath.Dir(c.Dir)) {
 		return nil, fmt.Errorf("%s cannot be reached by the postgres user the members run as: leave Options.Dir empty for a directory under %s", c.Dir, os.TempDir())
 	}
 	if err := os.WriteFile(filepath.Join(c.Dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
@@ -630,22 +630,6 @@ func (c *Cluster) Stop() {
 		_ = c.etcd.Stop(10 * time.Second)
 	}
 	_ = os.RemoveAll(c.Dir)
-}
-
-// reachableByOthers reports whether every directory from dir up to the root
-// lets other users through.
-func reachableByOthers(dir string) bool {
-	for {
-		fi, err := os.Stat(dir)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return false
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return true
-		}
-		dir = parent
-	}
 }
 
 // killServer kills the postmaster running on dataDir, if any, and its

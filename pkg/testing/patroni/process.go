@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	pgtest "github.com/sluice-dev/sluice/pkg/testing/postgres"
 )
 
 // process is a Patroni daemon: a child in a process group of its own, with
@@ -84,25 +85,14 @@ func postgresUser() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root needs the postgres system user (Debian's postgresql package creates it): %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return pgtest.SystemUser("postgres")
 }
 
 func chownTree(dir string, cred *syscall.Credential) error {
 	if cred == nil {
 		return nil
 	}
-	return filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, int(cred.Uid), int(cred.Gid))
-	})
+	return pgtest.ChownTree(dir, cred)
 }
 
 // postmasterPID reads the PID of the postmaster running on dataDir, and

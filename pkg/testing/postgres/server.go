@@ -76,7 +76,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if os.Geteuid() == 0 {
 		s.asUser = "postgres"
 	}
-	if s.Dir != "" && s.asUser != "" && !reachableByOthers(filepath.Dir(s.Dir)) {
+	if s.Dir != "" && s.asUser != "" && !ReachableByOthers(filepath.Dir(s.Dir)) {
 		if s.Dir, err = linkToTempDir(s.Dir); err != nil {
 			return nil, err
 		}
@@ -217,10 +217,10 @@ func (s *Server) Remove() error {
 	return os.RemoveAll(s.Dir)
 }
 
-// reachableByOthers reports whether every directory from dir up to the root
+// ReachableByOthers reports whether every directory from dir up to the root
 // lets other users through, so that the postgres user can reach what is in
-// dir.
-func reachableByOthers(dir string) bool {
+// dir. The Patroni helper, whose members run as that user too, asks it.
+func ReachableByOthers(dir string) bool {
 	for {
 		fi, err := os.Stat(dir)
 		if err != nil || fi.Mode().Perm()&0o001 == 0 {
@@ -315,17 +315,33 @@ func versionOf(initdb string) int {
 }
 
 func chownTo(dir, username string) error {
+	cred, err := SystemUser(username)
+	if err != nil {
+		return err
+	}
+	return ChownTree(dir, cred)
+}
+
+// SystemUser is the credential of the OS user username: a server started
+// as root runs as the postgres user that Debian's package creates,
+// PostgreSQL refusing to run as root.
+func SystemUser(username string) (*syscall.Credential, error) {
 	u, err := user.Lookup(username)
 	if err != nil {
-		return fmt.Errorf("running as root needs the %q system user (Debian's postgresql package creates it): %w", username, err)
+		return nil, fmt.Errorf("running as root needs the %q system user (Debian's postgresql package creates it): %w", username, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// ChownTree gives dir and everything in it to cred's user and group.
+func ChownTree(dir string, cred *syscall.Credential) error {
 	return filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(path, uid, gid)
+		return os.Lchown(path, int(cred.Uid), int(cred.Gid))
 	})
 }
 
