@@ -79,7 +79,7 @@ run: postgres registry tools build ## Start the local stack (state in .local/run
 BENCH_SCALE ?= small
 
 .PHONY: bench
-bench: postgres tools build ## Benchmark Sluice against the same types as CRDs (BENCH_SCALE=small|medium|large); results in docs/benchmarks.md.
+bench: postgres tools build ## Benchmark Sluice against the same types as CRDs (full and minimal schema), on an API-only and a full stack (BENCH_SCALE=small|medium|large, BENCH_STACK, BENCH_SYSTEMS); results in docs/benchmarks.md.
 	BENCH_SCALE=$(BENCH_SCALE) $(GO) run ./hack/bench -update-docs
 
 .PHONY: bench-storage

@@ -12,13 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestBenchRunsEveryPhaseOnBothSystems runs the whole harness, shrunk to
-// 1,000 objects and a few seconds per phase, on a real stack: make bench
+// TestBenchRunsEveryPhaseOnEverySystem runs the whole harness, shrunk to
+// 1,000 objects and a few seconds per phase, on real stacks: make bench
 // is not part of make test, so without this it would rot unnoticed. It
-// checks that both systems get through every phase, that pgbench ran, and
-// that the report and chart are written; the numbers themselves are
-// measured by make bench, never asserted.
-func TestBenchRunsEveryPhaseOnBothSystems(t *testing.T) {
+// checks that every system gets through every phase on the full stack (the
+// API-only stack is the same with fewer processes), that pgbench ran, that
+// CPU time was read, and that the report and chart are written; the
+// numbers themselves are measured by make bench, never asserted.
+func TestBenchRunsEveryPhaseOnEverySystem(t *testing.T) {
 	root, err := repoRoot()
 	require.NoError(t, err)
 	// Under the checkout rather than t.TempDir(): PostgreSQL runs as the
@@ -30,17 +31,18 @@ func TestBenchRunsEveryPhaseOnBothSystems(t *testing.T) {
 
 	out := t.TempDir()
 	cfg := config{
-		scale: "test", objects: []int{1000}, systems: []string{"sluice", "crd"},
+		scale: "test", objects: []int{1000}, systems: allSystems, stackModes: []string{stackFull},
 		gets: 100, selectorLists: 3, watchers: 10, watchRate: 50, watchSeconds: 2,
-		pgbenchSeconds: 2, memoryLimit: 16 << 30, stacks: stacks, out: out,
+		pgbenchSeconds: 2, memoryLimit: 16 << 30, stackDir: stacks, out: out,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	res, err := run(ctx, cfg)
 	require.NoError(t, err)
 
-	require.Len(t, res.Runs, 2)
+	require.Len(t, res.Runs, len(allSystems))
 	for _, r := range res.Runs {
+		assert.Equal(t, stackFull, r.Stack)
 		assert.Emptyf(t, r.Failure, "%s failed", r.System)
 		assert.Equalf(t, 1000, r.Stored, "%s stored", r.System)
 		require.NotNilf(t, r.Watch, "%s watch", r.System)
@@ -48,6 +50,15 @@ func TestBenchRunsEveryPhaseOnBothSystems(t *testing.T) {
 		require.NotNilf(t, r.PaginatedList, "%s paginated list", r.System)
 		assert.Equalf(t, 1000, r.PaginatedList.Items, "%s paginated list", r.System)
 		assert.Containsf(t, r.Memory, "kube-apiserver", "%s memory", r.System)
+		cpu, ok := createCPU("")(r)
+		assert.Truef(t, ok && cpu > 0, "%s: CPU per 1k creates read", r.System)
+		_, ok = createCPU("kube-controller-manager")(r)
+		assert.Truef(t, ok, "%s: the full stack's kube-controller-manager is among the processes read", r.System)
+		if r.System == "crd-minimal" {
+			assert.Nilf(t, r.FieldList, "the minimal CRDs have no selectable fields")
+		} else {
+			assert.NotNilf(t, r.FieldList, "%s field-selected list", r.System)
+		}
 	}
 	require.Len(t, res.PGBench, 1)
 	assert.Positive(t, res.PGBench[0].Insert.TPS)
@@ -59,7 +70,8 @@ func TestBenchRunsEveryPhaseOnBothSystems(t *testing.T) {
 	require.NoError(t, writeResults(res, out, false))
 	md, err := os.ReadFile(filepath.Join(out, "results.md"))
 	require.NoError(t, err)
-	assert.Contains(t, string(md), "#### 1k objects")
+	assert.Contains(t, string(md), "#### 1k objects, full stack")
+	assert.Contains(t, string(md), "Sluice ÷ CRD (minimal schema)")
 	assert.NotContains(t, string(md), "| failed |")
 	for _, f := range []string{"bench-results.json", "chart.png"} {
 		info, err := os.Stat(filepath.Join(out, f))

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/sluice-dev/sluice/hack/bench/crd"
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
+	"github.com/sluice-dev/sluice/pkg/testing/controlplane"
 	"github.com/sluice-dev/sluice/pkg/testing/localstack"
 )
 
@@ -47,17 +49,21 @@ type config struct {
 	// profile names the phases during which sluice-apiserver's CPU is
 	// profiled, into out/profiles.
 	profile map[string]bool
-	// systems are measured in this order: "sluice", "crd" or both.
+	// systems are measured in this order: "sluice", "crd" (the full-schema
+	// CRDs) and "crd-minimal" (the minimal-schema CRDs), or some of them.
 	systems []string
+	// stackModes are the stacks each system is measured on: "api" (only
+	// what serves the APIs) and "full" (a cluster's controllers too).
+	stackModes []string
 	// keep leaves each stack running after its measurements until the run
 	// is interrupted, to look into it.
 	keep bool
 	// pgbenchSeconds is how long each pgbench script runs.
 	pgbenchSeconds int
-	// stacks is the directory the stacks live in, one subdirectory per
-	// object count; .local/bench under the checkout when empty.
-	stacks string
-	out    string
+	// stackDir is the directory the stacks live in, one subdirectory per
+	// stack; .local/bench under the checkout when empty.
+	stackDir string
+	out      string
 }
 
 // scales are the object counts of BENCH_SCALE.
@@ -75,7 +81,8 @@ func main() {
 		updateDocs = flag.Bool("update-docs", false, "also write the results into docs/benchmarks.md and docs/bench/")
 		watchRate  = flag.Int("watch-rate", 500, "writes per second during the watch latency measurement")
 		render     = flag.String("render", "", "render the table and chart of an earlier bench-results.json instead of running")
-		systems    = flag.String("systems", "sluice,crd", "comma-separated systems to measure: sluice, crd")
+		systems    = flag.String("systems", envOr("BENCH_SYSTEMS", "sluice,crd,crd-minimal"), "comma-separated systems to measure: sluice, crd (full-schema CRDs), crd-minimal (minimal-schema CRDs) (BENCH_SYSTEMS)")
+		stackModes = flag.String("stack", envOr("BENCH_STACK", "api,full"), "comma-separated stacks to measure on: api (PostgreSQL, etcd, kube-apiserver, sluice-apiserver), full (also kube-controller-manager with its default controllers, kube-scheduler and kwok nodes) (BENCH_STACK)")
 		keep       = flag.Bool("keep", false, "leave each stack running after its measurements until interrupted, to look into it")
 		logsOnly   = flag.Bool("logs-only", false, "measure only what the log archive costs per job")
 		logJobs    = flag.Int("log-jobs", 500, "jobs whose output the log archive measurement writes")
@@ -106,10 +113,17 @@ func main() {
 	}
 	for _, sys := range strings.Split(*systems, ",") {
 		sys = strings.TrimSpace(sys)
-		if sys != "sluice" && sys != "crd" {
-			fatalf("-systems: %q is not sluice or crd", sys)
+		if !slices.Contains(allSystems, sys) {
+			fatalf("-systems: %q is not one of %s", sys, strings.Join(allSystems, ", "))
 		}
 		cfg.systems = append(cfg.systems, sys)
+	}
+	for _, mode := range strings.Split(*stackModes, ",") {
+		mode = strings.TrimSpace(mode)
+		if mode != stackAPI && mode != stackFull {
+			fatalf("-stack: %q is not api or full", mode)
+		}
+		cfg.stackModes = append(cfg.stackModes, mode)
 	}
 	if *objects != "" {
 		for _, f := range strings.Split(*objects, ",") {
@@ -176,7 +190,10 @@ type Results struct {
 	Machine Machine `json:"machine"`
 	Scale   string  `json:"scale"`
 	Objects []int   `json:"objects"`
-	Runs    []*Run  `json:"runs"`
+	// Stacks are the stack modes measured, api and full; runs of an older
+	// results file without them were all on the api stack.
+	Stacks []string `json:"stacks,omitempty"`
+	Runs   []*Run   `json:"runs"`
 	// PGBench is PostgreSQL alone, per object count.
 	PGBench []*PGBench `json:"pgbench"`
 }
@@ -199,6 +216,7 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 	res := &Results{
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Command: "make bench BENCH_SCALE=" + cfg.scale,
+		Stacks:  cfg.stackModes,
 		Machine: Machine{Cores: runtime.NumCPU(), MemoryBytes: mem, CPU: cpuModel(), Kubernetes: "v1.36.3"},
 		Scale:   cfg.scale,
 		Objects: cfg.objects,
@@ -219,7 +237,7 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 		}
 		for _, r := range runs {
 			if r.Ceiling {
-				failed[r.System] = fmt.Sprintf("failed at %d objects", n)
+				failed[r.Stack+"/"+r.System] = fmt.Sprintf("failed at %d objects", n)
 			}
 		}
 	}
@@ -229,25 +247,78 @@ func run(ctx context.Context, cfg config) (*Results, error) {
 // postgresVersion is the server's version, read from the first stack.
 var postgresVersion string
 
-// runScale starts a fresh stack, measures Sluice and then the CRDs on it,
-// and stops it. Sluice goes first so that kube-apiserver does not yet hold
-// the CRD objects while Sluice is measured through it.
+// The stacks a system is measured on.
+const (
+	// stackAPI is only what serves the APIs: PostgreSQL, etcd,
+	// kube-apiserver and sluice-apiserver.
+	stackAPI = "api"
+	// stackFull is what a user's cluster runs besides: kube-controller-manager
+	// with its default controllers (the garbage collector and the quota
+	// controller watch every resource, Sluice's and the CRDs' included),
+	// kube-scheduler and kwok's nodes. sluice-controller is not started:
+	// the benchmark's jobs would be run by it, which is not what is
+	// measured here (the controller benchmark is).
+	stackFull = "full"
+)
+
+// allSystems are the systems a run can measure, in the order it does.
+var allSystems = []string{"sluice", "crd", "crd-minimal"}
+
+// runScale measures each system on each stack mode at one object count.
+// Every system gets a fresh stack of its own, so none is measured with
+// another's objects in kube-apiserver's memory or in kube-controller-manager's
+// informers, and the order of the systems does not matter.
 func runScale(ctx context.Context, root string, cfg config, n int, failed map[string]string) (runs []*Run, pg *PGBench, err error) {
+	for _, mode := range cfg.stackModes {
+		for _, system := range cfg.systems {
+			if err := ctx.Err(); err != nil {
+				return runs, pg, err
+			}
+			if why := failed[mode+"/"+system]; why != "" {
+				runs = append(runs, &Run{System: system, Stack: mode, Objects: n, Failure: "not attempted: " + why})
+				continue
+			}
+			// PostgreSQL alone is measured once per count, after Sluice on
+			// the first stack mode.
+			withPGBench := system == "sluice" && pg == nil
+			r, p, err := runSystem(ctx, root, cfg, n, mode, system, withPGBench)
+			if r != nil {
+				runs = append(runs, r)
+			}
+			if p != nil {
+				pg = p
+			}
+			if err != nil {
+				return runs, pg, err
+			}
+		}
+	}
+	return runs, pg, nil
+}
+
+// runSystem starts a fresh stack, measures one system on it, and stops it.
+func runSystem(ctx context.Context, root string, cfg config, n int, mode, system string, withPGBench bool) (r *Run, pg *PGBench, err error) {
 	// A directory of its own per stack: client-go caches TLS transports by
 	// the paths of their certificate files, so a new CA at an old path
 	// would meet a transport that trusts the old one.
-	stacks := cfg.stacks
+	stacks := cfg.stackDir
 	if stacks == "" {
 		stacks = filepath.Join(root, ".local", "bench")
 	}
-	dir := filepath.Join(stacks, fmt.Sprintf("stack-%d", n))
-	logf("== %d objects: starting the stack in %s", n, dir)
-	stack, err := localstack.Start(ctx, localstack.Options{
+	dir := filepath.Join(stacks, fmt.Sprintf("stack-%d-%s-%s", n, mode, system))
+	logf("== %d objects, %s stack, %s: starting the stack in %s", n, mode, system, dir)
+	opts := localstack.Options{
 		Dir: dir, RepoRoot: root, APIOnly: true, Durable: true,
 		EtcdQuotaBytes:   8 << 30, // etcd's suggested maximum, so the CRDs get every chance
 		PostgresSettings: map[string]string{"shared_buffers": "1GB", "max_wal_size": "4GB"},
 		Log:              indent{},
-	})
+	}
+	if mode == stackFull {
+		opts.APIOnly = false
+		opts.KubeControllers = []string{"*"}
+		opts.Controllers = -1
+	}
+	stack, err := localstack.Start(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -284,44 +355,71 @@ func runScale(ctx context.Context, root string, cfg config, n int, failed map[st
 			return nil, nil, err
 		}
 	}
-	if err := installCRDs(ctx, cfgREST); err != nil {
-		return nil, nil, fmt.Errorf("installing the CRDs: %w", err)
-	}
 
-	for _, system := range cfg.systems {
-		if why := failed[system]; why != "" {
-			runs = append(runs, &Run{System: system, Objects: n, Failure: "not attempted: " + why})
-			continue
+	gvr := schema.GroupVersionResource{Group: v1alpha1.SchemeGroupVersion.Group, Version: "v1alpha1", Resource: "pipelinejobs"}
+	server := stack.APIServers[0].Process
+	switch system {
+	case "crd":
+		gvr.Group, server = crd.Group, stack.ControlPlane.APIServer
+		crds, err := crd.CRDs(crd.Group)
+		if err != nil {
+			return nil, nil, err
 		}
-		gvr := schema.GroupVersionResource{Group: v1alpha1.SchemeGroupVersion.Group, Version: "v1alpha1", Resource: "pipelinejobs"}
-		server := stack.APIServers[0].Process
-		if system == "crd" {
-			gvr.Group = crd.Group
-			server = stack.ControlPlane.APIServer
+		err = installCRDs(ctx, cfgREST, crds)
+		if err != nil {
+			return nil, nil, fmt.Errorf("installing the CRDs: %w", err)
 		}
-		w := &workload{system: system, gvr: gvr, client: dyn, restCfg: cfgREST, httpClient: httpClient, objects: n, cfg: cfg, log: logf}
-		if system == "sluice" && len(cfg.profile) > 0 {
-			w.profiler = newProfiler(stack.DirectConfig(stack.APIServers[0], "admin", "system:masters"), filepath.Join(cfg.out, "profiles"))
-		}
-		guarded, cancel := guardMemory(ctx, system, server.Pid(), cfg.memoryLimit)
-		r := w.run(guarded)
-		cancel()
-		if ctx.Err() != nil {
-			return append(runs, r), pg, ctx.Err()
-		}
-		r.Memory, r.DBBytes = sampleStack(ctx, stack)
-		runs = append(runs, r)
-		if system == "sluice" && r.Stored > 0 {
-			// PostgreSQL alone, with nothing else using it.
-			if err := stack.APIServers[0].Stop(30 * time.Second); err != nil {
-				return runs, pg, fmt.Errorf("stopping sluice-apiserver: %w", err)
-			}
-			if pg, err = runPGBench(ctx, stack.Postgres.BinDir(), stack.DatabaseURL, stack.Dir, cfg.out, n, cfg.pgbenchSeconds); err != nil {
-				return runs, pg, err
-			}
+	case "crd-minimal":
+		gvr.Group, server = crd.MinimalGroup, stack.ControlPlane.APIServer
+		if err := installCRDs(ctx, cfgREST, crd.MinimalCRDs(crd.MinimalGroup)); err != nil {
+			return nil, nil, fmt.Errorf("installing the CRDs: %w", err)
 		}
 	}
-	return runs, pg, nil
+	w := &workload{system: system, gvr: gvr, client: dyn, restCfg: cfgREST, httpClient: httpClient, objects: n, cfg: cfg, log: logf,
+		procs: stackProcesses(stack)}
+	if system == "sluice" && len(cfg.profile) > 0 {
+		w.profiler = newProfiler(stack.DirectConfig(stack.APIServers[0], "admin", "system:masters"), filepath.Join(cfg.out, "profiles", mode))
+	}
+	guarded, cancel := guardMemory(ctx, system, server.Pid(), cfg.memoryLimit)
+	r = w.run(guarded)
+	cancel()
+	r.Stack = mode
+	if ctx.Err() != nil {
+		return r, nil, ctx.Err()
+	}
+	r.Memory, r.DBBytes = sampleStack(ctx, stack)
+	if withPGBench && r.Stored > 0 {
+		// PostgreSQL alone, with nothing else using it.
+		if err := stack.APIServers[0].Stop(30 * time.Second); err != nil {
+			return r, nil, fmt.Errorf("stopping sluice-apiserver: %w", err)
+		}
+		if pg, err = runPGBench(ctx, stack.Postgres.BinDir(), stack.DatabaseURL, stack.Dir, cfg.out, n, cfg.pgbenchSeconds); err != nil {
+			return r, pg, err
+		}
+	}
+	return r, pg, nil
+}
+
+// stackProcesses are the processes whose CPU time the workload reads
+// around each phase: every server of the stack, and the load generator.
+func stackProcesses(s *localstack.Stack) []process {
+	procs := []process{
+		{name: "kube-apiserver", pid: s.ControlPlane.APIServer.Pid()},
+		{name: "etcd", pid: s.ControlPlane.Etcd.Pid()},
+		{name: "sluice-apiserver", pid: s.APIServers[0].Pid()},
+	}
+	if pid, err := s.Postgres.PID(); err == nil {
+		procs = append(procs, process{name: "postgres", pid: pid, tree: true})
+	}
+	for _, p := range []struct {
+		name string
+		proc *controlplane.Process
+	}{{"kube-controller-manager", s.ControllerManager}, {"kube-scheduler", s.Scheduler}, {"kwok", s.Kwok}} {
+		if p.proc != nil {
+			procs = append(procs, process{name: p.name, pid: p.proc.Pid()})
+		}
+	}
+	return append(procs, process{name: loadGenerator, pid: os.Getpid()})
 }
 
 // guardMemory cancels the returned context when the server's RSS passes
@@ -381,12 +479,8 @@ func sampleStack(ctx context.Context, s *localstack.Stack) (map[string]Memory, m
 	return mem, db
 }
 
-func installCRDs(ctx context.Context, cfg *rest.Config) error {
+func installCRDs(ctx context.Context, cfg *rest.Config, crds []*apiextensionsv1.CustomResourceDefinition) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	crds, err := crd.CRDs(crd.Group)
 	if err != nil {
 		return err
 	}

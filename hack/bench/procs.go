@@ -173,3 +173,92 @@ func serverVersion(ctx context.Context, dsn string) (string, error) {
 	err = conn.QueryRow(ctx, "SHOW server_version").Scan(&v)
 	return v, err
 }
+
+// process is one process of the stack whose CPU time is read.
+type process struct {
+	name string
+	pid  int
+	// tree adds the CPU time of its children: PostgreSQL's backends.
+	tree bool
+}
+
+// loadGenerator names the benchmark's own process among a stack's.
+const loadGenerator = "load generator"
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every
+// Linux architecture Go supports (sysconf(_SC_CLK_TCK) without cgo).
+const clockTicks = 100
+
+// cpuSeconds reads the user and system CPU time a process has used; with
+// tree, its children's too (children that have exited are not counted:
+// PostgreSQL's backends live as long as their connections, which outlive
+// a phase).
+func (p process) cpuSeconds() (float64, error) {
+	total, err := cpuOf(p.pid)
+	if err != nil || !p.tree {
+		return total, err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, err := parentOf(child); err == nil && ppid == p.pid {
+			if s, err := cpuOf(child); err == nil {
+				total += s
+			}
+		}
+	}
+	return total, nil
+}
+
+// cpuOf reads utime and stime (fields 14 and 15) of /proc/<pid>/stat.
+func cpuOf(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// pid (comm) state ppid ...; comm may contain spaces and parentheses,
+	// so count from after its closing one: state is the first field there.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err := strconv.ParseInt(fields[11], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	stime, err := strconv.ParseInt(fields[12], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return float64(utime+stime) / clockTicks, nil
+}
+
+// cpuSnapshot reads every process's CPU time; a process that has exited is
+// left out.
+func cpuSnapshot(procs []process) map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range procs {
+		if s, err := p.cpuSeconds(); err == nil {
+			out[p.name] = s
+		}
+	}
+	return out
+}
+
+// cpuSince is the CPU time each process used since before.
+func cpuSince(procs []process, before map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for name, s := range cpuSnapshot(procs) {
+		if b, ok := before[name]; ok {
+			out[name] = s - b
+		}
+	}
+	return out
+}

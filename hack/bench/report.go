@@ -122,11 +122,14 @@ func memOf(name string) func(*Run) (float64, bool) {
 	}
 }
 
+// isCRD says whether a system is served by kube-apiserver from etcd.
+func isCRD(system string) bool { return system != "sluice" }
+
 // serverMemory is the memory of the server that holds the objects:
 // sluice-apiserver for Sluice, kube-apiserver for the CRDs.
 func serverMemory(r *Run) (float64, bool) {
 	name := "sluice-apiserver"
-	if r.System == "crd" {
+	if isCRD(r.System) {
 		name = "kube-apiserver"
 	}
 	return memOf(name)(r)
@@ -135,7 +138,7 @@ func serverMemory(r *Run) (float64, bool) {
 // storeMemory is the memory of the database: PostgreSQL or etcd.
 func storeMemory(r *Run) (float64, bool) {
 	name := "postgres"
-	if r.System == "crd" {
+	if isCRD(r.System) {
 		name = "etcd"
 	}
 	return memOf(name)(r)
@@ -143,11 +146,59 @@ func storeMemory(r *Run) (float64, bool) {
 
 func dbSize(r *Run) (float64, bool) {
 	name := "postgres"
-	if r.System == "crd" {
+	if isCRD(r.System) {
 		name = "etcd"
 	}
 	v, ok := r.DBBytes[name]
 	return float64(v) / (1 << 20), ok
+}
+
+// createCPU is the CPU time process used per 1,000 creates of the 1 KiB
+// batch with 16 clients; "" sums every process of the stack and the load
+// generator.
+func createCPU(process string) func(*Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		for _, c := range r.Creates {
+			if c.Size != "1KiB" || c.Clients != 16 || c.Errors > 0 || c.Requests == 0 || c.CPUSeconds == nil {
+				continue
+			}
+			v, ok := cpuOfProcess(c.CPUSeconds, process)
+			return 1000 * v / float64(c.Requests), ok
+		}
+		return 0, false
+	}
+}
+
+// listCPU is the CPU time process used per item of the paginated list, in
+// milliseconds; "server" is the server holding the objects.
+func listCPU(process string) func(*Run) (float64, bool) {
+	return func(r *Run) (float64, bool) {
+		l := r.PaginatedList
+		if l == nil || l.Items == 0 || l.CPUSeconds == nil {
+			return 0, false
+		}
+		name := process
+		if name == "server" {
+			name = "sluice-apiserver"
+			if isCRD(r.System) {
+				name = "kube-apiserver"
+			}
+		}
+		v, ok := cpuOfProcess(l.CPUSeconds, name)
+		return 1000 * v / float64(l.Items), ok
+	}
+}
+
+func cpuOfProcess(cpu map[string]float64, process string) (float64, bool) {
+	if process != "" {
+		v, ok := cpu[process]
+		return v, ok
+	}
+	total := 0.0
+	for _, v := range cpu {
+		total += v
+	}
+	return total, len(cpu) > 0
 }
 
 func labelListP50(r *Run) (float64, bool) {
@@ -202,95 +253,168 @@ var metrics = []metric{
 		}
 		return r.Watch.Latency.P99, true
 	}},
+	{"CPU per 1k creates (16 clients), all processes³", "s", false, createCPU("")},
+	{"… kube-apiserver", "s", false, createCPU("kube-apiserver")},
+	{"… sluice-apiserver", "s", false, createCPU("sluice-apiserver")},
+	{"… PostgreSQL", "s", false, createCPU("postgres")},
+	{"… etcd", "s", false, createCPU("etcd")},
+	{"… kube-controller-manager", "s", false, createCPU("kube-controller-manager")},
+	{"… the load generator", "s", false, createCPU(loadGenerator)},
+	{"paginated list, CPU per item, the server holding the objects¹", "ms", false, listCPU("server")},
+	{"paginated list, CPU per item, all processes³", "ms", false, listCPU("")},
 	{"RSS of the server holding the objects¹", "MiB", false, serverMemory},
 	{"RSS of the database²", "MiB", false, storeMemory},
 	{"kube-apiserver RSS", "MiB", false, memOf("kube-apiserver")},
 	{"database size on disk²", "MiB", false, dbSize},
 }
 
-func find(res *Results, system string, n int) *Run {
+// stackOf is a run's stack mode; older results have none and were all
+// measured on the api stack.
+func stackOf(r *Run) string {
+	if r.Stack == "" {
+		return stackAPI
+	}
+	return r.Stack
+}
+
+func find(res *Results, system, stack string, n int) *Run {
 	for _, r := range res.Runs {
-		if r.System == system && r.Objects == n {
+		if r.System == system && stackOf(r) == stack && r.Objects == n {
 			return r
 		}
 	}
 	return nil
 }
 
+// stacksOf are the stack modes of a results file, in the order run.
+func stacksOf(res *Results) []string {
+	if len(res.Stacks) > 0 {
+		return res.Stacks
+	}
+	return []string{stackAPI}
+}
+
+var stackTitles = map[string]string{
+	stackAPI:  "API-only stack (PostgreSQL, etcd, kube-apiserver, sluice-apiserver)",
+	stackFull: "full stack (also kube-controller-manager with its default controllers, kube-scheduler, kwok nodes)",
+}
+
 func markdown(res *Results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "`%s`, %s, %d cores, %.0f GiB, %s.\n\n", res.Command, res.Date[:10], res.Machine.Cores,
 		float64(res.Machine.MemoryBytes)/(1<<30), res.Machine.CPU)
-	for _, n := range res.Objects {
-		s, c := find(res, "sluice", n), find(res, "crd", n)
-		if s == nil || c == nil {
+	for _, stack := range stacksOf(res) {
+		for _, n := range res.Objects {
+			writeTable(&b, res, stack, n)
+		}
+	}
+	b.WriteString("¹ sluice-apiserver for Sluice, kube-apiserver for the CRDs. ² PostgreSQL (PSS of all backends) for Sluice, etcd for the CRDs. " +
+		"³ CPU time (user and system, from /proc) of every process of the stack and of the load generator, during the phase; each system has a stack of its own.\n")
+	return b.String()
+}
+
+// writeTable writes one stack mode at one object count: Sluice beside each
+// CRD baseline measured.
+func writeTable(b *strings.Builder, res *Results, stack string, n int) {
+	s := find(res, "sluice", stack, n)
+	if s == nil {
+		return
+	}
+	var crds []*Run
+	for _, system := range allSystems[1:] {
+		if c := find(res, system, stack, n); c != nil {
+			crds = append(crds, c)
+		}
+	}
+	if len(crds) == 0 {
+		return
+	}
+	title := count(n) + " objects"
+	if len(res.Stacks) > 0 {
+		title += ", " + stackTitles[stack]
+	}
+	fmt.Fprintf(b, "#### %s\n\n", title)
+	b.WriteString("| metric | Sluice |")
+	for _, c := range crds {
+		fmt.Fprintf(b, " %s |", label(c.System))
+	}
+	for _, c := range crds {
+		fmt.Fprintf(b, " Sluice ÷ %s |", label(c.System))
+	}
+	b.WriteString(" better |\n|---|---:|" + strings.Repeat("---:|", 2*len(crds)) + "---|\n")
+	runs := append([]*Run{s}, crds...)
+	for _, m := range metrics {
+		vals := make([]float64, len(runs))
+		oks := make([]bool, len(runs))
+		any := false
+		for i, r := range runs {
+			vals[i], oks[i] = m.get(r)
+			any = any || oks[i]
+		}
+		if !any {
 			continue
 		}
-		fmt.Fprintf(&b, "#### %s objects\n\n", count(n))
-		b.WriteString("| metric | Sluice | CRD | Sluice ÷ CRD | better |\n|---|---:|---:|---:|---|\n")
-		for _, m := range metrics {
-			sv, sok := m.get(s)
-			cv, cok := m.get(c)
-			if !sok && !cok {
-				continue
-			}
+		fmt.Fprintf(b, "| %s |", m.name)
+		for i, r := range runs {
+			fmt.Fprintf(b, " %s |", value(vals[i], oks[i], m.unit, r.Failure != ""))
+		}
+		for i := range crds {
 			ratio := "–"
-			if sok && cok && cv != 0 {
-				ratio = fmt.Sprintf("%.2f", sv/cv)
+			if oks[0] && oks[i+1] && vals[i+1] != 0 {
+				ratio = fmt.Sprintf("%.2f", vals[0]/vals[i+1])
 			}
-			better := "lower"
-			if m.higher {
-				better = "higher"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.name, value(sv, sok, m.unit), value(cv, cok, m.unit), ratio, better)
+			fmt.Fprintf(b, " %s |", ratio)
 		}
-		for _, r := range []*Run{s, c} {
-			switch {
-			case r.Failure != "" && r.Stored > 0:
-				fmt.Fprintf(&b, "\n**%s failed** with %s of %s jobs stored: %s. Its figures above were measured then, so the ratios compare them with %s's at %s.\n",
-					label(r.System), thousands(r.Stored), thousands(n), r.Failure, label(other(r.System)), thousands(n))
-			case r.Failure != "":
-				fmt.Fprintf(&b, "\n**%s failed**: %s\n", label(r.System), r.Failure)
+		better := "lower"
+		if m.higher {
+			better = "higher"
+		}
+		fmt.Fprintf(b, " %s |\n", better)
+	}
+	for _, r := range runs {
+		switch {
+		case r.Failure != "" && r.Stored > 0:
+			fmt.Fprintf(b, "\n**%s failed** with %s of %s jobs stored: %s. Its figures above were measured then, so the ratios compare them with Sluice's at %s.\n",
+				label(r.System), thousands(r.Stored), thousands(n), r.Failure, thousands(n))
+		case r.Failure != "":
+			fmt.Fprintf(b, "\n**%s failed**: %s\n", label(r.System), r.Failure)
+		}
+	}
+	if s.Watch != nil {
+		fmt.Fprintf(b, "\nWatch: %d writes/s targeted; achieved %.0f/s (Sluice)", s.Watch.TargetRate, s.Watch.AchievedRate)
+		for _, c := range crds {
+			if c.Watch != nil {
+				fmt.Fprintf(b, ", %.0f/s (%s)", c.Watch.AchievedRate, label(c.System))
 			}
 		}
-		if s.Watch != nil && c.Watch != nil {
-			fmt.Fprintf(&b, "\nWatch: %d writes/s targeted; achieved %.0f/s (Sluice) and %.0f/s (CRD).",
-				s.Watch.TargetRate, s.Watch.AchievedRate, c.Watch.AchievedRate)
-			for _, r := range []*Run{s, c} {
-				if r.Watch.Delivered < r.Watch.Expected {
-					fmt.Fprintf(&b, " %s delivered %d of %d events within 30s of the last write; %d of %d streams were closed by the server (first: %s).",
-						label(r.System), r.Watch.Delivered, r.Watch.Expected, r.Watch.ClosedEarly, r.Watch.Watchers, r.Watch.FirstClose)
-				}
+		b.WriteString(".")
+		for _, r := range runs {
+			if r.Watch != nil && r.Watch.Delivered < r.Watch.Expected {
+				fmt.Fprintf(b, " %s delivered %d of %d events within 30s of the last write; %d of %d streams were closed by the server (first: %s).",
+					label(r.System), r.Watch.Delivered, r.Watch.Expected, r.Watch.ClosedEarly, r.Watch.Watchers, r.Watch.FirstClose)
 			}
-			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "Object sizes (JSON): %d B, %d B (5 KiB class), %d B with a finished status.\n",
-			s.ObjectBytes["1KiB"], s.ObjectBytes["5KiB"], s.ObjectBytes["1KiB+status"])
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(b, "Object sizes (JSON): %d B, %d B (5 KiB class), %d B with a finished status.\n",
+		s.ObjectBytes["1KiB"], s.ObjectBytes["5KiB"], s.ObjectBytes["1KiB+status"])
+	if stack == stacksOf(res)[0] {
 		for _, pg := range res.PGBench {
 			if pg.Objects != n {
 				continue
 			}
-			fmt.Fprintf(&b, "PostgreSQL alone (pgbench, the same statements on the same server): %.0f inserts/s with 16 clients", pg.Insert.TPS)
+			fmt.Fprintf(b, "PostgreSQL alone (pgbench, the same statements on the same server): %.0f inserts/s with 16 clients", pg.Insert.TPS)
 			if v, ok := createRate("1KiB", 16)(s); ok {
-				fmt.Fprintf(&b, ", of which Sluice's creates reach %.0f%%", 100*v/pg.Insert.TPS)
+				fmt.Fprintf(b, ", of which Sluice's creates reach %.0f%%", 100*v/pg.Insert.TPS)
 			}
-			fmt.Fprintf(&b, "; the label-selected list in %.2f ms", pg.Select.LatencyMs)
+			fmt.Fprintf(b, "; the label-selected list in %.2f ms", pg.Select.LatencyMs)
 			if v, ok := labelListP50(s); ok {
-				fmt.Fprintf(&b, " (%.1f ms through kube-apiserver and sluice-apiserver)", v)
+				fmt.Fprintf(b, " (%.1f ms through kube-apiserver and sluice-apiserver)", v)
 			}
 			b.WriteString(".\n")
 		}
-		b.WriteString("\n")
 	}
-	b.WriteString("¹ sluice-apiserver for Sluice, kube-apiserver for the CRDs. ² PostgreSQL (PSS of all backends) for Sluice, etcd for the CRDs.\n")
-	return b.String()
-}
-
-func other(system string) string {
-	if system == "crd" {
-		return "sluice"
-	}
-	return "crd"
+	b.WriteString("\n")
 }
 
 // thousands writes n with thousands separators: 1,000,000.
@@ -303,15 +427,24 @@ func thousands(n int) string {
 }
 
 func label(system string) string {
-	if system == "crd" {
-		return "CRD"
+	switch system {
+	case "crd":
+		return "CRD (full schema)"
+	case "crd-minimal":
+		return "CRD (minimal schema)"
 	}
 	return "Sluice"
 }
 
-func value(v float64, ok bool, unit string) string {
+// value formats a cell; a missing value is "failed" when its system failed
+// and "–" when it does not apply (a field selector on the minimal CRDs, a
+// process the stack does not run).
+func value(v float64, ok bool, unit string, failed bool) string {
 	if !ok {
-		return "failed"
+		if failed {
+			return "failed"
+		}
+		return "–"
 	}
 	switch {
 	case unit == "/s":
@@ -333,6 +466,22 @@ func count(n int) string {
 		return fmt.Sprintf("%dk", n/1000)
 	}
 	return fmt.Sprint(n)
+}
+
+// chartSeries are the (system, stack) pairs of a results file.
+func chartSeries(res *Results) [][2]string {
+	var out [][2]string
+	for _, stack := range stacksOf(res) {
+		for _, system := range allSystems {
+			for _, r := range res.Runs {
+				if r.System == system && stackOf(r) == stack {
+					out = append(out, [2]string{system, stack})
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // chartPNG draws six panels against the object count, both systems in
@@ -376,10 +525,11 @@ func chartPNG(res *Results) ([]byte, error) {
 		pl.Legend.Top = true
 		pl.Y.Min = 0
 		var args []any
-		for _, system := range []string{"sluice", "crd"} {
+		for _, series := range chartSeries(res) {
+			system, stack := series[0], series[1]
 			var xys plotter.XYs
 			for _, n := range res.Objects {
-				if r := find(res, system, n); r != nil {
+				if r := find(res, system, stack, n); r != nil {
 					if v, ok := p.get(r); ok && !math.IsNaN(v) {
 						// A run that stopped on the way was measured with
 						// fewer objects: plot it where it stopped.
@@ -392,7 +542,11 @@ func chartPNG(res *Results) ([]byte, error) {
 				}
 			}
 			if len(xys) > 0 {
-				args = append(args, label(system), xys)
+				name := label(system)
+				if len(res.Stacks) > 1 {
+					name += ", " + stack
+				}
+				args = append(args, name, xys)
 			}
 		}
 		if len(args) > 0 {

@@ -109,14 +109,58 @@ func TestMarkdownRecordsACeiling(t *testing.T) {
 
 	assert.Contains(t, md, "| creates/s, 16 clients | 900/s | 600/s | 1.50 | higher |")
 	assert.Contains(t, md, "| creates/s, 16 clients | 880/s | failed | – | higher |")
-	assert.Contains(t, md, "**CRD failed** with 477 of 1,000 jobs stored: creates: the crd server's RSS reached 18.1 GiB")
-	assert.Contains(t, md, "**CRD failed**: not attempted: failed at 1000 objects")
+	assert.Contains(t, md, "**CRD (full schema) failed** with 477 of 1,000 jobs stored: creates: the crd server's RSS reached 18.1 GiB")
+	assert.Contains(t, md, "**CRD (full schema) failed**: not attempted: failed at 1000 objects")
 	assert.Contains(t, md, "of which Sluice's creates reach 10%; the label-selected list in 1.50 ms (10.0 ms through")
 	for _, heading := range []string{"#### 100 objects", "#### 1k objects", "#### 10k objects"} {
 		assert.Contains(t, md, heading)
 	}
-	assert.Equal(t, 3, strings.Count(md, "| metric | Sluice | CRD |"))
+	assert.Equal(t, 3, strings.Count(md, "| metric | Sluice | CRD (full schema) | Sluice ÷ CRD (full schema) | better |"))
 
+	png, err := chartPNG(res)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(png), "\x89PNG"), "chart is a PNG")
+}
+
+// Both baselines on both stacks: a column per CRD, a ratio against each,
+// the CPU rows per 1,000 creates and per listed item, and "–" (not
+// "failed") where a row does not apply.
+func TestMarkdownComparesEveryBaselineOnEveryStack(t *testing.T) {
+	run := func(system, stack string, perSec float64, cpu map[string]float64) *Run {
+		return &Run{
+			System: system, Stack: stack, Objects: 1000, Stored: 1000,
+			ObjectBytes: map[string]int{"1KiB": 961},
+			Creates: []Create{{Size: "1KiB", Throughput: Throughput{Clients: 16, Requests: 500, PerSec: perSec},
+				CPUSeconds: cpu}},
+			PaginatedList: &PaginatedList{Items: 1000, CPUSeconds: cpu},
+		}
+	}
+	res := &Results{
+		Date: "2026-12-03T00:00:00Z", Command: "make bench", Scale: "small", Stacks: []string{stackAPI, stackFull},
+		Machine: Machine{Cores: 2, MemoryBytes: 24 << 30, CPU: "test"},
+		Objects: []int{1000},
+		Runs: []*Run{
+			run("sluice", stackAPI, 800, map[string]float64{"kube-apiserver": 0.5, "sluice-apiserver": 0.25, "postgres": 0.25}),
+			run("crd", stackAPI, 400, map[string]float64{"kube-apiserver": 1, "etcd": 0.5}),
+			run("crd-minimal", stackAPI, 500, map[string]float64{"kube-apiserver": 0.75, "etcd": 0.5}),
+			run("sluice", stackFull, 600, map[string]float64{"kube-apiserver": 0.5, "kube-controller-manager": 0.5}),
+			run("crd", stackFull, 300, map[string]float64{"kube-apiserver": 1, "kube-controller-manager": 0.25}),
+			run("crd-minimal", stackFull, 400, map[string]float64{"kube-apiserver": 1, "kube-controller-manager": 0.25}),
+		},
+	}
+	md := markdown(res)
+	assert.Contains(t, md, "#### 1k objects, API-only stack")
+	assert.Contains(t, md, "#### 1k objects, full stack")
+	assert.Contains(t, md, "| metric | Sluice | CRD (full schema) | CRD (minimal schema) | Sluice ÷ CRD (full schema) | Sluice ÷ CRD (minimal schema) | better |")
+	assert.Contains(t, md, "| creates/s, 16 clients | 800/s | 400/s | 500/s | 2.00 | 1.60 | higher |")
+	assert.Contains(t, md, "| creates/s, 16 clients | 600/s | 300/s | 400/s | 2.00 | 1.50 | higher |")
+	// 1 s of CPU for 500 creates is 2 s per 1,000.
+	assert.Contains(t, md, "| CPU per 1k creates (16 clients), all processes³ | 2.00 s | 3.00 s | 2.50 s | 0.67 | 0.80 | lower |")
+	assert.Contains(t, md, "| … sluice-apiserver | 0.50 s | – | – | – | – | lower |")
+	assert.Contains(t, md, "| … kube-controller-manager | 1.00 s | 0.50 s | 0.50 s | 2.00 | 2.00 | lower |")
+	// sluice-apiserver's 0.25 s against kube-apiserver's 1 s and 0.75 s, for 1,000 items.
+	assert.Contains(t, md, "| paginated list, CPU per item, the server holding the objects¹ | 0.25 ms | 1.00 ms | 0.75 ms | 0.25 | 0.33 | lower |")
+	assert.NotContains(t, md, "failed")
 	png, err := chartPNG(res)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(png), "\x89PNG"), "chart is a PNG")

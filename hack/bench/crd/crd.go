@@ -19,8 +19,11 @@ import (
 	"github.com/sluice-dev/sluice/pkg/generated/openapi"
 )
 
-// Group is the baseline's API group.
+// Group is the API group of the full-schema baseline.
 const Group = "crd.sluice.dev"
+
+// MinimalGroup is the API group of the minimal-schema baseline.
+const MinimalGroup = "crdmin.sluice.dev"
 
 const refPrefix = "#/definitions/"
 
@@ -38,25 +41,46 @@ func CRDs(group string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	if err != nil {
 		return nil, err
 	}
-	age := apiextensionsv1.CustomResourceColumnDefinition{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"}
 	return []*apiextensionsv1.CustomResourceDefinition{
-		newCRD(group, "Pipeline", "pipelines", "pl", pipeline, nil, []apiextensionsv1.CustomResourceColumnDefinition{
-			{Name: "Last-Job", Type: "string", JSONPath: ".status.lastJob.name"},
-			{Name: "Last-Phase", Type: "string", JSONPath: ".status.lastJob.phase"},
-			age,
-		}),
+		newCRD(group, "Pipeline", "pipelines", "pl", pipeline, nil, pipelineColumns),
 		newCRD(group, "PipelineJob", "pipelinejobs", "pj", job,
 			[]apiextensionsv1.SelectableField{{JSONPath: ".spec.pipelineRef.name"}, {JSONPath: ".status.phase"}, {JSONPath: ".spec.trigger.type"}},
-			[]apiextensionsv1.CustomResourceColumnDefinition{
-				{Name: "Pipeline", Type: "string", JSONPath: ".spec.pipelineRef.name"},
-				{Name: "Phase", Type: "string", JSONPath: ".status.phase"},
-				{Name: "Started-By", Type: "string", JSONPath: ".spec.startedBy.username"},
-				age,
-				{Name: "Trigger", Type: "string", JSONPath: ".spec.trigger.type", Priority: 1},
-				{Name: "Message", Type: "string", JSONPath: ".status.message", Priority: 1},
-			}),
+			jobColumns),
 	}, nil
 }
+
+// MinimalCRDs returns Pipeline and PipelineJob CRDs in group with the schema
+// Tekton and Argo Workflows ship theirs with: an object whose fields are
+// all kept unchecked (x-kubernetes-preserve-unknown-fields). kube-apiserver
+// then neither validates nor prunes them, which makes their writes cheaper
+// than the full schema's. The printer columns are the same; there are no
+// selectable fields, since a field must be in the schema to be selectable.
+func MinimalCRDs(group string) []*apiextensionsv1.CustomResourceDefinition {
+	schema := func() *apiextensionsv1.JSONSchemaProps {
+		return &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: ptr.To(true)}
+	}
+	return []*apiextensionsv1.CustomResourceDefinition{
+		newCRD(group, "Pipeline", "pipelines", "pl", schema(), nil, pipelineColumns),
+		newCRD(group, "PipelineJob", "pipelinejobs", "pj", schema(), nil, jobColumns),
+	}
+}
+
+var (
+	age             = apiextensionsv1.CustomResourceColumnDefinition{Name: "Age", Type: "date", JSONPath: ".metadata.creationTimestamp"}
+	pipelineColumns = []apiextensionsv1.CustomResourceColumnDefinition{
+		{Name: "Last-Job", Type: "string", JSONPath: ".status.lastJob.name"},
+		{Name: "Last-Phase", Type: "string", JSONPath: ".status.lastJob.phase"},
+		age,
+	}
+	jobColumns = []apiextensionsv1.CustomResourceColumnDefinition{
+		{Name: "Pipeline", Type: "string", JSONPath: ".spec.pipelineRef.name"},
+		{Name: "Phase", Type: "string", JSONPath: ".status.phase"},
+		{Name: "Started-By", Type: "string", JSONPath: ".spec.startedBy.username"},
+		age,
+		{Name: "Trigger", Type: "string", JSONPath: ".spec.trigger.type", Priority: 1},
+		{Name: "Message", Type: "string", JSONPath: ".status.message", Priority: 1},
+	}
+)
 
 func newCRD(group, kind, plural, short string, schema *apiextensionsv1.JSONSchemaProps,
 	selectable []apiextensionsv1.SelectableField, columns []apiextensionsv1.CustomResourceColumnDefinition) *apiextensionsv1.CustomResourceDefinition {

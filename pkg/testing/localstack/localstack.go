@@ -55,6 +55,11 @@ type Options struct {
 	// kube-apiserver and sluice-apiserver. No kube-controller-manager,
 	// scheduler, kwok or sluice-controller (benchmarks measure the API).
 	APIOnly bool
+	// KubeControllers is kube-controller-manager's --controllers list. By
+	// default only what Sluice needs from a cluster runs (startControllers
+	// says which and why); {"*"} runs kube-controller-manager's own
+	// defaults, as a real cluster does (the full-stack benchmark).
+	KubeControllers []string
 	// EtcdQuotaBytes is etcd's backend quota; etcd's default when zero.
 	EtcdQuotaBytes int64
 	// PostgresSettings are extra postgresql.conf parameters.
@@ -259,6 +264,15 @@ func (s *Stack) startControllers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What Sluice needs from a cluster: garbage collection of owned
+	// objects, namespace deletion, service accounts for Pods, and
+	// aggregation of the sluice-* roles into view/edit/admin, and node
+	// lifecycle, which lifts the not-ready taint once kwok reports Ready.
+	controllers := []string{"garbagecollector", "namespace", "serviceaccount", "serviceaccount-token",
+		"root-ca-cert-publisher", "clusterrole-aggregation", "nodelifecycle"}
+	if s.opts.KubeControllers != nil {
+		controllers = s.opts.KubeControllers
+	}
 	dir := s.ControlPlane.Dir
 	s.ControllerManager, err = controlplane.StartProcess(dir, "kube-controller-manager", s.bin("kube-controller-manager"), []string{
 		"--kubeconfig=" + kcmConfig,
@@ -267,11 +281,7 @@ func (s *Stack) startControllers(ctx context.Context) error {
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
 		"--leader-elect=false",
-		// What Sluice needs from a cluster: garbage collection of owned
-		// objects, namespace deletion, service accounts for Pods, and
-		// aggregation of the sluice-* roles into view/edit/admin, and node
-		// lifecycle, which lifts the not-ready taint once kwok reports Ready.
-		"--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token,root-ca-cert-publisher,clusterrole-aggregation,nodelifecycle",
+		"--controllers=" + strings.Join(controllers, ","),
 		"--service-account-private-key-file=" + s.ControlPlane.PKI.ServiceAccountKey,
 		"--root-ca-file=" + s.ControlPlane.PKI.CA.CertFile,
 		"--use-service-account-credentials=true", // each controller with its own RBAC, as kubeadm runs it
