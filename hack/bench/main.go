@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -375,6 +377,17 @@ func runSystem(ctx context.Context, root string, cfg config, n int, mode, system
 			return nil, nil, fmt.Errorf("installing the CRDs: %w", err)
 		}
 	}
+	if mode == stackFull {
+		// kube-controller-manager finds new resources by discovery every
+		// 30 seconds; in a user's cluster it has long been watching them.
+		metricsCfg := cfgREST
+		if system == "sluice" {
+			metricsCfg = stack.DirectConfig(stack.APIServers[0], "admin", "system:masters")
+		}
+		if err := waitForControllerWatches(ctx, metricsCfg, gvr); err != nil {
+			return nil, nil, err
+		}
+	}
 	w := &workload{system: system, gvr: gvr, client: dyn, restCfg: cfgREST, httpClient: httpClient, objects: n, cfg: cfg, log: logf,
 		procs: stackProcesses(stack)}
 	if system == "sluice" && len(cfg.profile) > 0 {
@@ -398,6 +411,65 @@ func runSystem(ctx context.Context, root string, cfg config, n int, mode, system
 		}
 	}
 	return r, pg, nil
+}
+
+// controllerWatches is how many watches of a resource kube-controller-manager
+// keeps with its default controllers: one, which its garbage collector and
+// quota controller share through its shared (metadata) informer factory.
+const controllerWatches = 1
+
+// waitForControllerWatches waits until the server of gvr serves
+// kube-controller-manager's watches of it, read from the server's own
+// apiserver_longrunning_requests (no workload watch has started yet).
+func waitForControllerWatches(ctx context.Context, cfg *rest.Config, gvr schema.GroupVersionResource) error {
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var watches int
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/metrics", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return false, nil
+		}
+		watches = longRunningWatches(string(body), gvr)
+		return watches >= controllerWatches, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for kube-controller-manager to watch %s (%d of %d watches): %w", gvr.GroupResource(), watches, controllerWatches, err)
+	}
+	logf("   kube-controller-manager watches %s (after %s)", gvr.GroupResource(), time.Since(start).Round(time.Second))
+	return nil
+}
+
+// longRunningWatches sums apiserver_longrunning_requests for watches of gvr
+// in a Prometheus text exposition.
+func longRunningWatches(metrics string, gvr schema.GroupVersionResource) int {
+	total := 0
+	for _, line := range strings.Split(metrics, "\n") {
+		labels, value, ok := strings.Cut(line, "} ")
+		if !ok || !strings.HasPrefix(labels, "apiserver_longrunning_requests{") {
+			continue
+		}
+		if !strings.Contains(labels, `group="`+gvr.Group+`"`) || !strings.Contains(labels, `resource="`+gvr.Resource+`"`) ||
+			!strings.Contains(labels, `verb="WATCH"`) || strings.Contains(labels, `subresource="`) && !strings.Contains(labels, `subresource=""`) {
+			continue
+		}
+		if n, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			total += int(n)
+		}
+	}
+	return total
 }
 
 // stackProcesses are the processes whose CPU time the workload reads

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestSummariseQuantiles(t *testing.T) {
@@ -176,4 +177,17 @@ func TestCount(t *testing.T) {
 	for n, want := range map[int]string{2000: "2k", 100_000: "100k", 1_000_000: "1M", 1500: "1500", 2_500_000: "2500k"} {
 		assert.Equal(t, want, count(n), "count(%d)", n)
 	}
+}
+
+func TestLongRunningWatches(t *testing.T) {
+	metrics := `# HELP apiserver_longrunning_requests [STABLE] Gauge of all active long-running apiserver requests
+apiserver_longrunning_requests{component="apiserver",group="sluice.dev",resource="pipelinejobs",scope="cluster",subresource="",verb="WATCH",version="v1alpha1"} 2
+apiserver_longrunning_requests{component="apiserver",group="sluice.dev",resource="pipelinejobs",scope="namespace",subresource="",verb="WATCH",version="v1alpha1"} 1
+apiserver_longrunning_requests{component="apiserver",group="sluice.dev",resource="pipelinejobs",scope="namespace",subresource="log",verb="CONNECT",version="v1alpha1"} 4
+apiserver_longrunning_requests{component="apiserver",group="sluice.dev",resource="pipelines",scope="cluster",subresource="",verb="WATCH",version="v1alpha1"} 2
+apiserver_longrunning_requests{component="apiserver",group="crd.sluice.dev",resource="pipelinejobs",scope="cluster",subresource="",verb="WATCH",version="v1alpha1"} 5
+`
+	assert.Equal(t, 3, longRunningWatches(metrics, schema.GroupVersionResource{Group: "sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
+	assert.Equal(t, 5, longRunningWatches(metrics, schema.GroupVersionResource{Group: "crd.sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
+	assert.Equal(t, 0, longRunningWatches(metrics, schema.GroupVersionResource{Group: "crdmin.sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
 }
