@@ -19,6 +19,7 @@ import (
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	basecompatibility "k8s.io/component-base/compatibility"
+	"k8s.io/utils/clock"
 	netutils "k8s.io/utils/net"
 
 	"github.com/sluice-dev/sluice/pkg/admission/namespacename"
@@ -189,6 +190,11 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 		chain := cfg.BuildHandlerChainFunc
 		cfg.BuildHandlerChainFunc = func(handler http.Handler, c *genericapiserver.Config) http.Handler {
 			return ca.wait(chain(handler, c), c.Serializer)
+		}
+		// The front proxy's certificate is verified once per TLS
+		// connection, not on every request (frontproxy_auth.go).
+		if cfg.Authentication.Authenticator != nil {
+			cfg.Authentication.Authenticator = newFrontProxyAuthenticator(rh, cfg.Authentication.Authenticator, clock.RealClock{})
 		}
 	}
 

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bufio"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +101,44 @@ func TestServerEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"kind":"Table"`)
 	require.Contains(t, string(b), `"name":"Started-By"`)
+}
+
+// TestFrontProxyCertificateVerifiedOncePerConnection: requests through
+// kube-apiserver reuse the verification of its front-proxy client
+// certificate made earlier on their connection (pkg/apiserver/frontproxy_auth.go):
+// kube-apiserver's proxy keeps its connections to sluice-apiserver.
+func TestFrontProxyCertificateVerifiedOncePerConnection(t *testing.T) {
+	ctx := testContext(t)
+	direct, err := kubernetes.NewForConfig(stack.DirectConfig(stack.APIServers[0], "admin", "system:masters"))
+	require.NoError(t, err)
+	checks := func() map[string]float64 {
+		b, err := direct.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+		require.NoError(t, err)
+		m := map[string]float64{}
+		scanner := bufio.NewScanner(strings.NewReader(string(b)))
+		for scanner.Scan() {
+			name, value, found := strings.Cut(scanner.Text(), " ")
+			result, isCheck := strings.CutPrefix(name, `sluice_front_proxy_certificate_checks_total{result="`)
+			if !found || !isCheck {
+				continue
+			}
+			v, err := strconv.ParseFloat(value, 64)
+			require.NoError(t, err)
+			m[strings.TrimSuffix(result, `"}`)] = v
+		}
+		require.NoError(t, scanner.Err())
+		return m
+	}
+	ns := namespace(t, "front-proxy")
+	before := checks()
+	const requests = 20
+	for range requests {
+		_, err := sluiceAdmin(t).SluiceV1alpha1().Pipelines(ns).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+	}
+	after := checks()
+	cached := after["cached"] - before["cached"]
+	verified := after["verified"] - before["verified"]
+	t.Logf("front-proxy certificate checks during %d requests (other tests' too): cached %.0f, verified %.0f", requests, cached, verified)
+	require.GreaterOrEqual(t, cached, float64(requests-2), "kube-apiserver's requests reuse their connection's verification")
 }
