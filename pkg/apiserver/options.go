@@ -205,7 +205,7 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	}
 	restOptions := &postgres.RESTOptionsGetter{
 		Backend:                   backend,
-		Serializer:                Codecs,
+		Serializer:                StorageSerializer,
 		StorageVersion:            StorageVersion,
 		MemoryVersion:             MemoryVersion,
 		IndexedFields:             IndexedFields,

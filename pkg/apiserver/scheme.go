@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/install"
+	"github.com/sluice-dev/sluice/pkg/storage/postgres"
 )
 
 var (
@@ -14,6 +15,10 @@ var (
 	Scheme = runtime.NewScheme()
 	// Codecs serialise the Scheme's types.
 	Codecs = serializer.NewCodecFactory(Scheme)
+	// StorageSerializer encodes and decodes the stored values: JSON, as
+	// Codecs write it, decoded with one parse instead of two
+	// (postgres.NewStorageSerializer).
+	StorageSerializer = postgres.NewStorageSerializer(Codecs, Scheme)
 )
 
 func init() {

@@ -109,7 +109,7 @@ func newJobStore(t *testing.T, b *postgres.Backend, ns string) (storage.Interfac
 	t.Helper()
 	getter := &postgres.RESTOptionsGetter{
 		Backend:        b,
-		Serializer:     apiserver.Codecs,
+		Serializer:     apiserver.StorageSerializer,
 		StorageVersion: apiserver.StorageVersion,
 		MemoryVersion:  apiserver.MemoryVersion,
 		IndexedFields:  apiserver.IndexedFields,

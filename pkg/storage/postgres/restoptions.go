@@ -26,6 +26,9 @@ type RESTOptionsGetter struct {
 	Backend *Backend
 	// Serializer and the versions objects are stored in and decoded to.
 	Serializer runtime.StorageSerializer
+	// StorageMediaType is the encoding of stored values, one of
+	// Serializer's media types. Default JSON.
+	StorageMediaType string
 	// StorageVersion returns the version a resource is stored as.
 	StorageVersion func(schema.GroupResource) schema.GroupVersion
 	// MemoryVersion is the internal version of the group.
@@ -52,7 +55,7 @@ var _ generic.RESTOptionsGetter = &RESTOptionsGetter{}
 // GetRESTOptions returns the REST options of one resource.
 func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
 	codec, versioner, err := serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
-		StorageMediaType:  runtime.ContentTypeJSON,
+		StorageMediaType:  g.storageMediaType(),
 		StorageSerializer: g.Serializer,
 		StorageVersion:    g.StorageVersion(resource),
 		MemoryVersion:     g.MemoryVersion(resource),
@@ -89,6 +92,13 @@ func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runt
 		StorageObjectCountTracker: g.StorageObjectCountTracker,
 		ResourcePrefix:            "/" + resource.Group + "/" + resource.Resource,
 	}, nil
+}
+
+func (g *RESTOptionsGetter) storageMediaType() string {
+	if g.StorageMediaType == "" {
+		return runtime.ContentTypeJSON
+	}
+	return g.StorageMediaType
 }
 
 func (g *RESTOptionsGetter) prefix() string {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/api/apitesting"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -122,7 +121,7 @@ func defaultSetup() setupOptions {
 func newStoreOn(t testing.TB, b *Backend, o setupOptions) *Store {
 	t.Helper()
 	s, err := b.NewStore(StoreConfig{
-		Codec:          apitesting.TestCodec(codecs, examplev1.SchemeGroupVersion),
+		Codec:          storageCodec(t),
 		NewFunc:        o.newFunc,
 		NewListFunc:    func() runtime.Object { return &example.PodList{} },
 		ResourcePrefix: o.resourcePref,
@@ -136,6 +135,20 @@ func newStoreOn(t testing.TB, b *Backend, o setupOptions) *Store {
 	})
 	require.NoError(t, err)
 	return s
+}
+
+// storageCodec is the codec of example Pods as RESTOptionsGetter builds it
+// for sluice-apiserver: stored as v1, decoded to the internal version.
+func storageCodec(t testing.TB) runtime.Codec {
+	t.Helper()
+	getter := &RESTOptionsGetter{
+		Serializer:     NewStorageSerializer(codecs, scheme),
+		StorageVersion: func(schema.GroupResource) schema.GroupVersion { return examplev1.SchemeGroupVersion },
+		MemoryVersion:  func(schema.GroupResource) schema.GroupVersion { return example.SchemeGroupVersion },
+	}
+	opts, err := getter.GetRESTOptions(schema.GroupResource{Resource: "pods"}, nil)
+	require.NoError(t, err)
+	return opts.StorageConfig.Codec
 }
 
 // increaseRV advances the revision by exactly one without touching any key,
