@@ -206,6 +206,7 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	restOptions := &postgres.RESTOptionsGetter{
 		Backend:                   backend,
 		Serializer:                StorageSerializer,
+		StorageMediaType:          StorageMediaType,
 		StorageVersion:            StorageVersion,
 		MemoryVersion:             MemoryVersion,
 		IndexedFields:             IndexedFields,

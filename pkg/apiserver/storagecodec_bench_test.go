@@ -34,8 +34,10 @@ func BenchmarkStorageCodec(b *testing.B) {
 	}{
 		// Before: kind and apiVersion found by parsing the whole object.
 		{"json", Codecs, runtime.ContentTypeJSON},
-		// What sluice-apiserver stores with.
+		// JSON as sluice-apiserver reads the values stored before protobuf.
 		{"json-leadingkeys", StorageSerializer, runtime.ContentTypeJSON},
+		// What sluice-apiserver stores.
+		{"protobuf", StorageSerializer, StorageMediaType},
 		{"cbor", serializer.NewCodecFactory(Scheme, serializer.WithSerializer(cbor.NewSerializerInfo)), runtime.ContentTypeCBOR},
 	}
 	objects := []struct {
@@ -207,9 +209,10 @@ func TestBenchJobSizes(t *testing.T) {
 	}
 }
 
-// TestStoredValuesLeadWithTypeMeta: every stored kind is encoded with kind
-// and apiVersion as its first two keys, where the storage serializer reads
-// them without parsing the whole value (postgres.NewStorageSerializer).
+// TestStoredValuesLeadWithTypeMeta: every stored kind is encoded in JSON
+// with kind and apiVersion as its first two keys, where the storage
+// serializer reads them in the values stored as JSON without parsing the
+// whole value (postgres.NewStorageSerializer).
 func TestStoredValuesLeadWithTypeMeta(t *testing.T) {
 	for _, obj := range []runtime.Object{&sluice.Pipeline{}, &sluice.PipelineJob{}, &sluice.Trigger{}} {
 		codec := storageCodec(t, StorageSerializer, runtime.ContentTypeJSON)

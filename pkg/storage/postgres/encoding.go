@@ -7,29 +7,41 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/runtime/serializer/recognizer"
 )
 
 // NewStorageSerializer returns codecs for the values the store keeps, for
-// RESTOptionsGetter.Serializer. Values are JSON, as codecs encode them; only
-// the decoding differs. The JSON serializer of codecs finds an object's
-// kind and apiVersion by parsing the whole object (json.SimpleMetaFactory),
-// and then parses it again to decode it: in a paginated list, that first
-// parse was 24 of the 60% of sluice-apiserver's CPU spent decoding stored
-// objects. The encoder writes kind and apiVersion as the first two keys
-// (TypeMeta is the first, inlined, field of every API type), so this one
-// reads them there and parses the object once. A value that does not
-// start that way is interpreted as before. docs/storage.md has the numbers
-// and the encodings measured against it.
+// RESTOptionsGetter.Serializer: codecs' serializers, with a JSON serializer
+// that parses a value once instead of twice.
+//
+// apimachinery's JSON serializer finds an object's kind and apiVersion by
+// parsing the whole value (json.SimpleMetaFactory), and then parses it again
+// to decode it: in a paginated list of JSON values, that first parse was 24
+// of the 60% of sluice-apiserver's CPU spent decoding stored objects. The
+// encoder writes kind and apiVersion as the first two keys (TypeMeta is the
+// first, inlined, field of every API type), so this one reads them there,
+// and interprets any other value as before. It decodes the values stored as
+// JSON, which all were before values were stored as protobuf, whether JSON
+// is the storage media type or the fallback of the storage codec for the
+// values in another one (its UniversalDeserializer). docs/storage.md has
+// the numbers.
 func NewStorageSerializer(codecs serializer.CodecFactory, scheme *runtime.Scheme) runtime.StorageSerializer {
-	return storageSerializer{
+	s := storageSerializer{
 		CodecFactory: codecs,
 		json:         json.NewSerializerWithOptions(leadingTypeMeta{}, scheme, scheme, json.SerializerOptions{}),
 	}
+	var decoders []runtime.Decoder
+	for _, info := range s.SupportedMediaTypes() {
+		decoders = append(decoders, info.Serializer)
+	}
+	s.universal = recognizer.NewDecoder(decoders...)
+	return s
 }
 
 type storageSerializer struct {
 	serializer.CodecFactory
-	json runtime.Serializer
+	json      runtime.Serializer
+	universal runtime.Decoder
 }
 
 // SupportedMediaTypes are those of the codec factory, with the JSON
@@ -44,6 +56,11 @@ func (s storageSerializer) SupportedMediaTypes() []runtime.SerializerInfo {
 	}
 	return infos
 }
+
+// UniversalDeserializer decodes a value of any of the media types, JSON
+// with the leading keys: the storage codec falls back to it for a value
+// that is not in the storage media type.
+func (s storageSerializer) UniversalDeserializer() runtime.Decoder { return s.universal }
 
 // leadingTypeMeta is a json.MetaFactory that reads kind and apiVersion
 // from an object that starts with them, as `{"kind":"K","apiVersion":"V",`

@@ -87,22 +87,24 @@ func FuzzLeadingTypeMeta(f *testing.F) {
 }
 
 // TestStoredJSONReadsThroughStorageSerializer: rows written by the storage
-// codec as sluice-apiserver built it before NewStorageSerializer, and JSON
-// values whose kind and apiVersion are not the two leading keys, read
-// through the store built with NewStorageSerializer: get, list, a watch's
-// catch-up from the events table, and a delete's previous value. A row it
-// writes reads through the old codec too.
+// codec as sluice-apiserver built it before it stored protobuf (JSON, with
+// the codec factory's serializer), and JSON values whose kind and apiVersion
+// are not the two leading keys, read through the store sluice-apiserver
+// builds now (protobuf, NewStorageSerializer): get, list, a watch's
+// catch-up from the events table, and a delete's previous value. What it
+// writes is protobuf, and an update rewrites a JSON row in protobuf.
 func TestStoredJSONReadsThroughStorageSerializer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b := newBackend(t, nil)
 	gr := schema.GroupResource{Group: "example.apiserver.k8s.io", Resource: "pods"}
-	build := func(s runtime.StorageSerializer) (storage.Interface, string) {
+	build := func(s runtime.StorageSerializer, mediaType string) (storage.Interface, string) {
 		getter := &RESTOptionsGetter{
-			Backend:        b,
-			Serializer:     s,
-			StorageVersion: func(schema.GroupResource) schema.GroupVersion { return examplev1.SchemeGroupVersion },
-			MemoryVersion:  func(schema.GroupResource) schema.GroupVersion { return example.SchemeGroupVersion },
+			Backend:          b,
+			Serializer:       s,
+			StorageMediaType: mediaType,
+			StorageVersion:   func(schema.GroupResource) schema.GroupVersion { return examplev1.SchemeGroupVersion },
+			MemoryVersion:    func(schema.GroupResource) schema.GroupVersion { return example.SchemeGroupVersion },
 		}
 		opts, err := getter.GetRESTOptions(gr, nil)
 		require.NoError(t, err)
@@ -118,7 +120,7 @@ func TestStoredJSONReadsThroughStorageSerializer(t *testing.T) {
 			Spec: example.PodSpec{NodeName: "node-" + name}}
 	}
 
-	old, prefix := build(codecs)
+	old, prefix := build(codecs, runtime.ContentTypeJSON)
 	require.NoError(t, old.Create(ctx, prefix+"old", pod("old"), &example.Pod{}, 0))
 	var oldValue []byte
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT value FROM sluice.kv WHERE key = $1`, "/registry"+prefix+"old").Scan(&oldValue))
@@ -137,8 +139,10 @@ func TestStoredJSONReadsThroughStorageSerializer(t *testing.T) {
 		require.NoError(t, err)
 	}
 	names := []string{"apiversion-first", "escaped", "old", "reordered", "spaced"}
+	names = append(names, "updated")
+	require.NoError(t, old.Create(ctx, prefix+"updated", pod("updated"), &example.Pod{}, 0))
 
-	cur, _ := build(NewStorageSerializer(codecs, scheme))
+	cur, _ := build(NewStorageSerializer(codecs, scheme), runtime.ContentTypeProtobuf)
 	check := func(obj runtime.Object, name string) {
 		t.Helper()
 		p, ok := obj.(*example.Pod)
@@ -188,11 +192,25 @@ func TestStoredJSONReadsThroughStorageSerializer(t *testing.T) {
 	require.Equal(t, watch.Deleted, ev.Type)
 	check(unwrap(t, ev.Object), "old")
 
-	// And back: what the new codec writes, the old one reads.
+	// New rows, and the rows it updates, are stored in protobuf.
+	value := func(name string) []byte {
+		t.Helper()
+		var v []byte
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT value FROM sluice.kv WHERE key = $1`, "/registry"+prefix+name).Scan(&v))
+		return v
+	}
 	require.NoError(t, cur.Create(ctx, prefix+"new", pod("new"), &example.Pod{}, 0))
-	got := &example.Pod{}
-	require.NoError(t, old.Get(ctx, prefix+"new", storage.GetOptions{}, got))
-	check(got, "new")
+	require.NoError(t, cur.GuaranteedUpdate(ctx, prefix+"updated", &example.Pod{}, false, nil,
+		storage.SimpleUpdate(func(obj runtime.Object) (runtime.Object, error) {
+			obj.(*example.Pod).Annotations = map[string]string{"touched": "yes"}
+			return obj, nil
+		}), nil))
+	for _, name := range []string{"new", "updated"} {
+		require.True(t, strings.HasPrefix(string(value(name)), "k8s\x00"), "%s is stored as %q", name, value(name))
+		got := &example.Pod{}
+		require.NoError(t, cur.Get(ctx, prefix+name, storage.GetOptions{}, got))
+		check(got, name)
+	}
 }
 
 // unwrap returns the Pod of a watch event, which the store may wrap in a
