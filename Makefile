@@ -27,6 +27,10 @@ postgres: ## Install PostgreSQL's server binaries from Debian's packages if miss
 cc: ## Install a C compiler (Debian's gcc) if missing: the disk-full tests build their fault library with it.
 	hack/install-cc.sh
 
+.PHONY: protoc
+protoc: ## Install protoc (Debian's protobuf-compiler package) for make generate, if missing.
+	hack/install-protoc.sh
+
 .PHONY: patroni
 patroni: ## Install Patroni (Debian's patroni package) for the HA failover tests, if missing.
 	hack/install-patroni.sh
@@ -48,7 +52,7 @@ build: ## Build sluice-apiserver, sluice-controller and the kubectl plugin kubec
 	install -m 0755 hack/kubectl_complete-sluice $(BIN)/
 
 .PHONY: generate
-generate: ## Regenerate deepcopy, conversion, defaults, OpenAPI, clientset, listers, informers.
+generate: protoc ## Regenerate deepcopy, conversion, defaults, protobuf, OpenAPI, clientset, listers, informers.
 	hack/update-codegen.sh
 
 .PHONY: lint
@@ -58,7 +62,7 @@ lint: ## gofmt and go vet.
 	$(GO) vet ./...
 
 .PHONY: verify
-verify: lint ## Check generated code is fresh, Kubernetes pins agree, and lint.
+verify: lint protoc ## Check generated code is fresh, Kubernetes pins agree, and lint.
 	hack/verify-pins.sh
 	hack/verify-codegen.sh
 

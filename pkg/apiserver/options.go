@@ -211,7 +211,8 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	}
 	restOptions := &postgres.RESTOptionsGetter{
 		Backend:                   backend,
-		Serializer:                Codecs,
+		Serializer:                StorageSerializer,
+		StorageMediaType:          StorageMediaType,
 		StorageVersion:            StorageVersion,
 		MemoryVersion:             MemoryVersion,
 		IndexedFields:             IndexedFields,

@@ -33,7 +33,7 @@ import (
 // TestBadInput: an invalid object is a 422 naming every bad field, and
 // nothing is stored; a 20 MiB object is refused with 413; a 5 MiB one, which
 // no CRD could hold, is stored; an object of exactly --max-object-size
-// (15 MiB) when stored is stored, and sent to a client-go watch, and one a
+// (15 MiB) as JSON is stored, and sent to a client-go watch, and one a
 // byte larger is a 413 that says both sizes.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
@@ -83,9 +83,11 @@ func TestBadInput(t *testing.T) {
 	require.Equal(t, created.ResourceVersion, got.ResourceVersion)
 
 	// At the storage's limit and one byte over, in bodies under the
-	// request's. The 413 says how large the object is when stored; names of
-	// one length make objects whose sizes differ only by their descriptions.
-	storedSize := regexp.MustCompile(`the object is (\d+) bytes when stored; the limit is (\d+) bytes`)
+	// request's. The limit is on the object's JSON, what a watch sends,
+	// though it is stored in protobuf, and the 413 says how large that is;
+	// names of one length make objects whose sizes differ only by their
+	// descriptions.
+	storedSize := regexp.MustCompile(`the object is (\d+) bytes as JSON; the limit is (\d+) bytes`)
 	_, err = c.Pipelines(ns).Create(ctx, big("limit-a", maxObjectSize), metav1.CreateOptions{})
 	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "a description of 15 MiB: %v", err)
 	m := storedSize.FindStringSubmatch(err.Error())
@@ -102,7 +104,7 @@ func TestBadInput(t *testing.T) {
 	require.NoError(t, err)
 	defer w.Stop()
 	_, err = c.Pipelines(ns).Create(ctx, big("limit-b", atLimit), metav1.CreateOptions{})
-	require.NoError(t, err, "an object of exactly %d bytes when stored", maxObjectSize)
+	require.NoError(t, err, "an object of exactly %d bytes as JSON", maxObjectSize)
 	for seen := false; !seen; {
 		select {
 		case ev, ok := <-w.ResultChan():
@@ -115,7 +117,7 @@ func TestBadInput(t *testing.T) {
 	}
 	_, err = c.Pipelines(ns).Create(ctx, big("limit-c", atLimit+1), metav1.CreateOptions{})
 	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "one byte more: %v", err)
-	require.Contains(t, err.Error(), fmt.Sprintf("the object is %d bytes when stored; the limit is %d bytes", maxObjectSize+1, maxObjectSize))
+	require.Contains(t, err.Error(), fmt.Sprintf("the object is %d bytes as JSON; the limit is %d bytes", maxObjectSize+1, maxObjectSize))
 	_, err = c.Pipelines(ns).Get(ctx, "limit-c", metav1.GetOptions{})
 	require.True(t, apierrors.IsNotFound(err), "nothing stored: %v", err)
 }

@@ -108,11 +108,12 @@ func newBackend(t *testing.T, ctx context.Context, url string) *postgres.Backend
 func newJobStore(t *testing.T, b *postgres.Backend, ns string) (storage.Interface, string) {
 	t.Helper()
 	getter := &postgres.RESTOptionsGetter{
-		Backend:        b,
-		Serializer:     apiserver.Codecs,
-		StorageVersion: apiserver.StorageVersion,
-		MemoryVersion:  apiserver.MemoryVersion,
-		IndexedFields:  apiserver.IndexedFields,
+		Backend:          b,
+		Serializer:       apiserver.StorageSerializer,
+		StorageMediaType: apiserver.StorageMediaType,
+		StorageVersion:   apiserver.StorageVersion,
+		MemoryVersion:    apiserver.MemoryVersion,
+		IndexedFields:    apiserver.IndexedFields,
 	}
 	opts, err := getter.GetRESTOptions(jobs, nil)
 	require.NoError(t, err)

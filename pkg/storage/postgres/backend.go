@@ -23,8 +23,9 @@ type Options struct {
 	// database whose schema is behind is an error.
 	Migrate bool
 
-	// MaxObjectSize is the largest encoded object accepted; larger writes
-	// fail with 413. Default 15 MiB; at most MaxWatchableObjectSize.
+	// MaxObjectSize is the largest encoded object accepted, stored and as
+	// JSON (StoreConfig.JSONEncoder); larger writes fail with 413. Default
+	// 15 MiB; at most MaxWatchableObjectSize.
 	MaxObjectSize int
 
 	// CompactionWindow is how long history is kept for watches and reads at
@@ -59,8 +60,8 @@ type Options struct {
 
 // MaxWatchableObjectSize is the largest MaxObjectSize there can be.
 // client-go's watch decoder refuses an event over 16 MiB and ends the
-// watch, and an event is the object as stored with its resourceVersion, in
-// an envelope: a larger object would end every client-go watch of its
+// watch, and an event is the object's JSON with its resourceVersion, in an
+// envelope: a larger object would end every client-go watch of its
 // resource (sluice-controller's informers among them) each time it is
 // sent, for as long as it exists. 4 KiB leaves room for the rest.
 const MaxWatchableObjectSize = 16<<20 - 4<<10

@@ -141,8 +141,10 @@ func TestGuaranteedUpdateWithTTL(t *testing.T) {
 	storagetesting.RunTestGuaranteedUpdateWithTTL(ctx, t, store)
 }
 
+// TestGuaranteedUpdateChecksStoredData stores a value with white space before
+// it, which only JSON reads.
 func TestGuaranteedUpdateChecksStoredData(t *testing.T) {
-	ctx, store := testSetup(t)
+	ctx, store := testSetup(t, withJSONValues())
 	storagetesting.RunTestGuaranteedUpdateChecksStoredData(ctx, t, storeWithPrefixTransformer{store})
 }
 

@@ -26,6 +26,10 @@ type RESTOptionsGetter struct {
 	Backend *Backend
 	// Serializer and the versions objects are stored in and decoded to.
 	Serializer runtime.StorageSerializer
+	// StorageMediaType is the encoding of stored values, one of
+	// Serializer's media types. Default JSON. Values stored in any other
+	// of its media types still read.
+	StorageMediaType string
 	// StorageVersion returns the version a resource is stored as.
 	StorageVersion func(schema.GroupResource) schema.GroupVersion
 	// MemoryVersion is the internal version of the group.
@@ -51,14 +55,17 @@ var _ generic.RESTOptionsGetter = &RESTOptionsGetter{}
 
 // GetRESTOptions returns the REST options of one resource.
 func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
-	codec, versioner, err := serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
-		StorageMediaType:  runtime.ContentTypeJSON,
-		StorageSerializer: g.Serializer,
-		StorageVersion:    g.StorageVersion(resource),
-		MemoryVersion:     g.MemoryVersion(resource),
-	})
+	codec, versioner, err := g.codec(resource, g.storageMediaType())
 	if err != nil {
-		return generic.RESTOptions{}, fmt.Errorf("storage codec for %s: %w", resource, err)
+		return generic.RESTOptions{}, err
+	}
+	// Objects are bounded by the size of their JSON, what watchers are
+	// sent, whatever the storage encoding (StoreConfig.JSONEncoder).
+	var jsonEncoder runtime.Encoder
+	if g.storageMediaType() != runtime.ContentTypeJSON {
+		if jsonEncoder, _, err = g.codec(resource, runtime.ContentTypeJSON); err != nil {
+			return generic.RESTOptions{}, err
+		}
 	}
 	prefix := g.prefix()
 	workers := g.DeleteCollectionWorkers
@@ -82,13 +89,34 @@ func (g *RESTOptionsGetter) GetRESTOptions(resource schema.GroupResource, _ runt
 	}
 	return generic.RESTOptions{
 		StorageConfig:             cfg,
-		Decorator:                 g.decorator(indexed),
+		Decorator:                 g.decorator(indexed, jsonEncoder),
 		EnableGarbageCollection:   true,
 		DeleteCollectionWorkers:   workers,
 		CountMetricPollPeriod:     time.Minute,
 		StorageObjectCountTracker: g.StorageObjectCountTracker,
 		ResourcePrefix:            "/" + resource.Group + "/" + resource.Resource,
 	}, nil
+}
+
+// codec is the storage codec of resource, encoding to mediaType.
+func (g *RESTOptionsGetter) codec(resource schema.GroupResource, mediaType string) (runtime.Codec, runtime.GroupVersioner, error) {
+	codec, versioner, err := serverstorage.NewStorageCodec(serverstorage.StorageCodecConfig{
+		StorageMediaType:  mediaType,
+		StorageSerializer: g.Serializer,
+		StorageVersion:    g.StorageVersion(resource),
+		MemoryVersion:     g.MemoryVersion(resource),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage codec for %s: %w", resource, err)
+	}
+	return codec, versioner, nil
+}
+
+func (g *RESTOptionsGetter) storageMediaType() string {
+	if g.StorageMediaType == "" {
+		return runtime.ContentTypeJSON
+	}
+	return g.StorageMediaType
 }
 
 func (g *RESTOptionsGetter) prefix() string {
@@ -107,12 +135,13 @@ func (g *RESTOptionsGetter) KeyPrefix(resource schema.GroupResource) string {
 
 // decorator builds the Store of a resource, wrapped in the watch cache when
 // it is enabled.
-func (g *RESTOptionsGetter) decorator(indexedFields []string) generic.StorageDecorator {
+func (g *RESTOptionsGetter) decorator(indexedFields []string, jsonEncoder runtime.Encoder) generic.StorageDecorator {
 	return func(config *storagebackend.ConfigForResource, resourcePrefix string, keyFunc func(obj runtime.Object) (string, error),
 		newFunc, newListFunc func() runtime.Object, getAttrsFunc storage.AttrFunc,
 		triggerFuncs storage.IndexerFuncs, indexers *cache.Indexers) (storage.Interface, factory.DestroyFunc, error) {
 		s, err := g.Backend.NewStore(StoreConfig{
 			Codec:          config.Codec,
+			JSONEncoder:    jsonEncoder,
 			NewFunc:        newFunc,
 			NewListFunc:    newListFunc,
 			Prefix:         config.Prefix,

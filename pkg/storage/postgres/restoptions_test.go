@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,20 +19,25 @@ import (
 )
 
 // TestRESTOptionsGetter builds storage the way the generic registry does,
-// with and without the watch cache, and drives it through a write, a read,
-// a list and a watch.
+// with and without the watch cache, storing JSON (the default) and
+// protobuf, and drives it through a write, a read, a list and a watch.
 func TestRESTOptionsGetter(t *testing.T) {
-	for _, cached := range []bool{false, true} {
-		t.Run(fmt.Sprintf("watchCache=%v", cached), func(t *testing.T) {
+	for _, c := range []struct {
+		cached    bool
+		mediaType string
+	}{{false, ""}, {true, ""}, {false, runtime.ContentTypeProtobuf}, {true, runtime.ContentTypeProtobuf}} {
+		cached := c.cached
+		t.Run(fmt.Sprintf("watchCache=%v/mediaType=%s", cached, c.mediaType), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			getter := &RESTOptionsGetter{
-				Backend:        newBackend(t, nil),
-				Serializer:     codecs,
-				StorageVersion: func(schema.GroupResource) schema.GroupVersion { return examplev1.SchemeGroupVersion },
-				MemoryVersion:  func(schema.GroupResource) schema.GroupVersion { return example.SchemeGroupVersion },
-				IndexedFields:  func(schema.GroupResource) []string { return []string{"spec.nodeName"} },
-				WatchCache:     cached,
+				Backend:          newBackend(t, nil),
+				Serializer:       NewStorageSerializer(codecs, scheme),
+				StorageMediaType: c.mediaType,
+				StorageVersion:   func(schema.GroupResource) schema.GroupVersion { return examplev1.SchemeGroupVersion },
+				MemoryVersion:    func(schema.GroupResource) schema.GroupVersion { return example.SchemeGroupVersion },
+				IndexedFields:    func(schema.GroupResource) []string { return []string{"spec.nodeName"} },
+				WatchCache:       cached,
 			}
 			gr := schema.GroupResource{Group: "example.apiserver.k8s.io", Resource: "pods"}
 			opts, err := getter.GetRESTOptions(gr, nil)
@@ -75,12 +81,17 @@ func TestRESTOptionsGetter(t *testing.T) {
 				t.Fatal("no watch event")
 			}
 
-			// Stored as v1 JSON, the storage version.
+			// Stored as v1, the storage version, in the media type.
 			var stored []byte
 			require.NoError(t, getter.Backend.pool.QueryRow(ctx, `SELECT value FROM sluice.kv WHERE key = $1`, "/registry"+key).Scan(&stored))
 			// KeyPrefix names the same key, as the log archive's sweep relies on.
 			require.Equal(t, "/registry"+key, getter.KeyPrefix(gr)+"ns/p")
-			require.Contains(t, string(stored), `"apiVersion":"example.apiserver.k8s.io/v1"`)
+			if c.mediaType == runtime.ContentTypeProtobuf {
+				require.True(t, strings.HasPrefix(string(stored), "k8s\x00"), "%q", stored)
+				require.Contains(t, string(stored), "example.apiserver.k8s.io/v1")
+			} else {
+				require.Contains(t, string(stored), `"apiVersion":"example.apiserver.k8s.io/v1"`)
+			}
 		})
 	}
 }

@@ -175,7 +175,8 @@ func TestSelectorsArePushedDown(t *testing.T) {
 }
 
 // TestObjectSizeLimit rejects an object over the limit with 413, stores
-// one just under it, and stores one far above etcd's 1.5 MiB by default.
+// one just under it, and stores one far above etcd's 1.5 MiB by default. An
+// object small in protobuf but over the limit in JSON is refused.
 func TestObjectSizeLimit(t *testing.T) {
 	ctx := context.Background()
 	store := newStoreOn(t, newBackend(t, func(o *Options) { o.MaxObjectSize = 1 << 20 }), defaultSetup())
@@ -205,6 +206,17 @@ func TestObjectSizeLimit(t *testing.T) {
 	out := &example.Pod{}
 	require.NoError(t, store.Get(ctx, "/pods/ns/big", storage.GetOptions{}, out))
 	require.Len(t, out.Annotations["payload"], 5<<20)
+
+	// The limit is on the object's JSON, what a watch sends, though it is
+	// stored in protobuf: a payload of control characters is 6 times larger
+	// in JSON, where each is an escape.
+	store = newStoreOn(t, newBackend(t, func(o *Options) { o.MaxObjectSize = 1 << 20 }), defaultSetup())
+	err = store.Create(ctx, "/pods/ns/escaped", &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: "escaped", Namespace: "ns",
+		Annotations: map[string]string{"payload": strings.Repeat("\x01", 200<<10)}}}, &example.Pod{}, 0)
+	require.True(t, apierrors.IsRequestEntityTooLargeError(err), "got %v", err)
+	require.Regexp(t, `the object is \d+ bytes as JSON; the limit is 1048576 bytes`, err.Error())
+	err = store.Get(ctx, "/pods/ns/escaped", storage.GetOptions{}, &example.Pod{})
+	require.True(t, storage.IsNotFound(err), "got %v", err)
 
 	// No limit may let in an object a client-go watch could not be sent.
 	_, err = New(ctx, Options{DatabaseURL: newDatabaseURL(t), MaxObjectSize: MaxWatchableObjectSize + 1})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"k8s.io/apimachinery/pkg/api/apitesting"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,11 +59,16 @@ type setupOptions struct {
 	groupResource schema.GroupResource
 	attrFunc      storage.AttrFunc
 	indexedFields []string
+	jsonValues    bool
 }
 
 type setupOption func(*setupOptions)
 
 func withOptions(f func(*Options)) setupOption { return func(o *setupOptions) { o.opts = f } }
+
+// withJSONValues stores values in JSON, as sluice-apiserver did before it
+// stored them in protobuf, for the upstream tests that rely on JSON.
+func withJSONValues() setupOption { return func(o *setupOptions) { o.jsonValues = true } }
 
 // newDatabaseURL creates a fresh database for one test.
 func newDatabaseURL(t testing.TB) string { return pgtest.NewDatabase(t) }
@@ -121,8 +125,13 @@ func defaultSetup() setupOptions {
 
 func newStoreOn(t testing.TB, b *Backend, o setupOptions) *Store {
 	t.Helper()
+	codec, jsonEncoder := storageCodecs(t)
+	if o.jsonValues {
+		codec, jsonEncoder = jsonEncoder, nil
+	}
 	s, err := b.NewStore(StoreConfig{
-		Codec:          apitesting.TestCodec(codecs, examplev1.SchemeGroupVersion),
+		Codec:          codec,
+		JSONEncoder:    jsonEncoder,
 		NewFunc:        o.newFunc,
 		NewListFunc:    func() runtime.Object { return &example.PodList{} },
 		ResourcePrefix: o.resourcePref,
@@ -136,6 +145,25 @@ func newStoreOn(t testing.TB, b *Backend, o setupOptions) *Store {
 	})
 	require.NoError(t, err)
 	return s
+}
+
+// storageCodecs are the codec of example Pods as RESTOptionsGetter builds
+// it for sluice-apiserver, stored as v1 in protobuf and decoded to the
+// internal version, and the JSON encoder of the same version that bounds
+// their size.
+func storageCodecs(t testing.TB) (runtime.Codec, runtime.Codec) {
+	t.Helper()
+	getter := &RESTOptionsGetter{
+		Serializer:     NewStorageSerializer(codecs, scheme),
+		StorageVersion: func(schema.GroupResource) schema.GroupVersion { return examplev1.SchemeGroupVersion },
+		MemoryVersion:  func(schema.GroupResource) schema.GroupVersion { return example.SchemeGroupVersion },
+	}
+	gr := schema.GroupResource{Resource: "pods"}
+	codec, _, err := getter.codec(gr, runtime.ContentTypeProtobuf)
+	require.NoError(t, err)
+	json, _, err := getter.codec(gr, runtime.ContentTypeJSON)
+	require.NoError(t, err)
+	return codec, json
 }
 
 // increaseRV advances the revision by exactly one without touching any key,

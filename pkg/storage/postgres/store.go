@@ -27,7 +27,11 @@ import (
 
 // StoreConfig describes one resource stored in a Backend.
 type StoreConfig struct {
-	Codec          runtime.Codec
+	Codec runtime.Codec
+	// JSONEncoder encodes objects as JSON in the version Codec stores them
+	// in, when Codec's encoding is not JSON. MaxObjectSize bounds an
+	// object's JSON too: watchers are sent JSON (see MaxWatchableObjectSize).
+	JSONEncoder    runtime.Encoder
 	NewFunc        func() runtime.Object
 	NewListFunc    func() runtime.Object
 	Prefix         string // path prefix of every key, e.g. "/registry"
@@ -52,6 +56,7 @@ type StoreConfig struct {
 type Store struct {
 	b              *Backend
 	codec          runtime.Codec
+	jsonEncoder    runtime.Encoder
 	versioner      storage.Versioner
 	transformer    atomic.Pointer[transformerBox]
 	pathPrefix     string
@@ -84,6 +89,7 @@ func (b *Backend) NewStore(cfg StoreConfig) (*Store, error) {
 	s := &Store{
 		b:              b,
 		codec:          cfg.Codec,
+		jsonEncoder:    cfg.JSONEncoder,
 		versioner:      storage.APIObjectVersioner{},
 		pathPrefix:     pathPrefix,
 		resourcePrefix: cfg.ResourcePrefix,
@@ -208,6 +214,11 @@ func (s *Store) encodeData(ctx context.Context, key string, obj runtime.Object, 
 	stored, err := s.Transformer().TransformToStorage(ctx, data, authenticatedKey(key))
 	if err != nil {
 		return nil, storage.NewInternalError(err)
+	}
+	// The JSON first: it is the larger, unless a transformer (encryption)
+	// makes the stored value larger still.
+	if err := s.checkJSONSize(obj, data); err != nil {
+		return nil, err
 	}
 	if len(stored) > s.b.opts.MaxObjectSize {
 		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
@@ -421,6 +432,34 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 		if _, err := s.decodeData(enc.data, out, rv); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// maxJSONExpansion bounds how many times larger than its binary encoding
+// (protobuf) an object's JSON can be, with a wide margin: field names, a
+// string's escapes (six bytes for one), and fields JSON writes when they
+// are empty and protobuf leaves out, which take at most the few bytes of
+// the message around them.
+const maxJSONExpansion = 256
+
+// checkJSONSize refuses an object whose JSON is larger than MaxObjectSize,
+// when the store does not encode JSON: a watch would send that JSON, and
+// client-go refuses an event over 16 MiB. An object whose encoding is at
+// most 1/maxJSONExpansion of the limit cannot be over it, and is not
+// encoded again.
+func (s *Store) checkJSONSize(obj runtime.Object, data []byte) error {
+	limit := s.b.opts.MaxObjectSize
+	if s.jsonEncoder == nil || len(data) <= limit/maxJSONExpansion {
+		return nil
+	}
+	j, err := runtime.Encode(s.jsonEncoder, obj)
+	if err != nil {
+		return err
+	}
+	if len(j) > limit {
+		return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+			"the object is %d bytes as JSON; the limit is %d bytes", len(j), limit))
 	}
 	return nil
 }

@@ -14,17 +14,18 @@ import (
 )
 
 // TestRoundTripTypes fuzzes every internal type, converts it to v1alpha1 and
-// back through each serializer, and requires the result to equal the input.
+// back through JSON and protobuf (the storage encoding), and requires the
+// result to equal the input.
 func TestRoundTripTypes(t *testing.T) {
-	roundtrip.RoundTripTestForAPIGroup(t, Install, sluicefuzzer.Funcs)
+	roundtrip.RoundTripProtobufTestForAPIGroup(t, Install, sluicefuzzer.Funcs)
 }
 
 // TestRoundTripExternalTypes fuzzes the v1alpha1 types themselves and
-// requires encoding and decoding to preserve them.
+// requires encoding and decoding, in JSON and protobuf, to preserve them.
 func TestRoundTripExternalTypes(t *testing.T) {
 	scheme := runtime.NewScheme()
 	Install(scheme)
 	codecs := serializer.NewCodecFactory(scheme)
 	f := fuzzer.FuzzerFor(fuzzer.MergeFuzzerFuncs(metafuzzer.Funcs, sluicefuzzer.Funcs), rand.NewSource(rand.Int63()), codecs)
-	roundtrip.RoundTripExternalTypesWithoutProtobuf(t, scheme, codecs, f, nil)
+	roundtrip.RoundTripExternalTypes(t, scheme, codecs, f, nil)
 }
