@@ -128,6 +128,9 @@ type Controller struct {
 	opts   Options
 	// jobSelector selects this instance's jobs (see Options.Instance).
 	jobSelector string
+	// written holds this controller's last status write of each job
+	// until the job informer has it (written.go).
+	written ownWrites
 	// startLocks serialise the starts of one concurrency group's jobs
 	// (pipeline and environment) within this process; see sync.
 	startLocks keyedMutex
@@ -321,6 +324,7 @@ func (c *Controller) jobDeleted(obj any) {
 		c.notifier.Forget(job)
 	}
 	c.forgetCopies(job.Namespace, job.Name)
+	c.written.forget(job.Namespace + "/" + job.Name)
 	// A job deleted while it ran, or waited, no longer holds up the
 	// jobs queued behind it.
 	c.wakeWaiting(job)

@@ -130,6 +130,80 @@ func TestStatusWritesAreCoalesced(t *testing.T) {
 	require.Equal(t, writes+1, h.statusWrites())
 }
 
+// TestSyncBeforeTheCacheHasItsWrite: a sync that runs before the job
+// informer has the controller's own last status write, as the sync woken
+// by the Pod it just created often does on a busy controller, starts from
+// that write. It neither writes again with the resourceVersion its write
+// replaced (a conflict, retried with backoff) nor decides again what it
+// already did; and once the cache moves on, the cache counts.
+func TestSyncBeforeTheCacheHasItsWrite(t *testing.T) {
+	h := newHarness(t)
+	serveResourceVersions(h)
+	h.createPipeline(testutil.Pipeline("p", steps("a", "b")...))
+	h.createJob(jobOf("j", "p"))
+	pending, err := h.c.jobs.PipelineJobs(ns).Get("j")
+	require.NoError(t, err)
+	require.NotEmpty(t, pending.ResourceVersion)
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	require.NoError(t, stale.Add(pending))
+	informed := h.c.jobs
+	h.c.jobs = sluicelisters.NewPipelineJobLister(stale) // still shows the job Pending
+
+	require.NoError(t, h.c.sync(h.ctx, ns+"/j"))
+	require.Equal(t, 1, h.statusWrites())
+	require.Equal(t, 1, h.podCreates())
+	h.syncPodCache() // the Pod's event wakes the job
+	require.NoError(t, h.c.sync(h.ctx, ns+"/j"), "no write from the replaced resourceVersion")
+	require.Equal(t, 1, h.statusWrites(), "nothing new")
+	require.Equal(t, 1, h.podCreates())
+
+	// The cache moves on: a cancel by someone else is seen.
+	h.c.jobs = informed
+	j := h.job("j")
+	j.Spec.Cancel = true
+	_, err = h.sluice.SluiceV1alpha1().PipelineJobs(ns).Update(h.ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.waitJobCache("j")
+	h.sync("j")
+	require.Equal(t, v1alpha1.JobCancelled, h.job("j").Status.Phase)
+}
+
+// serveResourceVersions gives the fake API server what the real one has
+// and the fake clientset lacks: a new resourceVersion for every job
+// written, and a conflict for a status write from another one.
+func serveResourceVersions(h *harness) {
+	var mu sync.Mutex
+	rv := 0
+	next := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		rv++
+		return strconv.Itoa(rv)
+	}
+	h.sluice.PrependReactor("*", "pipelinejobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		// Create and update actions have the same methods: ask for the verb.
+		var job *v1alpha1.PipelineJob
+		if o, ok := a.(interface{ GetObject() runtime.Object }); ok {
+			job, _ = o.GetObject().(*v1alpha1.PipelineJob)
+		}
+		if job == nil {
+			return false, nil, nil
+		}
+		if a.GetVerb() == "update" {
+			stored, err := h.sluice.Tracker().Get(a.GetResource(), a.GetNamespace(), job.Name)
+			if err != nil {
+				return false, nil, nil
+			}
+			if current := stored.(*v1alpha1.PipelineJob).ResourceVersion; job.ResourceVersion != current {
+				return true, nil, apierrors.NewConflict(a.GetResource().GroupResource(), job.Name,
+					fmt.Errorf("resourceVersion %q is not the current %q", job.ResourceVersion, current))
+			}
+		}
+		job.ResourceVersion = next()
+		return false, nil, nil
+	})
+}
+
 // TestRetries: a failed attempt is retried after a backoff that doubles;
 // the next attempt is a new Pod, and the step succeeds on it.
 func TestRetries(t *testing.T) {

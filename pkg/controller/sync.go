@@ -35,6 +35,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	// The cache may not have this controller's last write yet.
+	cached = c.written.newest(key, cached)
 	job := cached.DeepCopy()
 	r := &reconciler{c: c, job: job, now: c.clock.Now()}
 
@@ -69,6 +71,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
+		c.written.remember(key, cached.ResourceVersion, updated)
 		c.afterWrite(ctx, &cached.Status, updated, r.retries, r.decisions)
 		current = updated
 	} else if c.notifier != nil {
