@@ -115,6 +115,10 @@ type Controller struct {
 	jobs      sluicelisters.PipelineJobLister
 	pipelines sluicelisters.PipelineLister
 	pods      corelisters.PodLister
+	// jobIndex and podIndex are the job and Pod informers' caches, for
+	// their indexes queuedByGroup and podsByJob.
+	jobIndex  cache.Indexer
+	podIndex  cache.Indexer
 	pvcs      corelisters.PersistentVolumeClaimLister
 	hasSynced []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -183,16 +187,24 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 			func(o *metav1.ListOptions) { o.LabelSelector = jobSelector })
 	})
+	if err := jobInformer.AddIndexers(cache.Indexers{queuedByGroup: indexQueuedByGroup}); err != nil {
+		return nil, err
+	}
 	pipelines := sluiceInformers.Sluice().V1alpha1().Pipelines()
 	triggers := sluiceInformers.Sluice().V1alpha1().Triggers()
 	pods := kubeInformers.Core().V1().Pods()
 	pvcs := kubeInformers.Core().V1().PersistentVolumeClaims()
+	if err := pods.Informer().AddIndexers(cache.Indexers{podsByJob: indexPodsByJob}); err != nil {
+		return nil, err
+	}
 	c := &Controller{
 		kube:      kube,
 		sluice:    sluice,
 		jobs:      sluicelisters.NewPipelineJobLister(jobInformer.GetIndexer()),
 		pipelines: pipelines.Lister(),
 		pods:      pods.Lister(),
+		jobIndex:  jobInformer.GetIndexer(),
+		podIndex:  pods.Informer().GetIndexer(),
 		pvcs:      pvcs.Lister(),
 		triggers:  triggers.Lister(),
 		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced,
