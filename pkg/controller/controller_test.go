@@ -138,7 +138,7 @@ func TestStatusWritesAreCoalesced(t *testing.T) {
 // already did; and once the cache moves on, the cache counts.
 func TestSyncBeforeTheCacheHasItsWrite(t *testing.T) {
 	h := newHarness(t)
-	serveResourceVersions(h)
+	serveResourceVersions(h.sluice, "pipelinejobs")
 	h.createPipeline(testutil.Pipeline("p", steps("a", "b")...))
 	h.createJob(jobOf("j", "p"))
 	pending, err := h.c.jobs.PipelineJobs(ns).Get("j")
@@ -169,10 +169,11 @@ func TestSyncBeforeTheCacheHasItsWrite(t *testing.T) {
 }
 
 // serveResourceVersions gives the fake API server what the real one has
-// and the fake clientset lacks, for jobs and pipelines: a new
+// and the fake clientset lacks, for the named resources: a new
 // resourceVersion for every object written, and a conflict for an update
-// from another one.
-func serveResourceVersions(h *harness) {
+// from another one. Every harness has it for pipelines (newHarnessWith);
+// tests add it for jobs, whose resourceVersions others set by hand.
+func serveResourceVersions(sluice *sluicefake.Clientset, resources ...string) {
 	var mu sync.Mutex
 	rv := 0
 	next := func() string {
@@ -181,8 +182,8 @@ func serveResourceVersions(h *harness) {
 		rv++
 		return strconv.Itoa(rv)
 	}
-	for _, resource := range []string{"pipelinejobs", "pipelines"} {
-		h.sluice.PrependReactor("*", resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
+	for _, resource := range resources {
+		sluice.PrependReactor("*", resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
 			// Create and update actions have the same methods: ask for the verb.
 			var obj metav1.Object
 			if o, ok := a.(interface{ GetObject() runtime.Object }); ok {
@@ -192,7 +193,7 @@ func serveResourceVersions(h *harness) {
 				return false, nil, nil
 			}
 			if a.GetVerb() == "update" {
-				stored, err := h.sluice.Tracker().Get(a.GetResource(), a.GetNamespace(), obj.GetName())
+				stored, err := sluice.Tracker().Get(a.GetResource(), a.GetNamespace(), obj.GetName())
 				if err != nil {
 					return false, nil, nil
 				}
@@ -214,7 +215,6 @@ func serveResourceVersions(h *harness) {
 // write still lands.
 func TestLastJobFromTheCache(t *testing.T) {
 	h := newHarness(t)
-	serveResourceVersions(h)
 	h.createPipeline(testutil.Pipeline("p", steps("a")...))
 	gets := func() int {
 		n := 0
