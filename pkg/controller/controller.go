@@ -389,11 +389,18 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	reconcileErrors.Inc()
 	if apierrors.IsConflict(err) {
-		// Our cache was behind; the newer object is on its way.
-		klog.V(4).InfoS("conflict, retrying", "job", key)
-	} else {
-		utilruntime.HandleErrorWithContext(ctx, err, "syncing PipelineJob", "job", key)
+		// The job changed since the version this sync started from (the
+		// server recorded an action's output Archived, or someone
+		// cancelled it): the informer has yet to deliver that change, and
+		// its event adds the job again, to be synced from it. Retrying
+		// sooner would start from the same stale version; retrying with
+		// the rate limiter would, in a burst of jobs, wait for the
+		// limiter's shared 10 per second.
+		klog.V(4).InfoS("conflict, waiting for the newer job", "job", key)
+		c.queue.Forget(key)
+		return true
 	}
+	utilruntime.HandleErrorWithContext(ctx, err, "syncing PipelineJob", "job", key)
 	c.queue.AddRateLimited(key)
 	return true
 }

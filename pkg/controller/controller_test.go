@@ -168,6 +168,41 @@ func TestSyncBeforeTheCacheHasItsWrite(t *testing.T) {
 	require.Equal(t, v1alpha1.JobCancelled, h.job("j").Status.Phase)
 }
 
+// TestConflictWaitsForTheNewerJob: a status write that conflicts, because
+// the job changed since the version the sync started from, is not retried
+// through the rate limiter, whose shared 10 per second would hold back
+// every job of a burst: the informer's event of the newer version adds the
+// job again, and that sync starts from it.
+func TestConflictWaitsForTheNewerJob(t *testing.T) {
+	h := newHarness(t)
+	serveResourceVersions(h.sluice, "pipelinejobs")
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
+	h.createJob(jobOf("j", "p"))
+	pending, err := h.c.jobs.PipelineJobs(ns).Get("j")
+	require.NoError(t, err)
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	require.NoError(t, stale.Add(pending))
+	informed := h.c.jobs
+	h.c.jobs = sluicelisters.NewPipelineJobLister(stale)
+	// Someone else writes the job; the stale cache does not have it.
+	j := h.job("j")
+	j.Annotations = map[string]string{"example.com/note": "changed"}
+	_, err = h.sluice.SluiceV1alpha1().PipelineJobs(ns).Update(h.ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	h.c.queue.Add(ns + "/j")
+	require.True(t, h.c.processNext(h.ctx))
+	require.Equal(t, 0, h.c.queue.NumRequeues(ns+"/j"), "not retried through the rate limiter")
+	require.Equal(t, v1alpha1.JobPending, h.job("j").Status.Phase, "the write conflicted")
+
+	// The newer version arrives, and its event adds the job.
+	h.c.jobs = informed
+	h.waitJobCache("j")
+	h.eventually("the job added by its update event", func() bool { return h.c.queue.Len() > 0 })
+	require.True(t, h.c.processNext(h.ctx))
+	h.eventually("the job started", func() bool { return h.job("j").Status.Phase == v1alpha1.JobRunning })
+}
+
 // serveResourceVersions gives the fake API server what the real one has
 // and the fake clientset lacks, for the named resources: a new
 // resourceVersion for every object written, and a conflict for an update
