@@ -95,7 +95,7 @@ type Options struct {
 	// without the label.
 	Instance string
 	// LogCopyWorkers copy actions' output to the archive concurrently.
-	// Default 2.
+	// Default 16.
 	LogCopyWorkers int
 	// Clock is the clock; the real one when nil.
 	Clock clock.WithTicker
@@ -168,7 +168,7 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		opts.MaxRetryBackoff = 5 * time.Minute
 	}
 	if opts.LogCopyWorkers == 0 {
-		opts.LogCopyWorkers = 2
+		opts.LogCopyWorkers = 16
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}

@@ -81,9 +81,16 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		KubeAPIQPS:        50,
-		KubeAPIBurst:      100,
-		Workers:           4,
+		// Per API client: one for the core API, one for sluice.dev. A job
+		// costs about 27 requests (hack/bench -controller-only), so 500/s
+		// keeps the limit out of the way of the jobs a large cluster runs;
+		// API Priority and Fairness is what protects the servers.
+		KubeAPIQPS:   500,
+		KubeAPIBurst: 1000,
+		// A sync mostly waits on its API requests, so throughput comes
+		// from running many at once, as Argo Workflows' 32 workflow
+		// workers do.
+		Workers:           32,
 		Resync:            10 * time.Minute,
 		RetryBackoff:      10 * time.Second,
 		MaxRetryBackoff:   5 * time.Minute,
@@ -91,7 +98,7 @@ func NewOptions() *Options {
 		NotifyTimeout:     10 * time.Second,
 		NotifyMaxAttempts: 5,
 		NotifyBackoff:     2 * time.Second,
-		LogCopyWorkers:    2,
+		LogCopyWorkers:    16, // 4 copies per 2-step job; each streams one container's output
 		BindAddress:       ":8080",
 		Profiling:         true,
 		ReceiverAddress:   ":8090",
@@ -109,8 +116,8 @@ func NewOptions() *Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig; in-cluster configuration when empty.")
 	fs.StringVar(&o.Instance, "instance", o.Instance, "Run only the PipelineJobs labelled sluice.dev/controller-instance=<instance>; when empty, only those without the label. The Lease is named after it.")
-	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained.")
-	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained, of each of the two clients (the core API and sluice.dev).")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst, of each of the two clients.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "PipelineJobs synced concurrently.")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "How often every job is synced even without a change.")
 	fs.DurationVar(&o.RetryBackoff, "retry-backoff", o.RetryBackoff, "Wait before a step's second attempt; it doubles with each further attempt.")
