@@ -70,11 +70,40 @@ type ControllerResults struct {
 	// ThrottledSeconds is the time requests waited in the client's rate
 	// limiter (--kube-api-qps/--kube-api-burst), summed over requests.
 	ThrottledSeconds float64 `json:"throttledSeconds"`
+	// Queues are the controller's workqueues during the run: how long an
+	// item waited for a worker and how long a worker took, on average.
+	Queues []QueueTimes `json:"queues"`
 	// PodsCreated is what kube-apiserver counted (POST pods, 201).
 	PodsCreated float64 `json:"podsCreated"`
 	// CPUSeconds per process over the run, and Memory at its end.
 	CPUSeconds map[string]float64 `json:"cpuSeconds"`
 	Memory     map[string]Memory  `json:"memory"`
+}
+
+// QueueTimes are a workqueue's mean wait and work times, in seconds.
+type QueueTimes struct {
+	Name  string  `json:"name"`
+	Items float64 `json:"items"`
+	Wait  float64 `json:"waitSeconds"`
+	Work  float64 `json:"workSeconds"`
+}
+
+// queueTimes reads the workqueue metrics of the named queues between two
+// scrapes.
+func queueTimes(before, after promMetrics, names ...string) []QueueTimes {
+	var out []QueueTimes
+	for _, name := range names {
+		q := map[string]string{"name": name}
+		delta := func(metric string) float64 { return after.sum(metric, q) - before.sum(metric, q) }
+		items := delta("workqueue_work_duration_seconds_count")
+		if items == 0 {
+			continue
+		}
+		out = append(out, QueueTimes{Name: name, Items: items,
+			Wait: delta("workqueue_queue_duration_seconds_sum") / delta("workqueue_queue_duration_seconds_count"),
+			Work: delta("workqueue_work_duration_seconds_sum") / items})
+	}
+	return out
 }
 
 // RequestCount is a number of requests of one kind.
@@ -254,6 +283,7 @@ func measureController(ctx context.Context, root, dir, out string, jobs int, ext
 	res.ClientRequests = metricsAfter.sum("rest_client_requests_total", nil) - metricsBefore.sum("rest_client_requests_total", nil)
 	res.ThrottledSeconds = metricsAfter.sum("rest_client_rate_limiter_duration_seconds_sum", nil) -
 		metricsBefore.sum("rest_client_rate_limiter_duration_seconds_sum", nil)
+	res.Queues = queueTimes(metricsBefore, metricsAfter, "pipelinejobs", "logcopies")
 	podCreates := map[string]string{"resource": "pods", "subresource": "", "verb": "POST", "code": "201"}
 	res.PodsCreated = apiAfter.sum("apiserver_request_total", podCreates) - apiBefore.sum("apiserver_request_total", podCreates)
 	return res, nil
@@ -701,6 +731,10 @@ func controllerMarkdown(r *ControllerResults) string {
 	fmt.Fprintf(&b, "| CPU of all of them | %.1f ms |\n", 1000*r.perJob(total))
 	if m, ok := r.Memory["sluice-controller"]; ok {
 		fmt.Fprintf(&b, "| sluice-controller RSS at the end (peak), whole run | %.0f MiB (%.0f MiB) |\n", float64(m.RSS)/(1<<20), float64(m.Peak)/(1<<20))
+	}
+	for _, q := range r.Queues {
+		fmt.Fprintf(&b, "| workqueue %s: items, mean wait for a worker, mean work | %.1f, %.0f ms, %.0f ms |\n",
+			q.Name, r.perJob(q.Items), 1000*q.Wait, 1000*q.Work)
 	}
 	b.WriteString("\nsluice-controller's API requests per job, by verb and resource (`sluice_controller_api_requests_total`; ")
 	fmt.Fprintf(&b, "client-go's `rest_client_requests_total` counted %.1f per job):\n\n", r.perJob(r.ClientRequests))
