@@ -13,6 +13,16 @@
 // that fails (errors, a server exiting, memory beyond 3/4 of the machine) is
 // recorded with where and how, and is not attempted at larger counts.
 //
+// Before that it runs the controller benchmark (controller.go; alone with
+// -controller-only): a full local stack with kube-controller-manager,
+// kube-scheduler, kwok nodes and one sluice-controller leader with its
+// default flags, 1,000 jobs of a 2-step pipeline submitted at once, and
+// jobs/min from the first create to the last finish, the controller's API
+// requests per job by verb and resource (its
+// sluice_controller_api_requests_total before and after), Pods created per
+// job and every process's CPU per job, into controller.md and
+// controller.json.
+//
 // Output: bench-results.json, results.md (a table of Sluice ÷ CRD ratios
 // with the absolute numbers) and chart.png, in .local/bench; with
 // -update-docs also in docs/bench/ and docs/benchmarks.md.

@@ -89,6 +89,8 @@ func main() {
 		logsOnly   = flag.Bool("logs-only", false, "measure only what the log archive costs per job")
 		logJobs    = flag.Int("log-jobs", 500, "jobs whose output the log archive measurement writes")
 		profile    = flag.String("profile", "", "comma-separated phases (creates, watch, ...) during which to take a CPU profile of sluice-apiserver, into <out>/profiles")
+		// The controller benchmark (controller.go), on a full stack of its own.
+		controllerOnly = flag.Bool("controller-only", false, "measure only the controller: jobs/min and API requests per job (controller.go)")
 	)
 	flag.Parse()
 	if *render != "" {
@@ -146,6 +148,12 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := benchController(ctx, *out); err != nil {
+		fatalf("controller: %v", err)
+	}
+	if *controllerOnly {
+		return
+	}
 	// The log archive is measured on PostgreSQL alone: it does not go
 	// through the API's storage, and the CRDs have nothing to compare.
 	logCost, err := measureLogs(ctx, filepath.Join(*out, "logs-postgres"), *logJobs)

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"slices"
 	"time"
 
@@ -149,20 +150,43 @@ func (g concurrencyGroup) where() string {
 
 // wakeWaiting adds to the workqueue the jobs that wait in the group of a
 // job that has started, finished or gone: the head of a queue may start
-// now, and the others' places have changed. They are read from the cache:
-// a job not there yet is added by its own informer event.
+// now, and the others' places have changed. They are read from the cache,
+// by the queuedByGroup index: only the jobs whose status says Queued, so
+// that a job of a group that queues nothing (Allow, the default) wakes
+// nobody, and one of a long queue reads only the queue. A job not there
+// yet is added by its own informer event: a job is Queued only once its
+// status write says so, and that write wakes it too.
 func (c *Controller) wakeWaiting(job *v1alpha1.PipelineJob) {
 	g, ok := groupOf(job)
 	if !ok {
 		return
 	}
-	jobs, err := c.jobs.PipelineJobs(g.namespace).List(g.selector())
+	queued, err := c.jobIndex.ByIndex(queuedByGroup, g.String())
 	if err != nil {
 		return
 	}
-	for _, j := range jobs {
-		if j.Name != job.Name && notStarted(j.Status.Phase) {
+	for _, obj := range queued {
+		if j, ok := obj.(*v1alpha1.PipelineJob); ok && j.Name != job.Name {
 			c.queue.Add(j.Namespace + "/" + j.Name)
 		}
 	}
+}
+
+// queuedByGroup indexes the jobs that wait in their concurrency group's
+// queue (not started, reason Queued) by the group.
+const queuedByGroup = "queuedByGroup"
+
+func indexQueuedByGroup(obj any) ([]string, error) {
+	job, ok := obj.(*v1alpha1.PipelineJob)
+	if !ok || !notStarted(job.Status.Phase) {
+		return nil, nil
+	}
+	g, ok := groupOf(job)
+	if !ok {
+		return nil, nil
+	}
+	if c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.ConditionSucceeded); c == nil || c.Reason != v1alpha1.ReasonQueued {
+		return nil, nil
+	}
+	return []string{g.String()}, nil
 }

@@ -95,7 +95,7 @@ type Options struct {
 	// without the label.
 	Instance string
 	// LogCopyWorkers copy actions' output to the archive concurrently.
-	// Default 2.
+	// Default 16.
 	LogCopyWorkers int
 	// Clock is the clock; the real one when nil.
 	Clock clock.WithTicker
@@ -115,6 +115,10 @@ type Controller struct {
 	jobs      sluicelisters.PipelineJobLister
 	pipelines sluicelisters.PipelineLister
 	pods      corelisters.PodLister
+	// jobIndex and podIndex are the job and Pod informers' caches, for
+	// their indexes queuedByGroup and podsByJob.
+	jobIndex  cache.Indexer
+	podIndex  cache.Indexer
 	pvcs      corelisters.PersistentVolumeClaimLister
 	hasSynced []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -128,6 +132,9 @@ type Controller struct {
 	opts   Options
 	// jobSelector selects this instance's jobs (see Options.Instance).
 	jobSelector string
+	// written holds this controller's last status write of each job
+	// until the job informer has it (written.go).
+	written ownWrites
 	// startLocks serialise the starts of one concurrency group's jobs
 	// (pipeline and environment) within this process; see sync.
 	startLocks keyedMutex
@@ -161,7 +168,7 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 		opts.MaxRetryBackoff = 5 * time.Minute
 	}
 	if opts.LogCopyWorkers == 0 {
-		opts.LogCopyWorkers = 2
+		opts.LogCopyWorkers = 16
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
@@ -180,16 +187,24 @@ func New(kube kubernetes.Interface, sluice sluiceclient.Interface, kubeInformers
 			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
 			func(o *metav1.ListOptions) { o.LabelSelector = jobSelector })
 	})
+	if err := jobInformer.AddIndexers(cache.Indexers{queuedByGroup: indexQueuedByGroup}); err != nil {
+		return nil, err
+	}
 	pipelines := sluiceInformers.Sluice().V1alpha1().Pipelines()
 	triggers := sluiceInformers.Sluice().V1alpha1().Triggers()
 	pods := kubeInformers.Core().V1().Pods()
 	pvcs := kubeInformers.Core().V1().PersistentVolumeClaims()
+	if err := pods.Informer().AddIndexers(cache.Indexers{podsByJob: indexPodsByJob}); err != nil {
+		return nil, err
+	}
 	c := &Controller{
 		kube:      kube,
 		sluice:    sluice,
 		jobs:      sluicelisters.NewPipelineJobLister(jobInformer.GetIndexer()),
 		pipelines: pipelines.Lister(),
 		pods:      pods.Lister(),
+		jobIndex:  jobInformer.GetIndexer(),
+		podIndex:  pods.Informer().GetIndexer(),
 		pvcs:      pvcs.Lister(),
 		triggers:  triggers.Lister(),
 		hasSynced: []cache.InformerSynced{jobInformer.HasSynced, pipelines.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced,
@@ -321,6 +336,7 @@ func (c *Controller) jobDeleted(obj any) {
 		c.notifier.Forget(job)
 	}
 	c.forgetCopies(job.Namespace, job.Name)
+	c.written.forget(job.Namespace + "/" + job.Name)
 	// A job deleted while it ran, or waited, no longer holds up the
 	// jobs queued behind it.
 	c.wakeWaiting(job)
@@ -373,11 +389,18 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	reconcileErrors.Inc()
 	if apierrors.IsConflict(err) {
-		// Our cache was behind; the newer object is on its way.
-		klog.V(4).InfoS("conflict, retrying", "job", key)
-	} else {
-		utilruntime.HandleErrorWithContext(ctx, err, "syncing PipelineJob", "job", key)
+		// The job changed since the version this sync started from (the
+		// server recorded an action's output Archived, or someone
+		// cancelled it): the informer has yet to deliver that change, and
+		// its event adds the job again, to be synced from it. Retrying
+		// sooner would start from the same stale version; retrying with
+		// the rate limiter would, in a burst of jobs, wait for the
+		// limiter's shared 10 per second.
+		klog.V(4).InfoS("conflict, waiting for the newer job", "job", key)
+		c.queue.Forget(key)
+		return true
 	}
+	utilruntime.HandleErrorWithContext(ctx, err, "syncing PipelineJob", "job", key)
 	c.queue.AddRateLimited(key)
 	return true
 }

@@ -130,6 +130,163 @@ func TestStatusWritesAreCoalesced(t *testing.T) {
 	require.Equal(t, writes+1, h.statusWrites())
 }
 
+// TestSyncBeforeTheCacheHasItsWrite: a sync that runs before the job
+// informer has the controller's own last status write, as the sync woken
+// by the Pod it just created often does on a busy controller, starts from
+// that write. It neither writes again with the resourceVersion its write
+// replaced (a conflict, retried with backoff) nor decides again what it
+// already did; and once the cache moves on, the cache counts.
+func TestSyncBeforeTheCacheHasItsWrite(t *testing.T) {
+	h := newHarness(t)
+	serveResourceVersions(h.sluice, "pipelinejobs")
+	h.createPipeline(testutil.Pipeline("p", steps("a", "b")...))
+	h.createJob(jobOf("j", "p"))
+	pending, err := h.c.jobs.PipelineJobs(ns).Get("j")
+	require.NoError(t, err)
+	require.NotEmpty(t, pending.ResourceVersion)
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	require.NoError(t, stale.Add(pending))
+	informed := h.c.jobs
+	h.c.jobs = sluicelisters.NewPipelineJobLister(stale) // still shows the job Pending
+
+	require.NoError(t, h.c.sync(h.ctx, ns+"/j"))
+	require.Equal(t, 1, h.statusWrites())
+	require.Equal(t, 1, h.podCreates())
+	h.syncPodCache() // the Pod's event wakes the job
+	require.NoError(t, h.c.sync(h.ctx, ns+"/j"), "no write from the replaced resourceVersion")
+	require.Equal(t, 1, h.statusWrites(), "nothing new")
+	require.Equal(t, 1, h.podCreates())
+
+	// The cache moves on: a cancel by someone else is seen.
+	h.c.jobs = informed
+	j := h.job("j")
+	j.Spec.Cancel = true
+	_, err = h.sluice.SluiceV1alpha1().PipelineJobs(ns).Update(h.ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	h.waitJobCache("j")
+	h.sync("j")
+	require.Equal(t, v1alpha1.JobCancelled, h.job("j").Status.Phase)
+}
+
+// TestConflictWaitsForTheNewerJob: a status write that conflicts, because
+// the job changed since the version the sync started from, is not retried
+// through the rate limiter, whose shared 10 per second would hold back
+// every job of a burst: the informer's event of the newer version adds the
+// job again, and that sync starts from it.
+func TestConflictWaitsForTheNewerJob(t *testing.T) {
+	h := newHarness(t)
+	serveResourceVersions(h.sluice, "pipelinejobs")
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
+	h.createJob(jobOf("j", "p"))
+	pending, err := h.c.jobs.PipelineJobs(ns).Get("j")
+	require.NoError(t, err)
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	require.NoError(t, stale.Add(pending))
+	informed := h.c.jobs
+	h.c.jobs = sluicelisters.NewPipelineJobLister(stale)
+	// Someone else writes the job; the stale cache does not have it.
+	j := h.job("j")
+	j.Annotations = map[string]string{"example.com/note": "changed"}
+	_, err = h.sluice.SluiceV1alpha1().PipelineJobs(ns).Update(h.ctx, j, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	h.c.queue.Add(ns + "/j")
+	require.True(t, h.c.processNext(h.ctx))
+	require.Equal(t, 0, h.c.queue.NumRequeues(ns+"/j"), "not retried through the rate limiter")
+	require.Equal(t, v1alpha1.JobPending, h.job("j").Status.Phase, "the write conflicted")
+
+	// The newer version arrives, and its event adds the job.
+	h.c.jobs = informed
+	h.waitJobCache("j")
+	h.eventually("the job added by its update event", func() bool { return h.c.queue.Len() > 0 })
+	require.True(t, h.c.processNext(h.ctx))
+	h.eventually("the job started", func() bool { return h.job("j").Status.Phase == v1alpha1.JobRunning })
+}
+
+// serveResourceVersions gives the fake API server what the real one has
+// and the fake clientset lacks, for the named resources: a new
+// resourceVersion for every object written, and a conflict for an update
+// from another one. Every harness has it for pipelines (newHarnessWith);
+// tests add it for jobs, whose resourceVersions others set by hand.
+func serveResourceVersions(sluice *sluicefake.Clientset, resources ...string) {
+	var mu sync.Mutex
+	rv := 0
+	next := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		rv++
+		return strconv.Itoa(rv)
+	}
+	for _, resource := range resources {
+		sluice.PrependReactor("*", resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
+			// Create and update actions have the same methods: ask for the verb.
+			var obj metav1.Object
+			if o, ok := a.(interface{ GetObject() runtime.Object }); ok {
+				obj, _ = o.GetObject().(metav1.Object)
+			}
+			if obj == nil || (a.GetVerb() != "create" && a.GetVerb() != "update") {
+				return false, nil, nil
+			}
+			if a.GetVerb() == "update" {
+				stored, err := sluice.Tracker().Get(a.GetResource(), a.GetNamespace(), obj.GetName())
+				if err != nil {
+					return false, nil, nil
+				}
+				if current := stored.(metav1.Object).GetResourceVersion(); obj.GetResourceVersion() != current {
+					return true, nil, apierrors.NewConflict(a.GetResource().GroupResource(), obj.GetName(),
+						fmt.Errorf("resourceVersion %q is not the current %q", obj.GetResourceVersion(), current))
+				}
+			}
+			obj.SetResourceVersion(next())
+			return false, nil, nil
+		})
+	}
+}
+
+// TestLastJobFromTheCache: recording a job's start and end in its
+// Pipeline's status.lastJob reads no Pipeline from the API while the
+// pipeline cache is current; the one read per job is the snapshot at its
+// start. A cache behind the API costs a conflict, then a read, and the
+// write still lands.
+func TestLastJobFromTheCache(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
+	gets := func() int {
+		n := 0
+		for _, a := range h.sluice.Actions() {
+			if a.GetVerb() == "get" && a.GetResource().Resource == "pipelines" {
+				n++
+			}
+		}
+		return n
+	}
+	h.createJob(jobOf("j1", "p"))
+	h.sync("j1")
+	h.finishPod("j1-a-1", 0)
+	require.Equal(t, v1alpha1.JobSucceeded, h.sync("j1").Status.Phase)
+	require.Equal(t, 1, gets(), "the snapshot only")
+	p, err := h.sluice.SluiceV1alpha1().Pipelines(ns).Get(h.ctx, "p", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "j1", p.Status.LastJob.Name)
+	require.Equal(t, v1alpha1.JobSucceeded, p.Status.LastJob.Phase)
+
+	// The cache still has the pipeline from before j1's end.
+	stale := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	old, err := h.c.pipelines.Pipelines(ns).Get("p")
+	require.NoError(t, err)
+	old = old.DeepCopy()
+	old.ResourceVersion, old.Status = "1", v1alpha1.PipelineStatus{}
+	require.NoError(t, stale.Add(old))
+	h.c.pipelines = sluicelisters.NewPipelineLister(stale)
+	h.clock.Step(time.Minute)
+	h.createJob(jobOf("j2", "p"))
+	h.sync("j2")
+	p, err = h.sluice.SluiceV1alpha1().Pipelines(ns).Get(h.ctx, "p", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "j2", p.Status.LastJob.Name)
+	require.Equal(t, v1alpha1.JobRunning, p.Status.LastJob.Phase)
+}
+
 // TestRetries: a failed attempt is retried after a backoff that doubles;
 // the next attempt is a new Pod, and the step succeeds on it.
 func TestRetries(t *testing.T) {

@@ -18,8 +18,8 @@ import (
 // controller that stopped between writing the job and the pipeline records
 // the release when it next syncs the job, as a new leader syncs every job.
 // The pipeline cache tells whether there is anything to do, so a release
-// already recorded costs no request; the write reads the pipeline from the
-// API and retries on conflicts (updatePipelineStatus).
+// already recorded costs no request; the write starts from the cache and
+// reads the pipeline from the API after a conflict (updatePipelineStatus).
 func (c *Controller) recordRelease(ctx context.Context, job *v1alpha1.PipelineJob) error {
 	if job.Spec.PipelineRef == nil || job.Spec.Environment == "" || job.Status.Phase != v1alpha1.JobSucceeded {
 		return nil

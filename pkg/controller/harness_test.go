@@ -104,6 +104,9 @@ func (tl *timeline) get() []string {
 	return slices.Clone(tl.events)
 }
 
+// versionedClients are the fake clientsets serveResourceVersions serves.
+var versionedClients sync.Map
+
 // newHarnessWith starts a controller on existing fake clients: a second
 // harness on the same clients is a restarted controller.
 func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.Clientset) *harness {
@@ -113,6 +116,12 @@ func newHarnessWith(t *testing.T, kube *kubefake.Clientset, sluice *sluicefake.C
 		clock:    clocktesting.NewFakeClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)),
 		recorder: record.NewFakeRecorder(1000),
 		user:     controllerUser,
+	}
+	// Like the apiserver, keep pipelines' resourceVersions, so that a
+	// status write from a stale copy fails instead of losing an update;
+	// once per clientset, which a restarted controller shares.
+	if _, done := versionedClients.LoadOrStore(sluice, true); !done {
+		serveResourceVersions(sluice, "pipelines")
 	}
 	// Like the apiserver, stamp new Pods with their creation time.
 	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {

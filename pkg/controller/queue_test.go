@@ -94,6 +94,23 @@ func TestQueue(t *testing.T) {
 	requireQueued(t, h.sync("a"), "queued behind b (position 1 in production)")
 }
 
+// TestNothingQueuedWakesNobody: when a job of a group that queues nothing
+// (Allow, the default) starts or finishes, the group's other jobs that have
+// not started are not added to the workqueue again: none of them waits
+// for it, and with a thousand jobs submitted at once each start would
+// otherwise sync every one of the others again.
+func TestNothingQueuedWakesNobody(t *testing.T) {
+	h := newHarness(t)
+	h.createPipeline(testutil.Pipeline("p", steps("a")...))
+	h.createJob(jobOf("first", "p"))
+	h.createJob(jobOf("second", "p"))
+	require.Equal(t, v1alpha1.JobRunning, h.sync("first").Status.Phase)
+	h.finishPod("first-a-1", 0)
+	require.Equal(t, v1alpha1.JobSucceeded, h.sync("first").Status.Phase)
+	h.flushInformers()
+	require.Equal(t, 1, h.queue.added(ns+"/second"), "added when created, and never since")
+}
+
 // TestQueueWithoutEnvironment: the jobs of a pipeline that name no
 // environment queue together, and the message names the pipeline.
 func TestQueueWithoutEnvironment(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
 )
@@ -31,7 +30,8 @@ func podRetention(job *v1alpha1.PipelineJob) v1alpha1.PodRetention {
 // deleted, as before.
 //
 // It runs on every sync, of finished jobs too, and costs no API call when
-// there is nothing to delete: it reads the Pod cache, by the job's label.
+// there is nothing to delete: it reads the Pod cache's podsByJob index, so
+// its cost does not grow with the namespace's other Pods.
 // Only the Pods the job controls are deleted, each with its UID as a
 // precondition; one already being deleted, or deleted by this sync
 // (deleted), is left alone.
@@ -44,11 +44,15 @@ func (c *Controller) retainPods(ctx context.Context, job *v1alpha1.PipelineJob, 
 	if policy == v1alpha1.PodRetentionOnJobCompletion && !done {
 		return nil
 	}
-	pods, err := c.pods.Pods(job.Namespace).List(labels.SelectorFromSet(labels.Set{v1alpha1.LabelJob: job.Name}))
+	pods, err := c.podIndex.ByIndex(podsByJob, job.Namespace+"/"+job.Name)
 	if err != nil {
 		return err
 	}
-	for _, pod := range pods {
+	for _, obj := range pods {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			continue
+		}
 		if pod.DeletionTimestamp != nil || deleted[pod.Name] || !metav1.IsControlledBy(pod, job) {
 			continue
 		}
@@ -107,4 +111,20 @@ func stepLogsSettled(job *v1alpha1.PipelineJob, step string) bool {
 		return true
 	}
 	return true
+}
+
+// podsByJob indexes the Pods in the cache by namespace and the value of
+// their sluice.dev/job label.
+const podsByJob = "podsByJob"
+
+func indexPodsByJob(obj any) ([]string, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	job, ok := pod.Labels[v1alpha1.LabelJob]
+	if !ok {
+		return nil, nil
+	}
+	return []string{pod.Namespace + "/" + job}, nil
 }

@@ -35,6 +35,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	// The cache may not have this controller's last write yet.
+	cached = c.written.newest(key, cached)
 	job := cached.DeepCopy()
 	r := &reconciler{c: c, job: job, now: c.clock.Now()}
 
@@ -69,6 +71,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
+		c.written.remember(key, cached.ResourceVersion, updated)
 		c.afterWrite(ctx, &cached.Status, updated, r.retries, r.decisions)
 		current = updated
 	} else if c.notifier != nil {
@@ -977,27 +980,42 @@ func (c *Controller) updateLastJob(ctx context.Context, job *v1alpha1.PipelineJo
 	})
 }
 
-// updatePipelineStatus applies change to the named pipeline as the API
-// has it now and writes its status when change reports a change, reading
-// it again after a conflicting write, a few times. A pipeline that is gone
-// needs nothing.
+// updatePipelineStatus applies change to the named pipeline and writes
+// its status when change reports a change. The first try starts from the
+// pipeline cache: the write carries the cached resourceVersion, so a cache
+// behind the API costs a conflict, after which the pipeline is read from
+// the API and changed again, a few times. Reading it from the API first
+// would cost a request on every job's start and end even when the cache
+// is current, as it is but under a burst of writes to one pipeline. A
+// pipeline that is gone needs nothing.
 func (c *Controller) updatePipelineStatus(ctx context.Context, ns, name string, change func(p *v1alpha1.Pipeline) bool) error {
 	client := c.sluice.SluiceV1alpha1().Pipelines(ns)
+	var p *v1alpha1.Pipeline
+	if cached, err := c.pipelines.Pipelines(ns).Get(name); err == nil {
+		p = cached.DeepCopy()
+	}
 	for range 5 {
-		p, err := client.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
+		if p == nil {
+			var err error
+			p, err = client.Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if !change(p) {
 			return nil
 		}
-		_, err = client.UpdateStatus(ctx, p, metav1.UpdateOptions{})
-		if !apierrors.IsConflict(err) {
+		_, err := client.UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case !apierrors.IsConflict(err):
 			return err
 		}
+		p = nil // the cache was behind, or someone else wrote: read it
 	}
 	return fmt.Errorf("pipeline %s/%s kept changing", ns, name)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"time"
@@ -25,6 +26,9 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/component-base/metrics/legacyregistry"
+	// rest_client_* (requests, latency, client-side rate limiter waits)
+	// and the leader election metrics, as kube-controller-manager has.
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	"k8s.io/klog/v2"
 
 	"github.com/sluice-dev/sluice/pkg/apis/sluice/v1alpha1"
@@ -52,7 +56,10 @@ type Options struct {
 	NotifyBackoff     time.Duration
 	LogCopyWorkers    int
 	BindAddress       string
-	ReceiverAddress   string
+	// Profiling serves Go's pprof handlers under /debug/pprof on the
+	// BindAddress listener.
+	Profiling       bool
+	ReceiverAddress string
 	// EgressAllowCIDRs and EgressDenyCIDRs make the egress policy of the
 	// requests made for users (Egress, filled in by Validate).
 	EgressAllowCIDRs []string
@@ -74,9 +81,16 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		KubeAPIQPS:        50,
-		KubeAPIBurst:      100,
-		Workers:           4,
+		// Per API client: one for the core API, one for sluice.dev. A job
+		// costs about 27 requests (hack/bench -controller-only), so 500/s
+		// keeps the limit out of the way of the jobs a large cluster runs;
+		// API Priority and Fairness is what protects the servers.
+		KubeAPIQPS:   500,
+		KubeAPIBurst: 1000,
+		// A sync mostly waits on its API requests, so throughput comes
+		// from running many at once, as Argo Workflows' 32 workflow
+		// workers do.
+		Workers:           32,
 		Resync:            10 * time.Minute,
 		RetryBackoff:      10 * time.Second,
 		MaxRetryBackoff:   5 * time.Minute,
@@ -84,8 +98,9 @@ func NewOptions() *Options {
 		NotifyTimeout:     10 * time.Second,
 		NotifyMaxAttempts: 5,
 		NotifyBackoff:     2 * time.Second,
-		LogCopyWorkers:    2,
+		LogCopyWorkers:    16, // 4 copies per 2-step job; each streams one container's output
 		BindAddress:       ":8080",
+		Profiling:         true,
 		ReceiverAddress:   ":8090",
 		LeaderElect:       true,
 		LeaseNamespace:    "sluice-system",
@@ -101,8 +116,8 @@ func NewOptions() *Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig; in-cluster configuration when empty.")
 	fs.StringVar(&o.Instance, "instance", o.Instance, "Run only the PipelineJobs labelled sluice.dev/controller-instance=<instance>; when empty, only those without the label. The Lease is named after it.")
-	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained.")
-	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst.")
+	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained, of each of the two clients (the core API and sluice.dev).")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst, of each of the two clients.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "PipelineJobs synced concurrently.")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "How often every job is synced even without a change.")
 	fs.DurationVar(&o.RetryBackoff, "retry-backoff", o.RetryBackoff, "Wait before a step's second attempt; it doubles with each further attempt.")
@@ -113,6 +128,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.NotifyBackoff, "notify-backoff", o.NotifyBackoff, "Wait before the second delivery attempt; it doubles with each further attempt.")
 	fs.IntVar(&o.LogCopyWorkers, "log-copy-workers", o.LogCopyWorkers, "Actions' outputs copied to the log archive concurrently.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's profiles under /debug/pprof on the --bind-address listener, beside /metrics (on by default, as in kube-controller-manager; whoever reaches /metrics can take them).")
 	fs.StringVar(&o.ReceiverAddress, "receiver-address", o.ReceiverAddress, "Address of the trigger receiver, POST /hooks/<namespace>/<trigger> and /readyz, served by every replica, leader or not. Plain HTTP: TLS ends at the Ingress. Empty: no receiver.")
 	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs, "CIDRs that notifications and other requests made for users may connect to although the egress policy refuses them by default (loopback, link-local, private, CGNAT, multicast, broadcast, unspecified), e.g. an in-cluster webhook's Service range.")
 	fs.StringSliceVar(&o.EgressDenyCIDRs, "egress-deny-cidrs", o.EgressDenyCIDRs, "CIDRs that requests made for users may never connect to, even when --egress-allow-cidrs holds them.")
@@ -186,6 +202,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	cfg.UserAgent = "sluice-controller"
 	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
+	cfg.Wrap(countRequests)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -198,6 +215,13 @@ func (o *Options) Run(ctx context.Context) error {
 	var elector *leaderelection.LeaderElector
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", legacyregistry.Handler())
+	if o.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	watchdog := leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := watchdog.Check(r); err != nil {
@@ -210,7 +234,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.BindAddress, err)
 	}
-	klog.InfoS("serving /healthz and /metrics", "address", l.Addr().String())
+	klog.InfoS("serving /healthz and /metrics", "address", l.Addr().String(), "profiling", o.Profiling)
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = server.Serve(l) }()
 	defer server.Close()
