@@ -158,7 +158,7 @@ func (r *ControllerResults) RequestTotals() (requests, writes float64) {
 
 // benchController runs the controller benchmark on a full stack of its
 // own and writes controller.md and controller.json to out.
-func benchController(ctx context.Context, out string) error {
+func benchController(ctx context.Context, out string, updateDocs bool) error {
 	root, err := repoRoot()
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func benchController(ctx context.Context, out string) error {
 	if *controllerArgs != "" {
 		res.Command += fmt.Sprintf(" -controller-args=%q", *controllerArgs)
 	}
-	return writeControllerResults(res, out)
+	return writeControllerResults(res, out, updateDocs)
 }
 
 // measureController starts the stack in dir, submits jobs jobs at once and
@@ -189,6 +189,10 @@ func measureController(ctx context.Context, root, dir, out string, jobs int, ext
 	// The stack's controllers log at --v=2; a user's runs at klog's
 	// default, and Events logged at level 2 cost CPU.
 	args := append([]string{"--v=0"}, extraArgs...)
+	if profile {
+		// Its profiles are served beside /metrics only when asked for.
+		args = append(args, "--profiling")
+	}
 	stack, err := localstack.Start(ctx, localstack.Options{
 		Dir: dir, RepoRoot: root, Durable: true, Nodes: nodes, Controllers: 1, ControllerArgs: args, Log: indent{},
 	})
@@ -232,7 +236,7 @@ func measureController(ctx context.Context, root, dir, out string, jobs int, ext
 
 	controller := stack.Controllers[0]
 	procs := stackProcesses(stack)
-	cpuBefore := cpuOf(procs)
+	cpuBefore := cpuSnapshot(procs)
 	metricsBefore, err := scrape(ctx, http.DefaultClient, controller.MetricsURL+"/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("sluice-controller's metrics: %w", err)
@@ -266,14 +270,10 @@ func measureController(ctx context.Context, root, dir, out string, jobs int, ext
 	if err != nil {
 		return nil, err
 	}
-	cpuAfter := cpuOf(procs)
+	res.CPUSeconds = cpuSince(procs, cpuBefore)
 	apiAfter, err := kubeAPIMetrics(ctx, kube)
 	if err != nil {
 		return nil, err
-	}
-	res.CPUSeconds = map[string]float64{}
-	for name, v := range cpuAfter {
-		res.CPUSeconds[name] = v - cpuBefore[name]
 	}
 	res.Memory = map[string]Memory{}
 	if m, err := processMemory(controller.Pid()); err == nil {
@@ -485,96 +485,6 @@ func requestCounts(before, after promMetrics) []RequestCount {
 	return out
 }
 
-// stackProcesses are the processes whose CPU a job costs, by name; the
-// PostgreSQL entry is its postmaster, whose backends are counted with it.
-func stackProcesses(s *localstack.Stack) map[string]int {
-	procs := map[string]int{
-		"sluice-controller":       s.Controllers[0].Pid(),
-		"sluice-apiserver":        s.APIServers[0].Pid(),
-		"kube-apiserver":          s.ControlPlane.APIServer.Pid(),
-		"etcd":                    s.ControlPlane.Etcd.Pid(),
-		"kube-controller-manager": s.ControllerManager.Pid(),
-		"kube-scheduler":          s.Scheduler.Pid(),
-		"kwok":                    s.Kwok.Pid(),
-	}
-	if pid, err := s.Postgres.PID(); err == nil {
-		procs["postgres"] = pid
-	}
-	return procs
-}
-
-// cpuOf reads the CPU seconds each process has used; PostgreSQL's with
-// its backends, living and exited.
-func cpuOf(procs map[string]int) map[string]float64 {
-	out := map[string]float64{}
-	for name, pid := range procs {
-		if name == "postgres" {
-			out[name] = treeCPU(pid)
-			continue
-		}
-		if t, err := processCPU(pid); err == nil {
-			out[name] = t.own
-		}
-	}
-	return out
-}
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
-// every Linux architecture Go runs on.
-const clockTicks = 100
-
-type cpuTimes struct {
-	own      float64 // utime + stime
-	children float64 // cutime + cstime: children that exited and were waited for
-}
-
-// processCPU reads a process's CPU times from /proc/<pid>/stat.
-func processCPU(pid int) (cpuTimes, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return cpuTimes{}, err
-	}
-	// pid (comm) state ppid ... utime stime cutime cstime: fields 14-17,
-	// counted after comm, which may contain spaces.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 15 {
-		return cpuTimes{}, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	var ticks [4]float64
-	for i := range ticks {
-		v, err := strconv.ParseFloat(f[11+i], 64)
-		if err != nil {
-			return cpuTimes{}, err
-		}
-		ticks[i] = v
-	}
-	return cpuTimes{own: (ticks[0] + ticks[1]) / clockTicks, children: (ticks[2] + ticks[3]) / clockTicks}, nil
-}
-
-// treeCPU is a process's CPU with its living children's and that of the
-// children it has reaped.
-func treeCPU(pid int) float64 {
-	t, err := processCPU(pid)
-	if err != nil {
-		return 0
-	}
-	total := t.own + t.children
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, err := parentOf(child); err == nil && ppid == pid {
-			if c, err := processCPU(child); err == nil {
-				total += c.own
-			}
-		}
-	}
-	return total
-}
-
 // promMetrics are the samples of a Prometheus text exposition, by metric
 // name.
 type promMetrics map[string][]promSample
@@ -760,7 +670,7 @@ func flagsText(args []string) string {
 
 // writeControllerResults prints the report and writes controller.md and
 // controller.json to out.
-func writeControllerResults(r *ControllerResults, out string) error {
+func writeControllerResults(r *ControllerResults, out string, updateDocs bool) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -776,5 +686,8 @@ func writeControllerResults(r *ControllerResults, out string) error {
 		return err
 	}
 	fmt.Printf("\n%s\nwritten to %s/{controller.md,controller.json}\n", md, out)
-	return nil
+	if !updateDocs {
+		return nil
+	}
+	return replaceGenerated(filepath.Join("docs", "benchmarks.md"), "bench:controller", md)
 }

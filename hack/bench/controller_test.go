@@ -56,7 +56,7 @@ func TestControllerBenchRuns(t *testing.T) {
 	}
 	assert.Positive(t, res.Memory["sluice-controller"].RSS)
 
-	require.NoError(t, writeControllerResults(res, out))
+	require.NoError(t, writeControllerResults(res, out, false))
 	md, err := os.ReadFile(filepath.Join(out, "controller.md"))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| jobs/min, first create to last finished |")

@@ -148,10 +148,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := benchController(ctx, *out); err != nil {
-		fatalf("controller: %v", err)
-	}
 	if *controllerOnly {
+		if err := benchController(ctx, *out, *updateDocs); err != nil {
+			fatalf("controller: %v", err)
+		}
 		return
 	}
 	// The log archive is measured on PostgreSQL alone: it does not go
@@ -165,6 +165,9 @@ func main() {
 	}
 	if *logsOnly {
 		return
+	}
+	if err := benchController(ctx, *out, *updateDocs); err != nil {
+		fatalf("controller: %v", err)
 	}
 	results, err := run(ctx, cfg)
 	if results != nil {
@@ -498,6 +501,9 @@ func stackProcesses(s *localstack.Stack) []process {
 		if p.proc != nil {
 			procs = append(procs, process{name: p.name, pid: p.proc.Pid()})
 		}
+	}
+	if len(s.Controllers) > 0 {
+		procs = append(procs, process{name: "sluice-controller", pid: s.Controllers[0].Pid()})
 	}
 	return append(procs, process{name: loadGenerator, pid: os.Getpid()})
 }

@@ -190,14 +190,14 @@ const loadGenerator = "load generator"
 const clockTicks = 100
 
 // cpuSeconds reads the user and system CPU time a process has used; with
-// tree, its children's too (children that have exited are not counted:
-// PostgreSQL's backends live as long as their connections, which outlive
-// a phase).
+// tree, also that of its living children and of the children it has
+// reaped (PostgreSQL's backends come and go with their connections).
 func (p process) cpuSeconds() (float64, error) {
-	total, err := cpuOf(p.pid)
+	t, err := processCPU(p.pid)
 	if err != nil || !p.tree {
-		return total, err
+		return t.own, err
 	}
+	total := t.own + t.reaped
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
@@ -208,36 +208,43 @@ func (p process) cpuSeconds() (float64, error) {
 			continue
 		}
 		if ppid, err := parentOf(child); err == nil && ppid == p.pid {
-			if s, err := cpuOf(child); err == nil {
-				total += s
+			if c, err := processCPU(child); err == nil {
+				total += c.own
 			}
 		}
 	}
 	return total, nil
 }
 
-// cpuOf reads utime and stime (fields 14 and 15) of /proc/<pid>/stat.
-func cpuOf(pid int) (float64, error) {
+// cpuTimes are a process's CPU times, in seconds.
+type cpuTimes struct {
+	own    float64 // utime + stime
+	reaped float64 // cutime + cstime: children that exited and were waited for
+}
+
+// processCPU reads utime, stime, cutime and cstime (fields 14 to 17) of
+// /proc/<pid>/stat.
+func processCPU(pid int) (cpuTimes, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return cpuTimes{}, err
 	}
 	// pid (comm) state ppid ...; comm may contain spaces and parentheses,
 	// so count from after its closing one: state is the first field there.
 	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 15 {
+		return cpuTimes{}, fmt.Errorf("short /proc/%d/stat", pid)
 	}
-	utime, err := strconv.ParseInt(fields[11], 10, 64)
-	if err != nil {
-		return 0, err
+	var ticks [4]float64
+	for i := range ticks {
+		v, err := strconv.ParseFloat(f[11+i], 64)
+		if err != nil {
+			return cpuTimes{}, err
+		}
+		ticks[i] = v
 	}
-	stime, err := strconv.ParseInt(fields[12], 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	return float64(utime+stime) / clockTicks, nil
+	return cpuTimes{own: (ticks[0] + ticks[1]) / clockTicks, reaped: (ticks[2] + ticks[3]) / clockTicks}, nil
 }
 
 // cpuSnapshot reads every process's CPU time; a process that has exited is

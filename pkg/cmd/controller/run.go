@@ -100,7 +100,6 @@ func NewOptions() *Options {
 		NotifyBackoff:     2 * time.Second,
 		LogCopyWorkers:    16, // 4 copies per 2-step job; each streams one container's output
 		BindAddress:       ":8080",
-		Profiling:         true,
 		ReceiverAddress:   ":8090",
 		LeaderElect:       true,
 		LeaseNamespace:    "sluice-system",
@@ -128,7 +127,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.NotifyBackoff, "notify-backoff", o.NotifyBackoff, "Wait before the second delivery attempt; it doubles with each further attempt.")
 	fs.IntVar(&o.LogCopyWorkers, "log-copy-workers", o.LogCopyWorkers, "Actions' outputs copied to the log archive concurrently.")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address of the /healthz and /metrics endpoints.")
-	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's profiles under /debug/pprof on the --bind-address listener, beside /metrics (on by default, as in kube-controller-manager; whoever reaches /metrics can take them).")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's profiles under /debug/pprof on the --bind-address listener, beside /metrics. Off by default: that listener has no authentication, and whoever reaches it could take CPU profiles and traces at will (kube-controller-manager serves its profiles behind authentication).")
 	fs.StringVar(&o.ReceiverAddress, "receiver-address", o.ReceiverAddress, "Address of the trigger receiver, POST /hooks/<namespace>/<trigger> and /readyz, served by every replica, leader or not. Plain HTTP: TLS ends at the Ingress. Empty: no receiver.")
 	fs.StringSliceVar(&o.EgressAllowCIDRs, "egress-allow-cidrs", o.EgressAllowCIDRs, "CIDRs that notifications and other requests made for users may connect to although the egress policy refuses them by default (loopback, link-local, private, CGNAT, multicast, broadcast, unspecified), e.g. an in-cluster webhook's Service range.")
 	fs.StringSliceVar(&o.EgressDenyCIDRs, "egress-deny-cidrs", o.EgressDenyCIDRs, "CIDRs that requests made for users may never connect to, even when --egress-allow-cidrs holds them.")
