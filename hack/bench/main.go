@@ -81,7 +81,7 @@ func main() {
 		objects    = flag.String("objects", os.Getenv("BENCH_OBJECTS"), "comma-separated object counts, instead of the scale's (BENCH_OBJECTS)")
 		out        = flag.String("out", ".local/bench", "directory for bench-results.json, results.md and chart.png")
 		updateDocs = flag.Bool("update-docs", false, "also write the results into docs/benchmarks.md and docs/bench/")
-		watchRate  = flag.Int("watch-rate", 500, "writes per second during the watch latency measurement")
+		watchRate  = flag.Int("watch-rate", 300, "writes per second during the watch latency measurement (the rate of the watch goal in docs/benchmarks.md)")
 		render     = flag.String("render", "", "render the table and chart of an earlier bench-results.json instead of running")
 		systems    = flag.String("systems", envOr("BENCH_SYSTEMS", "sluice,crd,crd-minimal"), "comma-separated systems to measure: sluice, crd (full-schema CRDs), crd-minimal (minimal-schema CRDs) (BENCH_SYSTEMS)")
 		stackModes = flag.String("stack", envOr("BENCH_STACK", "api,full"), "comma-separated stacks to measure on: api (PostgreSQL, etcd, kube-apiserver, sluice-apiserver), full (also kube-controller-manager with its default controllers, kube-scheduler and kwok nodes) (BENCH_STACK)")
