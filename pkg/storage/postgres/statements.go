@@ -30,8 +30,24 @@ func CreateStatement(key string, value []byte, labels map[string]string) Stateme
 // ListStatement is the statement the first page of a list of the keys
 // under prefix, at revision rv, selected by sel, runs.
 func ListStatement(prefix string, rv int64, sel labels.Selector, limit int) Statement {
+	return PageStatement(prefix, "", rv, storage.SelectionPredicate{Label: sel}, nil, limit)
+}
+
+// PageStatement is the statement a page of a list of the keys under prefix,
+// at revision rv, selected by pred, runs in a store whose indexed fields
+// are indexedFields: the page after the key after ("" for the first page),
+// of limit rows. A store reads one row more than a page of n objects, to
+// know whether there are more: its limit is n+1.
+func PageStatement(prefix, after string, rv int64, pred storage.SelectionPredicate, indexedFields []string, limit int) Statement {
 	r := prefixRange(prefix)
-	filter := (&Store{}).pushDown(storage.SelectionPredicate{Label: sel}, 5)
+	if after != "" {
+		r = r.startingAt(after + "\x00")
+	}
+	s := &Store{indexedFields: map[string]bool{}}
+	for _, f := range indexedFields {
+		s.indexedFields[f] = true
+	}
+	filter := s.pushDown(pred, 5)
 	return Statement{
 		SQL:  fmt.Sprintf(listAtSQL, r.where(2, 3), filter.where),
 		Args: append([]any{rv, r.from, r.to, limit}, filter.args...),

@@ -8,8 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/apis/example"
+	"k8s.io/apiserver/pkg/storage"
 )
 
 // TestStatementsReplay runs the exported statements, inlined as pgbench
@@ -62,4 +64,64 @@ func TestStatementsReplay(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, "SELECT value, labels FROM sluice.kv WHERE key = '/pods/ns/replayed'").Scan(&value, &lbls))
 	require.Equal(t, "raw", string(value))
 	require.Equal(t, map[string]string{"it's": "quoted"}, lbls)
+}
+
+// TestPageStatementReplay runs a field-selected page and the page after it,
+// as PageStatement builds them, and requires the keys the store's own
+// paginated list returns for the same selector.
+func TestPageStatementReplay(t *testing.T) {
+	ctx := context.Background()
+	dsn := newDatabaseURL(t)
+	indexed := []string{"spec.nodeName"}
+	store := newPodStore(t, dsn, func(o *setupOptions) {
+		o.attrFunc = podAttrs
+		o.indexedFields = indexed
+	})
+	for i := range 30 {
+		p := &example.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%02d", i), Namespace: "ns"},
+			Spec: example.PodSpec{NodeName: fmt.Sprintf("node-%d", i%3)}}
+		require.NoError(t, store.Create(ctx, "/pods/ns/"+p.Name, p, &example.Pod{}, 0))
+	}
+	pred := storage.SelectionPredicate{Label: labels.Everything(), Field: fields.OneTermEqualSelector("spec.nodeName", "node-1"),
+		GetAttrs: podAttrs, Limit: 4}
+	var want [][]string
+	opts := storage.ListOptions{Recursive: true, Predicate: pred}
+	for range 2 {
+		var list example.PodList
+		require.NoError(t, store.GetList(ctx, "/pods/ns/", opts, &list))
+		var page []string
+		for _, p := range list.Items {
+			page = append(page, "/pods/ns/"+p.Name)
+		}
+		want = append(want, page)
+		opts.Predicate.Continue = list.Continue
+	}
+	require.Equal(t, [][]string{
+		{"/pods/ns/pod-01", "/pods/ns/pod-04", "/pods/ns/pod-07", "/pods/ns/pod-10"},
+		{"/pods/ns/pod-13", "/pods/ns/pod-16", "/pods/ns/pod-19", "/pods/ns/pod-22"},
+	}, want)
+
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var rv int64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT max(rv) FROM sluice.kv").Scan(&rv))
+	after := ""
+	for _, page := range want {
+		st := PageStatement("/pods/ns/", after, rv, pred, indexed, len(page))
+		require.Contains(t, st.SQL, "fields->>'spec.nodeName'", "the field selector is pushed into SQL")
+		rows, err := conn.Query(ctx, st.SQL, append([]any{pgx.QueryExecModeDescribeExec}, st.Args...)...)
+		require.NoError(t, err)
+		var keys []string
+		for rows.Next() {
+			var compacted, rowRV int64
+			var key string
+			var value []byte
+			require.NoError(t, rows.Scan(&compacted, &key, &rowRV, &value))
+			keys = append(keys, key)
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, page, keys)
+		after = keys[len(keys)-1]
+	}
 }
