@@ -73,11 +73,14 @@ var scales = map[string][]int{
 	"small":  {2_000, 10_000},
 	"medium": {10_000, 100_000},
 	"large":  {10_000, 100_000, 1_000_000},
+	// huge is bulk-loaded through the storage engine, then measured
+	// through the API (huge.go).
+	hugeScale: {10_000_000},
 }
 
 func main() {
 	var (
-		scale      = flag.String("scale", envOr("BENCH_SCALE", "small"), "small, medium or large (BENCH_SCALE)")
+		scale      = flag.String("scale", envOr("BENCH_SCALE", "small"), "small, medium, large or huge (BENCH_SCALE)")
 		objects    = flag.String("objects", os.Getenv("BENCH_OBJECTS"), "comma-separated object counts, instead of the scale's (BENCH_OBJECTS)")
 		out        = flag.String("out", ".local/bench", "directory for bench-results.json, results.md and chart.png")
 		updateDocs = flag.Bool("update-docs", false, "also write the results into docs/benchmarks.md and docs/bench/")
@@ -138,7 +141,7 @@ func main() {
 			cfg.objects = append(cfg.objects, n)
 		}
 	} else if cfg.objects = scales[*scale]; cfg.objects == nil {
-		fatalf("-scale: %q is not small, medium or large", *scale)
+		fatalf("-scale: %q is not small, medium, large or huge", *scale)
 	}
 	mem, err := memTotal()
 	if err != nil {
@@ -148,6 +151,12 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.scale == hugeScale {
+		if err := runHuge(ctx, cfg, *updateDocs); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	if *controllerOnly {
 		if err := benchController(ctx, *out, *updateDocs); err != nil {
 			fatalf("controller: %v", err)
