@@ -9,12 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,8 +103,9 @@ type HugeResults struct {
 	// Memory of sluice-apiserver before the load, after it and after the
 	// measurements; PostgreSQL's (PSS) after them.
 	Memory map[string]Memory `json:"memory"`
-	// DBBytes: the database, and the current state (sluice.kv with its
-	// TOAST and indexes).
+	// DBBytes: the database, the current state (sluice.kv with its TOAST
+	// and indexes), and the stack's directory on disk (PostgreSQL's data
+	// directory with its WAL, etcd's, the logs).
 	DBBytes map[string]int64 `json:"dbBytes"`
 	Failure string           `json:"failure,omitempty"`
 }
@@ -268,9 +271,32 @@ func measureHuge(ctx context.Context, cfg config) (*HugeResults, error) {
 		return res, fmt.Errorf("%d jobs stored, want %d", res.Stored, n)
 	}
 	res.DBBytes["database"], res.DBBytes["kv"] = db, kv
+	if size, err := dirSize(stack.Dir); err == nil {
+		res.DBBytes["stackDir"] = size
+	}
 	logf("   database %.2f GiB (%.0f bytes per job), sluice.kv %.2f GiB (%.0f bytes per job)",
 		float64(db)/(1<<30), float64(db)/float64(n), float64(kv)/(1<<30), float64(kv)/float64(n))
 	return res, nil
+}
+
+// dirSize is the disk space the files under dir take, in bytes: what the
+// stack needs, PostgreSQL's WAL included.
+func dirSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file that went meanwhile, or one not ours to read
+		}
+		if info, err := d.Info(); err == nil && info.Mode().IsRegular() {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				total += st.Blocks * 512
+			} else {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total, err
 }
 
 func execSQL(ctx context.Context, dsn, sql string) error {
@@ -829,6 +855,9 @@ func hugeMarkdown(res *HugeResults) string {
 	}
 	if kv, ok := res.DBBytes["kv"]; ok && n > 0 {
 		fmt.Fprintf(&b, "| of which the current state (`sluice.kv`, TOAST and indexes) | %.2f GiB, %.0f bytes per job | |\n", float64(kv)/(1<<30), float64(kv)/float64(n))
+	}
+	if d, ok := res.DBBytes["stackDir"]; ok && n > 0 {
+		fmt.Fprintf(&b, "| the stack's directory on disk (PostgreSQL's data directory with its WAL) | %.2f GiB | |\n", float64(d)/(1<<30))
 	}
 	if len(res.ObjectBytes) > 0 {
 		fmt.Fprintf(&b, "| a job as stored (JSON), pending / succeeded / failed | %d / %d / %d bytes | |\n",
