@@ -26,4 +26,9 @@
 // Output: bench-results.json, results.md (a table of Sluice ÷ CRD ratios
 // with the absolute numbers) and chart.png, in .local/bench; with
 // -update-docs also in docs/bench/ and docs/benchmarks.md.
+//
+// BENCH_SCALE=huge (huge.go) is Sluice alone at 10 million jobs, a count
+// the CRDs do not reach: the jobs are bulk-loaded through the storage
+// engine's Store, as sluice-apiserver builds it, into an API-only stack,
+// and then measured through kube-apiserver.
 package main

@@ -85,7 +85,8 @@ type HugeResults struct {
 	// and those of them that failed.
 	Finished int `json:"finished"`
 	Failed   int `json:"failed"`
-	// ObjectBytes is the stored size of a job without and with its status.
+	// ObjectBytes is the size of the value stored for a job of each kind
+	// (hugeKind).
 	ObjectBytes map[string]int `json:"objectBytes"`
 	// Load is the bulk load through the Store; LoadCPUSeconds the CPU time
 	// each process used during it.
@@ -205,7 +206,6 @@ func measureHuge(ctx context.Context, cfg config) (*HugeResults, error) {
 		loader.close()
 		return res, fmt.Errorf("creating the sample jobs through the API: %w", err)
 	}
-	res.ObjectBytes = loader.sampleBytes
 	procs := stackProcesses(stack)
 	cpu := cpuSnapshot(procs)
 	res.Load, err = loader.load(ctx)
@@ -270,6 +270,14 @@ func measureHuge(ctx context.Context, cfg config) (*HugeResults, error) {
 	if res.Stored != n {
 		return res, fmt.Errorf("%d jobs stored, want %d", res.Stored, n)
 	}
+	res.ObjectBytes = map[string]int{}
+	for kind, name := range loader.sampleNames {
+		var size int
+		if err := conn.QueryRow(ctx, "SELECT octet_length(value) FROM sluice.kv WHERE key = $1", loader.prefix+name).Scan(&size); err != nil {
+			return res, err
+		}
+		res.ObjectBytes[kind] = size
+	}
 	res.DBBytes["database"], res.DBBytes["kv"] = db, kv
 	if size, err := dirSize(stack.Dir); err == nil {
 		res.DBBytes["stackDir"] = size
@@ -327,8 +335,8 @@ type hugeLoader struct {
 	// (hugeKind): the loader takes from them what the API adds to what a
 	// client sends, the managed fields and who started the job.
 	templates map[string]*sluice.PipelineJob
-	// sampleBytes is the stored size of each template.
-	sampleBytes      map[string]int
+	// sampleNames are the names of the templates.
+	sampleNames      map[string]string
 	finished, failed int
 }
 
@@ -420,7 +428,7 @@ func hugeStatus(u *unstructured.Unstructured, kind string, now time.Time) map[st
 // them, read back from the Store, as templates.
 func (l *hugeLoader) createSamples(ctx context.Context, client dynamic.ResourceInterface) error {
 	now := time.Now()
-	l.templates, l.sampleBytes = map[string]*sluice.PipelineJob{}, map[string]int{}
+	l.templates, l.sampleNames = map[string]*sluice.PipelineJob{}, map[string]string{}
 	for kind, i := range hugeSamples(l.objects) {
 		u := l.hugeJob(i)
 		created, err := client.Create(ctx, u, metav1.CreateOptions{})
@@ -437,12 +445,7 @@ func (l *hugeLoader) createSamples(ctx context.Context, client dynamic.ResourceI
 		if err != nil {
 			return err
 		}
-		l.templates[kind] = stored
-		b, err := json.Marshal(stored)
-		if err != nil {
-			return err
-		}
-		l.sampleBytes[kind] = len(b)
+		l.templates[kind], l.sampleNames[kind] = stored, u.GetName()
 	}
 	return nil
 }
@@ -791,10 +794,10 @@ func writeHugeResults(res *HugeResults, out string, updateDocs bool) error {
 func hugeMarkdown(res *HugeResults) string {
 	var b strings.Builder
 	n := res.Objects
-	fmt.Fprintf(&b, "`%s`, %s, %d cores, %s, PostgreSQL %s: %s jobs (%s finished, %s of them failed) in %d pipelines, "+
+	fmt.Fprintf(&b, "`%s`, %s, %d cores, %s, PostgreSQL %s: %s jobs (%s finished, %s of them failed) in %s pipelines, "+
 		"bulk-loaded through the Store, then measured through kube-apiserver.\n\n",
 		res.Command, res.Date[:10], res.Machine.Cores, res.Machine.CPU, res.Machine.Postgres,
-		thousands(n), thousands(res.Finished), thousands(res.Failed), res.Pipelines)
+		thousands(n), thousands(res.Finished), thousands(res.Failed), thousands(res.Pipelines))
 	if res.Failure != "" {
 		fmt.Fprintf(&b, "**The run failed:** %s\n\n", res.Failure)
 	}
@@ -808,8 +811,8 @@ func hugeMarkdown(res *HugeResults) string {
 		return "**not met**"
 	}
 	b.WriteString("| measurement | result | goal |\n|---|---:|---|\n")
-	fmt.Fprintf(&b, "| bulk load through the Store, %d writers | %.0f jobs/s (%s; p50 %.1f ms, p99 %.1f ms per create) | |\n",
-		hugeLoadWorkers, res.Load.PerSec, time.Duration(res.Load.Seconds*float64(time.Second)).Round(time.Second), res.Load.Latency.P50, res.Load.Latency.P99)
+	fmt.Fprintf(&b, "| bulk load through the Store, %d writers | %s jobs/s (%s; p50 %.1f ms, p99 %.1f ms per create) | |\n",
+		hugeLoadWorkers, thousands(int(res.Load.PerSec)), time.Duration(res.Load.Seconds*float64(time.Second)).Round(time.Second), res.Load.Latency.P50, res.Load.Latency.P99)
 	if cpu := res.LoadCPUSeconds; len(cpu) > 0 && res.Load.Requests > 0 {
 		var parts []string
 		for _, p := range []string{loadGenerator, "postgres", "sluice-apiserver", "kube-apiserver", "etcd"} {
@@ -832,7 +835,7 @@ func hugeMarkdown(res *HugeResults) string {
 			fmt.Fprintf(&b, "| %s | – | %s |\n", name, g)
 			return
 		}
-		fmt.Fprintf(&b, "| %s | p50 %.1f ms, p99 %.1f ms (%d requests) | %s |\n", name, t.Latency.P50, t.Latency.P99, t.Latency.Count, g)
+		fmt.Fprintf(&b, "| %s | p50 %.1f ms, p99 %.1f ms (%s requests) | %s |\n", name, t.Latency.P50, t.Latency.P99, thousands(t.Latency.Count), g)
 	}
 	lat(fmt.Sprintf("label-selected list, one cohort of %s jobs (labelSelector `%s`)", thousands(res.CohortSize), labelCohort), res.LabelList, 50, 0)
 	lat("get of a random job", res.Gets, 0, 20)
@@ -851,17 +854,17 @@ func hugeMarkdown(res *HugeResults) string {
 		mib("sluice-apiserver before the load"), mib("sluice-apiserver after the load"), mib("sluice-apiserver after the measurements"))
 	fmt.Fprintf(&b, "| PostgreSQL (PSS of all its processes) | %s | |\n", mib("postgres"))
 	if db, ok := res.DBBytes["database"]; ok && n > 0 {
-		fmt.Fprintf(&b, "| database size | %.2f GiB, %.0f bytes per job | reported |\n", float64(db)/(1<<30), float64(db)/float64(n))
+		fmt.Fprintf(&b, "| database size | %.2f GiB, %s bytes per job | reported |\n", float64(db)/(1<<30), thousands(int(db)/n))
 	}
 	if kv, ok := res.DBBytes["kv"]; ok && n > 0 {
-		fmt.Fprintf(&b, "| of which the current state (`sluice.kv`, TOAST and indexes) | %.2f GiB, %.0f bytes per job | |\n", float64(kv)/(1<<30), float64(kv)/float64(n))
+		fmt.Fprintf(&b, "| of which the current state (`sluice.kv`, TOAST and indexes) | %.2f GiB, %s bytes per job | |\n", float64(kv)/(1<<30), thousands(int(kv)/n))
 	}
 	if d, ok := res.DBBytes["stackDir"]; ok && n > 0 {
 		fmt.Fprintf(&b, "| the stack's directory on disk (PostgreSQL's data directory with its WAL) | %.2f GiB | |\n", float64(d)/(1<<30))
 	}
 	if len(res.ObjectBytes) > 0 {
-		fmt.Fprintf(&b, "| a job as stored (JSON), pending / succeeded / failed | %d / %d / %d bytes | |\n",
-			res.ObjectBytes[hugePending], res.ObjectBytes[hugeSucceeded], res.ObjectBytes[hugeFailed])
+		fmt.Fprintf(&b, "| a job's stored value, pending / succeeded / failed | %s / %s / %s bytes | |\n",
+			thousands(res.ObjectBytes[hugePending]), thousands(res.ObjectBytes[hugeSucceeded]), thousands(res.ObjectBytes[hugeFailed]))
 	}
 	return b.String()
 }

@@ -70,6 +70,10 @@ func TestHugeRunsEveryPhase(t *testing.T) {
 	assert.Positive(t, res.DBBytes["database"])
 	assert.Positive(t, res.DBBytes["kv"])
 	assert.Less(t, res.DBBytes["kv"], res.DBBytes["database"])
+	for _, kind := range []string{hugePending, hugeSucceeded, hugeFailed} {
+		assert.Positivef(t, res.ObjectBytes[kind], "stored size of a %s job", kind)
+	}
+	assert.Greater(t, res.ObjectBytes[hugeSucceeded], res.ObjectBytes[hugePending], "a status is stored")
 
 	plan, err := os.ReadFile(filepath.Join(out, "explain-history-2000.txt"))
 	require.NoError(t, err)
