@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -115,6 +116,10 @@ func TestHugeLoaderStoresWhatTheAPIStores(t *testing.T) {
 	require.NoError(t, err)
 	client := dyn.Resource(v1alpha1.SchemeGroupVersion.WithResource("pipelinejobs")).Namespace(benchNamespace)
 
+	conn, err := pgx.Connect(ctx, stack.DatabaseURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+
 	const n = 1000
 	loader, err := newHugeLoader(ctx, stack.DatabaseURL, n)
 	require.NoError(t, err)
@@ -169,6 +174,27 @@ func TestHugeLoaderStoresWhatTheAPIStores(t *testing.T) {
 				j.Status.SubmitTime = nil
 			}
 			assert.Equalf(t, viaAPI, loaded, "job %d (%s): the loaded job is the one the API stored", i, kind)
+			// The rows too: the same labels and selectable fields beside
+			// the value, and a value in the same encoding (JSON, protobuf
+			// and CBOR differ in their first bytes), so a change in how
+			// sluice-apiserver wires its storage that the loader misses
+			// fails here, even where both decode alike.
+			var apiRow, loadedRow struct {
+				labels, fields string
+				head           []byte
+			}
+			for _, r := range []struct {
+				name string
+				row  *struct {
+					labels, fields string
+					head           []byte
+				}
+			}{{u.GetName(), &apiRow}, {u.GetName() + "-loaded", &loadedRow}} {
+				require.NoError(t, conn.QueryRow(ctx, "SELECT coalesce(labels::text, ''), coalesce(fields::text, ''), substring(value from 1 for 8) FROM sluice.kv WHERE key = $1",
+					loader.prefix+r.name).Scan(&r.row.labels, &r.row.fields, &r.row.head))
+			}
+			loadedRow.fields = strings.ReplaceAll(loadedRow.fields, u.GetName()+"-loaded", u.GetName())
+			assert.Equalf(t, apiRow, loadedRow, "job %d (%s): the loaded row is the one the API stored", i, kind)
 			assert.Equal(t, loader.hugeJob(i).GetLabels()[v1alpha1.LabelPipeline], loaded.Spec.PipelineRef.Name)
 		}
 	}
