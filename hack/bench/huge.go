@@ -318,10 +318,9 @@ func execSQL(ctx context.Context, dsn, sql string) error {
 }
 
 // hugeLoader writes jobs through the Store sluice-apiserver builds for
-// pipelinejobs: the same codec, storage version, key, labels and
-// selectable fields (pkg/apiserver's Codecs, StorageVersion, MemoryVersion
-// and IndexedFields given to postgres.RESTOptionsGetter, as
-// pkg/apiserver/options.go does; the registry's own key function and
+// pipelinejobs: the same encoding, storage version, key, labels and
+// selectable fields (pkg/apiserver's NewRESTOptionsGetter, which the
+// server's own options use; the registry's own key function and
 // attributes), so each row is what a create through the API stores.
 type hugeLoader struct {
 	backend *postgres.Backend
@@ -345,13 +344,7 @@ func newHugeLoader(ctx context.Context, databaseURL string, n int) (*hugeLoader,
 	if err != nil {
 		return nil, err
 	}
-	getter := &postgres.RESTOptionsGetter{
-		Backend:        backend,
-		Serializer:     apiserver.Codecs,
-		StorageVersion: apiserver.StorageVersion,
-		MemoryVersion:  apiserver.MemoryVersion,
-		IndexedFields:  apiserver.IndexedFields,
-	}
+	getter := apiserver.NewRESTOptionsGetter(backend)
 	// The registry's storage, as sluice-apiserver builds it; the loader
 	// uses only its Store and key function, not its create path (which
 	// would reset the status and record the loader as the user).

@@ -209,16 +209,9 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	restOptions := &postgres.RESTOptionsGetter{
-		Backend:                   backend,
-		Serializer:                StorageSerializer,
-		StorageMediaType:          StorageMediaType,
-		StorageVersion:            StorageVersion,
-		MemoryVersion:             MemoryVersion,
-		IndexedFields:             IndexedFields,
-		WatchCache:                o.Postgres.WatchCache,
-		StorageObjectCountTracker: cfg.StorageObjectCountTracker,
-	}
+	restOptions := NewRESTOptionsGetter(backend)
+	restOptions.WatchCache = o.Postgres.WatchCache
+	restOptions.StorageObjectCountTracker = cfg.StorageObjectCountTracker
 	cfg.RESTOptionsGetter = restOptions
 	cfg.AddReadyzChecks(postgresCheck(backend))
 	return &Config{GenericConfig: cfg, ExtraConfig: ExtraConfig{

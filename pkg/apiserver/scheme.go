@@ -61,3 +61,19 @@ func (s withoutProtobuf) SupportedMediaTypes() []runtime.SerializerInfo {
 	}
 	return out
 }
+
+// NewRESTOptionsGetter returns the storage of Sluice's resources on backend
+// as sluice-apiserver stores them: the encoding, the versions and the
+// indexed fields. The server adds its watch-cache setting and object count
+// tracker; anything else that writes through the storage engine (the
+// benchmark's bulk load) stores exactly what the server would.
+func NewRESTOptionsGetter(backend *postgres.Backend) *postgres.RESTOptionsGetter {
+	return &postgres.RESTOptionsGetter{
+		Backend:          backend,
+		Serializer:       StorageSerializer,
+		StorageMediaType: StorageMediaType,
+		StorageVersion:   StorageVersion,
+		MemoryVersion:    MemoryVersion,
+		IndexedFields:    IndexedFields,
+	}
+}
