@@ -167,14 +167,7 @@ func measureHuge(ctx context.Context, cfg config) (*HugeResults, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cfg.keep {
-			logf("keeping the stack until interrupted: PostgreSQL at %s, kubeconfig %s", stack.DatabaseURL, stack.Kubeconfig)
-			<-ctx.Done()
-		}
-		stack.Stop()
-		_ = os.RemoveAll(dir)
-	}()
+	defer release(ctx, cfg, stack, dir)
 	res.Machine.Postgres, _ = serverVersion(ctx, stack.DatabaseURL)
 
 	cfgREST := restclient.CopyConfig(stack.Config)

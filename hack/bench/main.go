@@ -344,14 +344,7 @@ func runSystem(ctx context.Context, root string, cfg config, n int, mode, system
 	if err != nil {
 		return nil, nil, err
 	}
-	defer func() {
-		if cfg.keep {
-			logf("keeping the stack until interrupted: PostgreSQL at %s, kubeconfig %s", stack.DatabaseURL, stack.Kubeconfig)
-			<-ctx.Done()
-		}
-		stack.Stop()
-		_ = os.RemoveAll(dir)
-	}()
+	defer release(ctx, cfg, stack, dir)
 
 	if postgresVersion == "" {
 		postgresVersion, _ = serverVersion(ctx, stack.DatabaseURL)
@@ -490,6 +483,17 @@ func longRunningWatches(metrics string, gvr schema.GroupVersionResource) int {
 		}
 	}
 	return total
+}
+
+// release stops a stack and removes its directory; with -keep, only once
+// the run is interrupted.
+func release(ctx context.Context, cfg config, stack *localstack.Stack, dir string) {
+	if cfg.keep {
+		logf("keeping the stack until interrupted: PostgreSQL at %s, kubeconfig %s", stack.DatabaseURL, stack.Kubeconfig)
+		<-ctx.Done()
+	}
+	stack.Stop()
+	_ = os.RemoveAll(dir)
 }
 
 // stackProcesses are the processes whose CPU time the workload reads
