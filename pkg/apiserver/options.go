@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
@@ -55,6 +56,8 @@ type PostgresOptions struct {
 	CompactionMinRevisions int64
 	MaxObjectSize          string
 	WatchCache             bool
+	// StorageMediaType is the encoding new values are written in.
+	StorageMediaType string
 }
 
 // NewOptions returns the defaults.
@@ -67,6 +70,7 @@ func NewOptions() *Options {
 			CompactionWindow:       5 * time.Minute,
 			CompactionMinRevisions: 1000,
 			MaxObjectSize:          "15Mi",
+			StorageMediaType:       StorageMediaType,
 		},
 		ComponentGlobalsRegistry: compatibility.DefaultComponentGlobalsRegistry,
 		LogArchiveMaxBytes:       "10Mi",
@@ -99,6 +103,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogArchiveMaxBytes, "log-archive-max-bytes", o.LogArchiveMaxBytes,
 		"The most of one action's output the log archive keeps, as a quantity (e.g. 10Mi): the end of a longer output, "+
 			"after a line that says how much was dropped. 0 keeps every output whole.")
+	fs.StringVar(&p.StorageMediaType, "storage-media-type", p.StorageMediaType, "Encoding of the values written to the database: "+
+		runtime.ContentTypeProtobuf+" (the default: decoded several times faster) or "+runtime.ContentTypeJSON+
+		". Values in either are read whatever the setting; a sluice-apiserver older than protobuf storage reads only JSON, "+
+		"so a rolling update from one runs with "+runtime.ContentTypeJSON+" until no old replica is left (docs/operations.md).")
 	fs.BoolVar(&p.WatchCache, "watch-cache", p.WatchCache, "Serve reads and watches from the apiserver's watch cache. Off by default: the cache holds every object in memory.")
 }
 
@@ -114,6 +122,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := o.logArchiveMaxBytes(); err != nil {
 		errs = append(errs, err)
+	}
+	if t := o.Postgres.StorageMediaType; t != runtime.ContentTypeProtobuf && t != runtime.ContentTypeJSON {
+		errs = append(errs, fmt.Errorf("--storage-media-type=%q: want %s or %s", t, runtime.ContentTypeProtobuf, runtime.ContentTypeJSON))
 	}
 	if o.Postgres.CompactionWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--compaction-window must be positive"))
@@ -210,6 +221,7 @@ func (o *Options) Config(ctx context.Context) (*Config, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	restOptions := NewRESTOptionsGetter(backend)
+	restOptions.StorageMediaType = o.Postgres.StorageMediaType
 	restOptions.WatchCache = o.Postgres.WatchCache
 	restOptions.StorageObjectCountTracker = cfg.StorageObjectCountTracker
 	cfg.RESTOptionsGetter = restOptions

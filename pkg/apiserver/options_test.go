@@ -19,6 +19,7 @@ func TestNewOptionsDefaults(t *testing.T) {
 		CompactionWindow:       5 * time.Minute,
 		CompactionMinRevisions: 1000,
 		MaxObjectSize:          "15Mi",
+		StorageMediaType:       "application/vnd.kubernetes.protobuf",
 	}, o.Postgres)
 	assert.Nil(t, o.RecommendedOptions.Etcd, "storage is PostgreSQL")
 	size, err := o.maxObjectSize()
@@ -47,6 +48,7 @@ func TestFlags(t *testing.T) {
 		"compaction-min-revisions": "1000",
 		"max-object-size":          "15Mi",
 		"watch-cache":              "false",
+		"storage-media-type":       "application/vnd.kubernetes.protobuf",
 	} {
 		f := fs.Lookup(flag)
 		if assert.NotNil(t, f, "--%s", flag) {
@@ -68,6 +70,7 @@ func TestFlags(t *testing.T) {
 		"--compaction-min-revisions=5",
 		"--max-object-size=1Mi",
 		"--watch-cache",
+		"--storage-media-type=application/json",
 	}))
 	assert.Equal(t, PostgresOptions{
 		DatabaseURL:            "postgres://flag/sluice",
@@ -77,6 +80,7 @@ func TestFlags(t *testing.T) {
 		CompactionMinRevisions: 5,
 		MaxObjectSize:          "1Mi",
 		WatchCache:             true,
+		StorageMediaType:       "application/json",
 	}, o.Postgres)
 	assert.NoError(t, o.Validate())
 	size, err := o.maxObjectSize()
@@ -98,8 +102,10 @@ func TestValidate(t *testing.T) {
 			[]string{`--max-object-size="16Mi": at most 16773120 bytes (16Mi - 4Ki): client-go's watches`}},
 		{"no compaction window", func(p *PostgresOptions) { p.CompactionWindow = 0 }, []string{"--compaction-window must be positive"}},
 		{"a negative compaction window", func(p *PostgresOptions) { p.CompactionWindow = -time.Minute }, []string{"--compaction-window must be positive"}},
+		{"an encoding the storage does not write", func(p *PostgresOptions) { p.StorageMediaType = "application/cbor" },
+			[]string{`--storage-media-type="application/cbor": want application/vnd.kubernetes.protobuf or application/json`}},
 		{"every error at once", func(p *PostgresOptions) { *p = PostgresOptions{MaxObjectSize: "x"} },
-			[]string{"--database-url", "--max-object-size", "--compaction-window"}},
+			[]string{"--database-url", "--max-object-size", "--storage-media-type", "--compaction-window"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(EnvDatabaseURL, "postgres://from-env/sluice")
