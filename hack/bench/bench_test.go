@@ -12,6 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testStacks is an empty directory for a test's stacks, removed after it,
+// under the checkout rather than t.TempDir(): PostgreSQL runs as the
+// postgres user when the tests run as root, and must reach its directory.
+func testStacks(t *testing.T, name string) string {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	dir := filepath.Join(root, ".local", name)
+	require.NoError(t, os.RemoveAll(dir))
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 // TestBenchRunsEveryPhaseOnEverySystem runs the whole harness, shrunk to
 // 1,000 objects and a few seconds per phase, on real stacks: make bench
 // is not part of make test, so without this it would rot unnoticed. It
@@ -20,15 +32,7 @@ import (
 // CPU time was read, and that the report and chart are written; the
 // numbers themselves are measured by make bench, never asserted.
 func TestBenchRunsEveryPhaseOnEverySystem(t *testing.T) {
-	root, err := repoRoot()
-	require.NoError(t, err)
-	// Under the checkout rather than t.TempDir(): PostgreSQL runs as the
-	// postgres user when the tests run as root, and must reach its
-	// directory.
-	stacks := filepath.Join(root, ".local", "bench-test")
-	require.NoError(t, os.RemoveAll(stacks))
-	t.Cleanup(func() { _ = os.RemoveAll(stacks) })
-
+	stacks := testStacks(t, "bench-test")
 	out := t.TempDir()
 	cfg := config{
 		scale: "test", objects: []int{1000}, systems: allSystems, stackModes: []string{stackFull},

@@ -20,11 +20,7 @@ import (
 func TestControllerBenchRuns(t *testing.T) {
 	root, err := repoRoot()
 	require.NoError(t, err)
-	// Under the checkout: PostgreSQL runs as the postgres user when the
-	// tests run as root, and must reach its directory.
-	dir := filepath.Join(root, ".local", "bench-test-controller")
-	require.NoError(t, os.RemoveAll(dir))
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := testStacks(t, "bench-test-controller")
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

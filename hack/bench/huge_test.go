@@ -24,18 +24,6 @@ import (
 	"github.com/sluice-dev/sluice/pkg/testing/localstack"
 )
 
-// hugeTestStacks is a directory for the tests' stacks under the checkout
-// rather than t.TempDir(): PostgreSQL runs as the postgres user when the
-// tests run as root, and must reach its directory.
-func hugeTestStacks(t *testing.T, name string) string {
-	root, err := repoRoot()
-	require.NoError(t, err)
-	dir := filepath.Join(root, ".local", name)
-	require.NoError(t, os.RemoveAll(dir))
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
 // TestHugeRunsEveryPhase runs the huge scale's whole flow at 2,000 jobs on
 // a real stack, as make bench BENCH_SCALE=huge runs it at 10 million: the
 // bulk load, every measurement through kube-apiserver, the plan of a
@@ -44,7 +32,7 @@ func hugeTestStacks(t *testing.T, name string) string {
 func TestHugeRunsEveryPhase(t *testing.T) {
 	out := t.TempDir()
 	cfg := config{scale: hugeScale, objects: []int{2000}, gets: 100, selectorLists: 3,
-		memoryLimit: 16 << 30, stackDir: hugeTestStacks(t, "bench-test-huge"), out: out}
+		memoryLimit: 16 << 30, stackDir: testStacks(t, "bench-test-huge"), out: out}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	res, err := measureHuge(ctx, cfg)
@@ -104,7 +92,7 @@ func TestHugeLoaderStoresWhatTheAPIStores(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	stack, err := localstack.Start(ctx, localstack.Options{Dir: filepath.Join(hugeTestStacks(t, "bench-test-huge-loader"), "stack"),
+	stack, err := localstack.Start(ctx, localstack.Options{Dir: filepath.Join(testStacks(t, "bench-test-huge-loader"), "stack"),
 		RepoRoot: root, APIOnly: true})
 	require.NoError(t, err)
 	t.Cleanup(stack.Stop)
