@@ -51,22 +51,12 @@ func processMemory(pid int) (Memory, error) {
 // treeMemory sums the PSS and peaks of a process and its children, as
 // PostgreSQL's backends are.
 func treeMemory(pid int) (Memory, error) {
-	pids := []int{pid}
-	entries, err := os.ReadDir("/proc")
+	children, err := childrenOf(pid)
 	if err != nil {
 		return Memory{}, err
 	}
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, err := parentOf(child); err == nil && ppid == pid {
-			pids = append(pids, child)
-		}
-	}
 	var total Memory
-	for _, p := range pids {
+	for _, p := range append([]int{pid}, children...) {
 		pss, err := pssOf(p)
 		if err != nil {
 			continue // a backend that exited meanwhile
@@ -79,6 +69,25 @@ func treeMemory(pid int) (Memory, error) {
 		total.Peak += m.Peak
 	}
 	return total, nil
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var children []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, err := parentOf(child); err == nil && ppid == pid {
+			children = append(children, child)
+		}
+	}
+	return children, nil
 }
 
 func parentOf(pid int) (int, error) {
@@ -198,19 +207,13 @@ func (p process) cpuSeconds() (float64, error) {
 		return t.own, err
 	}
 	total := t.own + t.reaped
-	entries, err := os.ReadDir("/proc")
+	children, err := childrenOf(p.pid)
 	if err != nil {
 		return 0, err
 	}
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, err := parentOf(child); err == nil && ppid == p.pid {
-			if c, err := processCPU(child); err == nil {
-				total += c.own
-			}
+	for _, child := range children {
+		if c, err := processCPU(child); err == nil {
+			total += c.own
 		}
 	}
 	return total, nil
