@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,11 +11,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -537,69 +537,40 @@ func kubeAPIMetrics(ctx context.Context, kube kubernetes.Interface) (promMetrics
 	return parseMetrics(strings.NewReader(string(b)))
 }
 
-// parseMetrics reads the Prometheus text format: `name{k="v",...} value`
-// lines; comments and timestamps are skipped.
+// parseMetrics reads a Prometheus text exposition with Prometheus's own
+// parser. A histogram or summary gives its _sum and _count samples, under
+// those names as the exposition has them.
 func parseMetrics(r io.Reader) (promMetrics, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, err
+	}
 	m := promMetrics{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, labels, rest := line, map[string]string{}, ""
-		if i := strings.IndexByte(line, '{'); i >= 0 {
-			j := strings.LastIndexByte(line, '}')
-			if j < i {
-				return nil, fmt.Errorf("bad metrics line %q", line)
+	for name, family := range families {
+		for _, metric := range family.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range metric.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
 			}
-			name, rest = line[:i], strings.TrimSpace(line[j+1:])
-			var err error
-			if labels, err = parseLabels(line[i+1 : j]); err != nil {
-				return nil, fmt.Errorf("%w in %q", err, line)
+			add := func(name string, v float64) { m[name] = append(m[name], promSample{labels: labels, value: v}) }
+			switch {
+			case metric.Counter != nil:
+				add(name, metric.GetCounter().GetValue())
+			case metric.Gauge != nil:
+				add(name, metric.GetGauge().GetValue())
+			case metric.Untyped != nil:
+				add(name, metric.GetUntyped().GetValue())
+			case metric.Histogram != nil:
+				add(name+"_sum", metric.GetHistogram().GetSampleSum())
+				add(name+"_count", float64(metric.GetHistogram().GetSampleCount()))
+			case metric.Summary != nil:
+				add(name+"_sum", metric.GetSummary().GetSampleSum())
+				add(name+"_count", float64(metric.GetSummary().GetSampleCount()))
 			}
-		} else {
-			name, rest, _ = strings.Cut(line, " ")
 		}
-		value, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad value in %q", line)
-		}
-		m[name] = append(m[name], promSample{labels: labels, value: v})
 	}
-	return m, sc.Err()
-}
-
-// parseLabels reads `k="v",k2="v2"` with the format's escapes (\\, \",
-// \n).
-func parseLabels(s string) (map[string]string, error) {
-	labels := map[string]string{}
-	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), ",")) {
-		k, rest, ok := strings.Cut(s, "=")
-		if !ok || !strings.HasPrefix(rest, `"`) {
-			return nil, fmt.Errorf("bad labels")
-		}
-		var v strings.Builder
-		i := 1
-		for ; i < len(rest) && rest[i] != '"'; i++ {
-			if rest[i] == '\\' && i+1 < len(rest) {
-				i++
-				if rest[i] == 'n' {
-					v.WriteByte('\n')
-					continue
-				}
-			}
-			v.WriteByte(rest[i])
-		}
-		if i >= len(rest) {
-			return nil, fmt.Errorf("unterminated label value")
-		}
-		labels[strings.TrimSpace(k)] = v.String()
-		s = rest[i+1:]
-	}
-	return labels, nil
+	return m, nil
 }
 
 // Argo Workflows' published figures, for scale (cnoe.io, "Argo Workflows

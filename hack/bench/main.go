@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -442,20 +440,11 @@ func waitForControllerWatches(ctx context.Context, cfg *rest.Config, gvr schema.
 	start := time.Now()
 	var watches int
 	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/metrics", nil)
-		if err != nil {
-			return false, err
-		}
-		resp, err := client.Do(req)
+		metrics, err := scrape(ctx, client, cfg.Host+"/metrics")
 		if err != nil {
 			return false, nil
 		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return false, nil
-		}
-		watches = longRunningWatches(string(body), gvr)
+		watches = longRunningWatches(metrics, gvr)
 		return watches >= controllerWatches, nil
 	})
 	if err != nil {
@@ -465,24 +454,11 @@ func waitForControllerWatches(ctx context.Context, cfg *rest.Config, gvr schema.
 	return nil
 }
 
-// longRunningWatches sums apiserver_longrunning_requests for watches of gvr
-// in a Prometheus text exposition.
-func longRunningWatches(metrics string, gvr schema.GroupVersionResource) int {
-	total := 0
-	for _, line := range strings.Split(metrics, "\n") {
-		labels, value, ok := strings.Cut(line, "} ")
-		if !ok || !strings.HasPrefix(labels, "apiserver_longrunning_requests{") {
-			continue
-		}
-		if !strings.Contains(labels, `group="`+gvr.Group+`"`) || !strings.Contains(labels, `resource="`+gvr.Resource+`"`) ||
-			!strings.Contains(labels, `verb="WATCH"`) || strings.Contains(labels, `subresource="`) && !strings.Contains(labels, `subresource=""`) {
-			continue
-		}
-		if n, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			total += int(n)
-		}
-	}
-	return total
+// longRunningWatches sums apiserver_longrunning_requests for watches of gvr.
+func longRunningWatches(metrics promMetrics, gvr schema.GroupVersionResource) int {
+	return int(metrics.sum("apiserver_longrunning_requests", map[string]string{
+		"group": gvr.Group, "resource": gvr.Resource, "subresource": "", "verb": "WATCH",
+	}))
 }
 
 // release stops a stack and removes its directory; with -keep, only once

@@ -187,7 +187,9 @@ apiserver_longrunning_requests{component="apiserver",group="sluice.dev",resource
 apiserver_longrunning_requests{component="apiserver",group="sluice.dev",resource="pipelines",scope="cluster",subresource="",verb="WATCH",version="v1alpha1"} 2
 apiserver_longrunning_requests{component="apiserver",group="crd.sluice.dev",resource="pipelinejobs",scope="cluster",subresource="",verb="WATCH",version="v1alpha1"} 5
 `
-	assert.Equal(t, 3, longRunningWatches(metrics, schema.GroupVersionResource{Group: "sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
-	assert.Equal(t, 5, longRunningWatches(metrics, schema.GroupVersionResource{Group: "crd.sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
-	assert.Equal(t, 0, longRunningWatches(metrics, schema.GroupVersionResource{Group: "crdmin.sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
+	m, err := parseMetrics(strings.NewReader(metrics))
+	require.NoError(t, err)
+	assert.Equal(t, 3, longRunningWatches(m, schema.GroupVersionResource{Group: "sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
+	assert.Equal(t, 5, longRunningWatches(m, schema.GroupVersionResource{Group: "crd.sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
+	assert.Equal(t, 0, longRunningWatches(m, schema.GroupVersionResource{Group: "crdmin.sluice.dev", Version: "v1alpha1", Resource: "pipelinejobs"}))
 }
