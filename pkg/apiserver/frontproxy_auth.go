@@ -131,10 +131,8 @@ var frontProxyVerifications = metrics.NewCounterVec(&metrics.CounterOpts{
 	StabilityLevel: metrics.ALPHA,
 }, []string{"result"})
 
-var registerFrontProxyMetrics sync.Once
-
 func init() {
-	registerFrontProxyMetrics.Do(func() { legacyregistry.MustRegister(frontProxyVerifications) })
+	legacyregistry.MustRegister(frontProxyVerifications)
 }
 
 // frontProxyAuthenticator authenticates the front proxy's requests, with
