@@ -42,25 +42,14 @@ func init() {
 	)
 }
 
-// Serializer is what the server negotiates with clients: Codecs without
-// protobuf. Sluice's types have a protobuf encoding (zz_generated.pb.go),
-// which the storage writes, but the server does not offer it: that would
-// change what every client that prefers protobuf, such as the namespace and
-// garbage collector controllers, is sent through kube-apiserver, and nothing
-// has tested it there. They use JSON, as with a custom resource.
-var Serializer runtime.NegotiatedSerializer = withoutProtobuf{Codecs}
-
-type withoutProtobuf struct{ runtime.NegotiatedSerializer }
-
-func (s withoutProtobuf) SupportedMediaTypes() []runtime.SerializerInfo {
-	var out []runtime.SerializerInfo
-	for _, info := range s.NegotiatedSerializer.SupportedMediaTypes() {
-		if info.MediaType != runtime.ContentTypeProtobuf {
-			out = append(out, info)
-		}
-	}
-	return out
-}
+// Serializer is what the server negotiates with clients: JSON, YAML and
+// protobuf (zz_generated.pb.go), the media types kube-apiserver serves its
+// own types in. A custom resource cannot offer protobuf; an aggregated
+// server can, and the clients that prefer it save most of the cost of
+// encoding and decoding: sluice-controller and its informers, and
+// kube-controller-manager's garbage collector, quota and namespace
+// controllers, which read every resource's metadata in protobuf.
+var Serializer runtime.NegotiatedSerializer = Codecs
 
 // NewRESTOptionsGetter returns the storage of Sluice's resources on backend
 // as sluice-apiserver stores them: the encoding, the versions and the

@@ -708,7 +708,9 @@ func (s sweep) malformedBodies() []probe {
 			{"YAML with a bare colon", "application/yaml", ":\n", 400, "yaml: did not find expected key"},
 			{"YAML aliases that expand a billion times", "application/yaml", billionLaughs, 400, "yaml: document contains excessive aliasing"},
 			{"plain text", "text/plain", "hello", 415, "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"},
-			{"protobuf", "application/vnd.kubernetes.protobuf", "k8s\x00\x0a", 415, "accepted media types include: application/json, application/yaml"},
+			{"protobuf cut short", "application/vnd.kubernetes.protobuf", "k8s\x00\x0a", 400, unrecognized(kind) + ": unexpected EOF"},
+			{"protobuf without its magic number", "application/vnd.kubernetes.protobuf", "\x0a\x02\x0a\x00", 400, "provided data does not appear to be a protobuf message"},
+			{"protobuf with a length past its end", "application/vnd.kubernetes.protobuf", "k8s\x00\x0a\x02\x0a\x00\x12\xff\xff\xff\xff\x0f", 400, unrecognized(kind)},
 			{"CBOR", "application/cbor", "\xd9\xd9\xf7\xa0", 415, "accepted media types include: application/json, application/yaml"},
 			{"a content type that does not parse", "application/json; charset", "{}", 415, "accepted media types include"},
 		}

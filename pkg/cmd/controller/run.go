@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -42,20 +43,24 @@ import (
 
 // Options are the flags of sluice-controller.
 type Options struct {
-	Kubeconfig        string
-	Instance          string
-	KubeAPIQPS        float32
-	KubeAPIBurst      int
-	Workers           int
-	Resync            time.Duration
-	RetryBackoff      time.Duration
-	MaxRetryBackoff   time.Duration
-	NotifyWorkers     int
-	NotifyTimeout     time.Duration
-	NotifyMaxAttempts int32
-	NotifyBackoff     time.Duration
-	LogCopyWorkers    int
-	BindAddress       string
+	Kubeconfig   string
+	Instance     string
+	KubeAPIQPS   float32
+	KubeAPIBurst int
+	// KubeAPIContentType is the media type of request bodies and the
+	// preferred one of responses, as kube-controller-manager's flag of
+	// the same name.
+	KubeAPIContentType string
+	Workers            int
+	Resync             time.Duration
+	RetryBackoff       time.Duration
+	MaxRetryBackoff    time.Duration
+	NotifyWorkers      int
+	NotifyTimeout      time.Duration
+	NotifyMaxAttempts  int32
+	NotifyBackoff      time.Duration
+	LogCopyWorkers     int
+	BindAddress        string
 	// Profiling serves Go's pprof handlers under /debug/pprof on the
 	// BindAddress listener.
 	Profiling       bool
@@ -87,6 +92,11 @@ func NewOptions() *Options {
 		// API Priority and Fairness is what protects the servers.
 		KubeAPIQPS:   500,
 		KubeAPIBurst: 1000,
+		// Protobuf, as kube-controller-manager: sluice-apiserver serves
+		// it for sluice.dev (a custom resource cannot), and it costs the
+		// controller and the server a fraction of JSON's encoding and
+		// decoding (docs/benchmarks.md).
+		KubeAPIContentType: runtime.ContentTypeProtobuf,
 		// A sync mostly waits on its API requests, so throughput comes
 		// from running many at once, as Argo Workflows' 32 workflow
 		// workers do.
@@ -117,6 +127,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Instance, "instance", o.Instance, "Run only the PipelineJobs labelled sluice.dev/controller-instance=<instance>; when empty, only those without the label. The Lease is named after it.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, sustained, of each of the two clients (the core API and sluice.dev).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests to the API server in a burst, of each of the two clients.")
+	fs.StringVar(&o.KubeAPIContentType, "kube-api-content-type", o.KubeAPIContentType, "Media type of the requests sent to the API server, and the one preferred for its answers (JSON is accepted too): application/vnd.kubernetes.protobuf or application/json. Use JSON while sluice-apiserver is older than this controller: before 2026-12 it did not take protobuf.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "PipelineJobs synced concurrently.")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "How often every job is synced even without a change.")
 	fs.DurationVar(&o.RetryBackoff, "retry-backoff", o.RetryBackoff, "Wait before a step's second attempt; it doubles with each further attempt.")
@@ -168,6 +179,9 @@ func (o *Options) Validate() error {
 	if o.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be at least 1"))
 	}
+	if o.KubeAPIContentType != runtime.ContentTypeProtobuf && o.KubeAPIContentType != runtime.ContentTypeJSON {
+		errs = append(errs, fmt.Errorf("--kube-api-content-type: %q is not %s or %s", o.KubeAPIContentType, runtime.ContentTypeProtobuf, runtime.ContentTypeJSON))
+	}
 	if o.LogCopyWorkers < 1 {
 		errs = append(errs, errors.New("--log-copy-workers must be at least 1"))
 	}
@@ -201,6 +215,11 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	cfg.UserAgent = "sluice-controller"
 	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
+	cfg.ContentType = o.KubeAPIContentType
+	cfg.AcceptContentTypes = o.KubeAPIContentType
+	if o.KubeAPIContentType != runtime.ContentTypeJSON {
+		cfg.AcceptContentTypes += "," + runtime.ContentTypeJSON
+	}
 	cfg.Wrap(countRequests)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
