@@ -38,6 +38,10 @@ kube::codegen::gen_helpers \
 # under another: both are made of links into this tree and the module cache.
 command -v protoc >/dev/null || { echo "protoc is missing: run make protoc" >&2; exit 1; }
 go install k8s.io/code-generator/cmd/go-to-protobuf k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo
+# go-to-protobuf runs goimports on what it writes, from PATH: the x/tools
+# release the module already pins, installed beside the generators (a new
+# machine has none, and one in the user's PATH may be of another release).
+go install "golang.org/x/tools/cmd/goimports@$(go list -m -f '{{.Version}}' golang.org/x/tools)"
 proto_tree=$(mktemp -d)
 trap 'rm -rf "$proto_tree"' EXIT
 mkdir -p "$proto_tree/out/github.com/sluice-dev" "$proto_tree/import/k8s.io" "$proto_tree/import/github.com/gogo"
