@@ -14,14 +14,7 @@ import (
 // policy; without them it is the default one; a bad CIDR stops the start
 // with an error that names it.
 func TestEgressFlags(t *testing.T) {
-	parse := func(args ...string) (*Options, error) {
-		t.Helper()
-		o := NewOptions()
-		fs := pflag.NewFlagSet("sluice-controller", pflag.ContinueOnError)
-		o.AddFlags(fs)
-		require.NoError(t, fs.Parse(args))
-		return o, o.Validate()
-	}
+	parse := func(args ...string) (*Options, error) { return parseFlags(t, args...) }
 	o, err := parse()
 	require.NoError(t, err)
 	var refused *egress.RefusedError
@@ -39,4 +32,29 @@ func TestEgressFlags(t *testing.T) {
 	require.ErrorContains(t, err, `"10.0.0.1"`)
 	_, err = parse("--egress-deny-cidrs=nonsense")
 	require.ErrorContains(t, err, `deny list: "nonsense"`)
+}
+
+// TestKubeAPIContentType: protobuf by default, as kube-controller-manager;
+// JSON for a sluice-apiserver older than the controller; anything else
+// stops the start with an error that names the flag.
+func TestKubeAPIContentType(t *testing.T) {
+	parse := func(args ...string) (*Options, error) { return parseFlags(t, args...) }
+	o, err := parse()
+	require.NoError(t, err)
+	require.Equal(t, "application/vnd.kubernetes.protobuf", o.KubeAPIContentType)
+	o, err = parse("--kube-api-content-type=application/json")
+	require.NoError(t, err)
+	require.Equal(t, "application/json", o.KubeAPIContentType)
+	_, err = parse("--kube-api-content-type=application/cbor")
+	require.ErrorContains(t, err, `--kube-api-content-type: "application/cbor" is not application/vnd.kubernetes.protobuf or application/json`)
+}
+
+// parseFlags parses sluice-controller's flags from args and validates them.
+func parseFlags(t *testing.T, args ...string) (*Options, error) {
+	t.Helper()
+	o := NewOptions()
+	fs := pflag.NewFlagSet("sluice-controller", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	require.NoError(t, fs.Parse(args))
+	return o, o.Validate()
 }
