@@ -134,6 +134,7 @@ func TestMarkdownComparesEveryBaselineOnEveryStack(t *testing.T) {
 			Creates: []Create{{Size: "1KiB", Throughput: Throughput{Clients: 16, Requests: 500, PerSec: perSec},
 				CPUSeconds: cpu}},
 			PaginatedList: &PaginatedList{Items: 1000, CPUSeconds: cpu},
+			Watch:         &WatchResult{Watchers: 100, Delivered: 1000, CPUSeconds: cpu},
 		}
 	}
 	res := &Results{
@@ -167,6 +168,9 @@ func TestMarkdownComparesEveryBaselineOnEveryStack(t *testing.T) {
 	assert.Contains(t, md, "| … kube-controller-manager | 1.00 s | 0.50 s | 0.50 s | 2.00 | 2.00 | lower |")
 	// sluice-apiserver's 0.25 s against kube-apiserver's 1 s and 0.75 s, for 1,000 items.
 	assert.Contains(t, md, "| paginated list, CPU per item, the server holding the objects¹ | 0.25 ms | 1.00 ms | 0.75 ms | 0.25 | 0.33 | lower |")
+	// 1 s of CPU while 1,000 events reached the watchers: 1 ms each.
+	assert.Contains(t, md, "| watch, CPU per delivered event, all processes³ | 1000 µs | 1500 µs | 1250 µs | 0.67 | 0.80 | lower |")
+	assert.Contains(t, md, "| … sluice-apiserver | 250 µs | – | – | – | – | lower |")
 	assert.NotContains(t, md, "failed")
 	png, err := chartPNG(res)
 	require.NoError(t, err)

@@ -86,6 +86,10 @@ type WatchResult struct {
 	ClosedEarly int     `json:"closedEarly"`
 	FirstClose  string  `json:"firstClose,omitempty"`
 	Latency     Latency `json:"latency"`
+	// CPUSeconds is the CPU time each process used from the first write
+	// until the watchers had every event: the creates, and each event's
+	// way to every watcher, decoding included.
+	CPUSeconds map[string]float64 `json:"cpuSeconds,omitempty"`
 }
 
 // workload runs the measurements against one system.
@@ -419,7 +423,7 @@ func (w *workload) watch(ctx context.Context, r *Run) error {
 
 	// The writer keeps the rate whatever each create's latency: a ticker
 	// releases creates to 32 senders.
-	start := time.Now()
+	start, cpu := time.Now(), cpuSnapshot(w.procs)
 	tick := time.NewTicker(time.Second / time.Duration(w.cfg.watchRate))
 	send := make(chan int)
 	var senders sync.WaitGroup
@@ -465,6 +469,7 @@ func (w *workload) watch(ctx context.Context, r *Run) error {
 		cancel()
 		<-done
 	}
+	res.CPUSeconds = cpuSince(w.procs, cpu)
 	res.Delivered = len(latencies)
 	res.Latency = summarise(latencies)
 	w.log("   %d watchers, %.0f writes/s: p50 %.1f ms, p99 %.1f ms, %d of %d delivered, %d streams closed early %s",
