@@ -93,9 +93,9 @@ func NewOptions() *Options {
 		KubeAPIQPS:   500,
 		KubeAPIBurst: 1000,
 		// Protobuf, as kube-controller-manager: sluice-apiserver serves
-		// it for sluice.dev (a custom resource cannot), and it costs the
-		// controller and the server a fraction of JSON's encoding and
-		// decoding (docs/benchmarks.md).
+		// it for sluice.dev (a custom resource cannot), and decoding it
+		// took a fifth off the controller's CPU per job
+		// (docs/benchmarks.md).
 		KubeAPIContentType: runtime.ContentTypeProtobuf,
 		// A sync mostly waits on its API requests, so throughput comes
 		// from running many at once, as Argo Workflows' 32 workflow
