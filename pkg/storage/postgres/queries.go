@@ -114,12 +114,21 @@ ORDER BY rv LIMIT $5`
 // The sequencer's statements (sequencer_source.go): what it reads and writes
 // to order revisions.
 const (
-	// selectEvents reads the holes still open below readPos and the next
-	// events after it.
+	// selectEvents reads the holes still open below readPos ($1, all at
+	// or below $2) and the next events after it, two index range scans.
+	// As one scan WHERE rv = ANY($1) OR rv > $2, the generic plan
+	// PostgreSQL settles on for the prepared statement walked the events
+	// index from its first row, filtering: a read cost every event kept,
+	// not the ones returned (TestSelectEventsPlanIsBounded).
 	selectEvents = `
 SELECT rv, coalesce(key, ''), type, value, prev_value, coalesce(prev_rv, 0), coalesce(create_rv, 0)
-FROM sluice.events
-WHERE rv = ANY($1) OR rv > $2
+FROM (
+	(SELECT rv, key, type, value, prev_value, prev_rv, create_rv FROM sluice.events
+	WHERE rv = ANY($1) AND rv <= $2)
+	UNION ALL
+	(SELECT rv, key, type, value, prev_value, prev_rv, create_rv FROM sluice.events
+	WHERE rv > $2 ORDER BY rv LIMIT $3)
+) e
 ORDER BY rv
 LIMIT $3`
 	selectCompactRV = `SELECT compact_rv FROM sluice.meta`
