@@ -51,8 +51,12 @@ func runFailover(t *testing.T, f fault) {
 	l.waitAcked(recovered, warmWrites, true)
 	r := l.finish(ctx)
 	t.Logf("%v", r)
-	if r.applied+r.notApplied == 0 && r.errorEnds == 0 {
-		t.Errorf("nothing failed and no watch ended: the fault was not felt, so this tested nothing")
+	// A fault that no call of the load noticed tested nothing. Writes alone
+	// are not the measure: a clean switchover can land between two writes of
+	// every writer (a CI run saw 0 of 6,041 fail), and then only the reads
+	// and the samplers' revision reads, which run on throughout, show it.
+	if r.failedCalls == 0 && r.errorEnds == 0 {
+		t.Errorf("no call failed and no watch ended: the fault was not felt, so this tested nothing")
 	}
 }
 

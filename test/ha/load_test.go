@@ -450,6 +450,7 @@ func ptr[T any](v T) *T { return &v }
 type report struct {
 	writes, acked, applied, notApplied int
 	failures                           string
+	failedCalls                        int // of every kind: writes, reads, lists
 	segments, errorEnds, events        int
 	samples                            int
 }
@@ -625,6 +626,11 @@ replay:
 	}
 	r.samples = l.samples
 	r.failures = formatFailures(l.failures)
+	for _, codes := range l.failures {
+		for _, n := range codes {
+			r.failedCalls += n
+		}
+	}
 	return r
 }
 
