@@ -128,6 +128,53 @@ func revisionsLost(key string, tries int) error {
 	return retryableUnavailable(fmt.Sprintf("the write of %s was not stored: under load it lost its revision %d times; retry", key, tries))
 }
 
+// A 503 with Retry-After is a request client-go sends again by itself,
+// whatever its verb, reporting only the last answer: a create that was
+// stored and answered so comes back as 409 AlreadyExists. So only a write
+// the database never ran, or rolled back, is answered with Retry-After; a
+// write that may have been stored gets one of the two 503s below, which
+// have none, and say what the client should do instead.
+
+// mayHaveBeenStored reports whether a write statement that failed with err
+// may have committed. A statement refused before it was sent never reached
+// the database, and one PostgreSQL answered with an ERROR was rolled back
+// (each write is one implicit transaction). A FATAL ends the session, maybe
+// after the commit (a backend terminated while it waits for its
+// synchronous standby has committed locally), and a connection lost after
+// the statement was sent may have lost the answer to a commit.
+func mayHaveBeenStored(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // not sent; or a timeout, which is answered as one
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		severity := pgErr.SeverityUnlocalized
+		if severity == "" {
+			severity = pgErr.Severity
+		}
+		return severity == "FATAL" || severity == "PANIC"
+	}
+	return isUnavailable(err)
+}
+
+// outcomeUnknown is the 503 for a write whose connection failed while the
+// database ran it.
+func outcomeUnknown(key string, err error) error {
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("the write of %s may or may not have been stored: "+
+		"the database connection failed while it ran (%v); read it back before writing it again", key, err))
+}
+
+// storedNotPublished is the 503 for a write the database committed at
+// revision rv whose revision the store cannot publish yet (the error
+// waitPublished returned): answering it would hand out a revision readers
+// may not see yet. It becomes visible once the storage recovers.
+func storedNotPublished(key string, rv int64, err error) error {
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("the write of %s was stored at revision %d, "+
+		"but the storage cannot publish that revision yet (%v); read it back rather than write it again", key, rv, err))
+}
+
 // retryableUnavailable is a 503 that asks the client to retry in a second.
 func retryableUnavailable(msg string) error {
 	e := apierrors.NewServiceUnavailable(msg)

@@ -299,12 +299,14 @@ func (b *Backend) write(ctx context.Context, typ int16, key string, value []byte
 			continue // our revision was closed as a gap; draw another
 		case isUniqueViolation(err):
 			return 0, revisionsLost(key, attempt+1)
+		case err != nil && mayHaveBeenStored(err):
+			return 0, outcomeUnknown(key, err)
 		case err != nil:
 			return 0, interpret(key, err)
 		}
 		b.sequencer.committed(e)
 		if err := b.sequencer.waitPublished(ctx, e.rv); err != nil {
-			return 0, err
+			return 0, storedNotPublished(key, e.rv, err)
 		}
 		return e.rv, nil
 	}
